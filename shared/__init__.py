@@ -1,0 +1,1 @@
+"""The common library of rnn-apps: layers, preprocessing, data, training, export."""

@@ -1,0 +1,1 @@
+"""Data sources: the download-and-verify cache, TFDS, local readers, splits."""
