@@ -1,0 +1,1 @@
+"""The six applications of rnn-apps, each built on the ``shared`` library."""

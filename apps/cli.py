@@ -1,0 +1,253 @@
+"""``rnnapps``: drive any app through the shared workflow.
+
+    rnnapps list
+    rnnapps train APP [--preset quick|demo|default] [--data SOURCE] [--set key=value ...] [--out DIR]
+    rnnapps evaluate APP [--model DIR] [--data SOURCE] [--engine keras|savedmodel|litert]
+    rnnapps predict APP INPUT... [--model DIR] [--engine litert|savedmodel] [--json]
+    rnnapps export APP [--model DIR]
+    rnnapps demo [APP ...]
+
+User errors end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+
+from apps import registry
+from shared.errors import UserError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+USER_ERROR = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line."""
+
+    def error(self, message: str):
+        raise UserError(message)
+
+
+def default_model_dir(app_name: str) -> pathlib.Path:
+    return pathlib.Path("saved_models") / app_name
+
+
+def require_model(app_name: str, model_dir: pathlib.Path) -> pathlib.Path:
+    if not (model_dir / "config.json").is_file():
+        raise UserError(f"{model_dir}: no trained model here (run: rnnapps train {app_name})")
+    return model_dir
+
+
+def command_list(args) -> int:
+    for name in registry.names():
+        app = registry.get_app(name)
+        trained = (
+            "trained" if (default_model_dir(name) / "metrics.json").is_file() else "not trained"
+        )
+        print(f"{name:16s} {app.pattern:50s} {trained}")
+    return 0
+
+
+def command_train(args) -> int:
+    from shared.config import resolve_config
+    from shared.data.sources import parse_source
+    from shared.workflow import train
+
+    app = registry.get_app(args.app)
+    config = resolve_config(app.config_class, args.preset, args.set)
+    source = parse_source(args.data)
+    out = pathlib.Path(args.out) if args.out else default_model_dir(app.name)
+    metrics = train(app, config, source, out)
+    print_metrics_summary(app, metrics)
+    return 0
+
+
+def print_metrics_summary(app, metrics: dict) -> None:
+    if not metrics:
+        return
+    key = app.metric
+    print(f"{app.name}: test {key} keras {metrics['metrics'].get(key):.4f}", end="")
+    for variant, scores in metrics["litert"].items():
+        print(
+            f" | litert {variant} {scores.get(key):.4f} "
+            f"({scores['size_bytes'] / 1e6:.2f} MB, {scores['latency_ms_p50']:.3f} ms)",
+            end="",
+        )
+    print()
+
+
+def _load(app_name: str, model_dir: str | None):
+    from shared.config import load_config
+
+    app = registry.get_app(app_name)
+    directory = require_model(
+        app.name, pathlib.Path(model_dir) if model_dir else default_model_dir(app.name)
+    )
+    return app, directory, load_config(app.config_class, directory / "config.json")
+
+
+def command_evaluate(args) -> int:
+    from shared.data.sources import parse_source
+
+    app, directory, config = _load(args.app, args.model)
+    source = parse_source(args.data)
+    splits = app.load_data(config, source)
+    predictor = app.load_predictor(directory, args.engine, args.variant)
+    scores = app.evaluate(predictor, splits, config)
+    print(
+        json.dumps(
+            {"app": app.name, "data": str(source), "engine": predictor.engine, "metrics": scores}
+        )
+    )
+    return 0
+
+
+def command_predict(args) -> int:
+    app, directory, _ = _load(args.app, args.model)
+    predictor = app.load_predictor(directory, args.engine, args.variant)
+    status = 0
+    for answer in app.predict(predictor, args.inputs):
+        if isinstance(answer, Exception):
+            print(f"rnnapps: error: {answer}", file=sys.stderr)
+            status = USER_ERROR
+        elif args.json:
+            print(json.dumps(answer, ensure_ascii=False))
+        else:
+            print(f"{answer['input']}\t{app.summary(answer)}")
+    return status
+
+
+def command_export(args) -> int:
+    import keras
+
+    from shared.data.sources import parse_source
+    from shared.workflow import export_and_evaluate
+
+    app, directory, config = _load(args.app, args.model)
+    metrics_path = directory / "metrics.json"
+    data = (
+        json.loads(metrics_path.read_text()).get("data", "default")
+        if metrics_path.is_file()
+        else "default"
+    )
+    splits = app.load_data(config, parse_source(None if data == "vader" else data))
+    app.restore_state(directory, config, splits)
+    model = keras.saving.load_model(directory / "model.keras", safe_mode=True)
+    metrics = export_and_evaluate(app, model, config, splits, directory)
+    print_metrics_summary(app, metrics)
+    return 0
+
+
+def command_demo(args) -> int:
+    """Train every app (demo preset) unless already done, then answer sample inputs on LiteRT."""
+    from shared.config import resolve_config
+    from shared.data.sources import parse_source
+    from shared.workflow import train
+
+    rows = []
+    for name in args.apps or registry.names():
+        app = registry.get_app(name)
+        directory = default_model_dir(name)
+        metrics_path = directory / "metrics.json"
+        done = metrics_path.is_file() and json.loads(metrics_path.read_text()).get("preset") in (
+            "demo",
+            "default",
+        )
+        if done:
+            print(
+                f"[rnnapps] {name}: already trained ({metrics_path}); skipping training",
+                file=sys.stderr,
+            )
+        else:
+            train(app, resolve_config(app.config_class, "demo"), parse_source(None), directory)
+        metrics = json.loads(metrics_path.read_text())
+        predictor = app.load_predictor(directory, "litert", "fp32")
+        for answer in app.predict(predictor, list(app.sample_inputs)):
+            if isinstance(answer, Exception):
+                raise answer
+            rows.append((name, str(answer["input"]), app.summary(answer)))
+        fp32 = metrics["litert"]["fp32"]
+        rows.append(
+            (
+                name,
+                f"[test {app.metric}]",
+                f"keras {metrics['metrics'][app.metric]:.3f}, litert fp32 {fp32[app.metric]:.3f}, "
+                f"int8 {metrics['litert']['int8'][app.metric]:.3f}; "
+                f"{fp32['size_bytes'] / 1e6:.2f} MB, {fp32['latency_ms_p50']:.3f} ms",
+            )
+        )
+    width = max(len(r[1]) for r in rows)
+    print()
+    print(f"{'app':12s} {'input':{width}s}  answer from the .tflite (LiteRT)")
+    print("-" * (width + 60))
+    for name, shown, answer in rows:
+        print(f"{name:12s} {shown:{width}s}  {answer}")
+    return 0
+
+
+def make_parser() -> Parser:
+    parser = Parser(
+        prog="rnnapps", description="Recurrent-network apps: train, export, run on device."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    commands.add_parser("list", help="the apps and whether each is trained")
+
+    train = commands.add_parser("train", help="train, export and evaluate an app")
+    train.add_argument("app")
+    train.add_argument("--preset", default="default", help="quick | demo | default")
+    train.add_argument("--data", default=None, help="default | tfds:NAME | a file or folder")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    train.add_argument("--out", default=None, help="output folder (default saved_models/APP)")
+
+    evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
+    evaluate.add_argument("app")
+    evaluate.add_argument("--model", default=None)
+    evaluate.add_argument("--data", default=None)
+    evaluate.add_argument("--engine", default="litert", choices=["keras", "savedmodel", "litert"])
+    evaluate.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
+
+    predict = commands.add_parser("predict", help="answer raw inputs with a trained model")
+    predict.add_argument("app")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT")
+    predict.add_argument("--model", default=None)
+    predict.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
+    predict.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
+    predict.add_argument("--json", action="store_true", help="one JSON object per input")
+
+    export = commands.add_parser("export", help="re-export a trained model.keras")
+    export.add_argument("app")
+    export.add_argument("--model", default=None)
+
+    demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
+    demo.add_argument("apps", nargs="*")
+    return parser
+
+
+COMMANDS = {
+    "list": command_list,
+    "train": command_train,
+    "evaluate": command_evaluate,
+    "predict": command_predict,
+    "export": command_export,
+    "demo": command_demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        if getattr(args, "app", None) is not None:
+            registry.get_app(args.app)  # unknown app: fail before loading TensorFlow
+        return COMMANDS[args.command](args)
+    except UserError as error:
+        print(f"rnnapps: error: {error}", file=sys.stderr)
+        return USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sentiment analysis: a many-to-one recurrent classifier over words."""

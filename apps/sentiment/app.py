@@ -1,0 +1,221 @@
+"""The sentiment app object that the CLI and ``shared.workflow`` drive."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from apps.sentiment import data as sentiment_data
+from apps.sentiment.config import SentimentConfig
+from apps.sentiment.inference import (
+    VOCABULARY_FILE,
+    SentimentPredictor,
+    SentimentServing,
+    litert_model,
+)
+from apps.sentiment.model import build_model
+from shared.app import App, ExportBundle
+from shared.data.sources import Source
+from shared.data.splits import Splits, take
+from shared.errors import UserError
+from shared.metrics import by_group, classification_scores, pearson_r
+from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary
+
+MAX_INPUT_CHARACTERS = 20_000
+LABELS = sentiment_data.LABELS
+
+
+class SentimentApp(App):
+    name = "sentiment"
+    task = "Sentiment analysis (negative / neutral / positive, and a rating)"
+    pattern = "many-to-one (bidirectional GRU over words)"
+    default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
+    metric = "f1_weighted"
+    config_class = SentimentConfig
+    sample_inputs = (
+        "an utterly charming film",
+        "The battery died after two days and support never answered.",
+        "The council will meet on Tuesday to discuss the budget.",
+    )
+
+    def load_data(self, config: SentimentConfig, source: Source) -> Splits:
+        splits = sentiment_data.load_data(source, config.seed, config.neutral_threshold)
+        rng = np.random.default_rng(config.seed)
+        for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
+            columns = getattr(splits, part)
+            if limit and len(columns["text"]) > limit:
+                keep = np.sort(rng.choice(len(columns["text"]), limit, replace=False))
+                setattr(splits, part, take(columns, keep))
+        return splits
+
+    def tokenizer(self, config: SentimentConfig, splits: Splits) -> WordTokenizer:
+        """Built once from the training split and kept with it."""
+        if "tokenizer" not in splits.info:
+            vocabulary = build_vocabulary(splits.train["text"], config.max_tokens)
+            splits.info["tokenizer"] = WordTokenizer(vocabulary, config.max_length)
+        return splits.info["tokenizer"]
+
+    def restore_state(self, model_dir, config: SentimentConfig, splits: Splits) -> None:
+        splits.info["tokenizer"] = WordTokenizer.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
+
+    def build_model(self, config: SentimentConfig, splits: Splits):
+        return build_model(config, self.tokenizer(config, splits).vocabulary_size)
+
+    def _dataset(self, config: SentimentConfig, splits: Splits, columns: dict, training: bool):
+        ids = self.tokenizer(config, splits).encode(columns["text"])
+        rating = np.asarray(columns["rating"], dtype=np.float32)
+        known = np.isfinite(rating)
+        targets = {
+            "label": np.asarray(columns["label"], dtype=np.int32),
+            "rating": np.where(known, rating / 4.0, 0.0).astype(np.float32)[:, None],
+        }
+        weights = {
+            "label": np.ones(len(ids), dtype=np.float32),
+            "rating": known.astype(np.float32),  # no rating (CSV, TFDS): no regression loss
+        }
+        dataset = tf.data.Dataset.from_tensor_slices((ids, targets, weights))
+        if training:
+            dataset = dataset.shuffle(len(ids), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(config.batch_size)
+        if training and config.token_dropout_rate > 0:
+            rate = config.token_dropout_rate
+
+            def drop_tokens(token_ids, y, w):
+                drop = tf.random.uniform(tf.shape(token_ids)) < rate
+                return tf.where(drop & (token_ids > OOV_ID), OOV_ID, token_ids), y, w
+
+            dataset = dataset.map(drop_tokens, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def make_datasets(self, config: SentimentConfig, splits: Splits):
+        return (
+            self._dataset(config, splits, splits.train, training=True),
+            self._dataset(config, splits, splits.validation, training=False),
+        )
+
+    def build_export(self, model, config: SentimentConfig, splits: Splits) -> ExportBundle:
+        tokenizer = self.tokenizer(config, splits)
+        serving = SentimentServing(model, tokenizer)
+        sample = tokenizer.encode(splits.train["text"][:200])
+
+        def representative():
+            for row in sample:
+                yield [row[None, :]]
+
+        return ExportBundle(
+            serving=serving,
+            signatures={
+                "serving_default": serving.serve.get_concrete_function(),
+                "tokenize": serving.tokenize.get_concrete_function(),
+            },
+            tflite_models={"model": litert_model(model)},
+            representative_data={"model": representative},
+            sidecars={VOCABULARY_FILE: tokenizer.to_json()},
+        )
+
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> SentimentPredictor:
+        return SentimentPredictor(model_dir, engine, variant)
+
+    def _scores(self, test: dict, predicted: np.ndarray, rating: np.ndarray) -> dict:
+        labels = np.asarray(test["label"])
+
+        def score(rows: np.ndarray) -> dict:
+            result = classification_scores(labels[rows], predicted[rows], labels=[0, 1, 2])
+            result["pearson_r"] = pearson_r(rating[rows], np.asarray(test["rating"])[rows])
+            return result
+
+        scores = score(np.arange(len(labels)))
+        scores["by_domain"] = by_group(test["domain"], score)
+        return scores
+
+    def evaluate(self, predictor, splits: Splits, config: SentimentConfig) -> dict:
+        probabilities, rating = predictor.scores(splits.test["text"])
+        return self._scores(splits.test, probabilities.argmax(axis=-1), rating)
+
+    def baselines(self, splits: Splits, config: SentimentConfig) -> dict:
+        """VADER itself and a TF-IDF bigram logistic regression, on the same test split."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        analyzer = SentimentIntensityAnalyzer()
+        compound = np.array([analyzer.polarity_scores(t)["compound"] for t in splits.test["text"]])
+        vader_labels = sentiment_data.rating_to_label(compound * 4.0, config.neutral_threshold)
+
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+        train_features = vectorizer.fit_transform(splits.train["text"])
+        test_features = vectorizer.transform(splits.test["text"])
+        classifier = LogisticRegression(max_iter=2000, C=4.0).fit(
+            train_features, splits.train["label"]
+        )
+        train_rating = np.asarray(splits.train["rating"], dtype=float)
+        known = np.isfinite(train_rating)
+        if known.any():
+            regressor = Ridge(alpha=1.0).fit(train_features[known], train_rating[known])
+            tfidf_rating = regressor.predict(test_features)
+        else:
+            tfidf_rating = np.full(len(splits.test["text"]), np.nan)
+        return {
+            "vader": self._scores(splits.test, vader_labels, compound),
+            "tfidf_logistic_regression": self._scores(
+                splits.test, classifier.predict(test_features), tfidf_rating
+            ),
+        }
+
+    def parity_inputs(self, splits: Splits, count: int) -> list:
+        return list(splits.test["text"][:count])
+
+    def latency_inputs(self, predictor, splits: Splits) -> dict:
+        return {"token_ids": predictor.tokenizer.encode(splits.test["text"][:1])}
+
+    def check_input(self, text: str) -> str:
+        """The text to classify, or a UserError naming what is wrong with it."""
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        if text.startswith("@"):
+            path = pathlib.Path(text[1:])
+            if not path.is_file():
+                raise UserError(f"{text}: no such file")
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"{path}: not valid UTF-8 text") from None
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"{shown!r}: not valid UTF-8 text") from None
+        if not text.strip():
+            raise UserError(f"{shown!r}: empty text")
+        if len(text) > MAX_INPUT_CHARACTERS:
+            raise UserError(
+                f"{shown!r}: {len(text):,} characters, more than the {MAX_INPUT_CHARACTERS:,} allowed"
+            )
+        return text
+
+    def predict(self, predictor, inputs: list[str]) -> list:
+        answers: list = []
+        valid: list[tuple[int, str]] = []
+        for index, raw in enumerate(inputs):
+            try:
+                valid.append((index, self.check_input(raw)))
+                answers.append(None)
+            except UserError as error:
+                answers.append(error)
+        if valid:
+            probabilities, rating = predictor.scores([text for _, text in valid])
+            for (index, _), probs, value in zip(valid, probabilities, rating, strict=True):
+                best = int(np.argmax(probs))
+                answers[index] = {
+                    "input": inputs[index],
+                    "label": LABELS[best],
+                    "score": round(float(probs[best]), 4),
+                    "probabilities": {
+                        name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)
+                    },
+                    "rating": round(float(value), 3),
+                }
+        return answers
+
+    def summary(self, answer: dict) -> str:
+        return f"{answer['label']} ({answer['score']:.2f}), rating {answer['rating']:+.2f}"

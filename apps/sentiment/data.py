@@ -1,0 +1,175 @@
+"""Sentiment data: the VADER ground truth (default), TFDS, or a CSV of text,label.
+
+The default is the human-rated corpus of Hutto and Gilbert (ICWSM 2014),
+shipped inside the ``vaderSentiment==3.3.2`` source distribution: 23,699
+snippets in four domains, each with the mean of ~20 ratings on [-4, 4].
+Labels follow the paper's 3-class protocol: the rating scaled to [-1, 1] is
+positive above +0.05, negative below -0.05, neutral in between.
+"""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+import tarfile
+
+import numpy as np
+
+from shared.data.cache import cached_folder, fetch_pypi_sdist
+from shared.data.sources import Source, load_tfds
+from shared.data.splits import Splits, stratified_split, take
+from shared.errors import UserError
+
+LABELS = ("negative", "neutral", "positive")
+VADER_SDIST = (
+    "vaderSentiment",
+    "3.3.2",
+    "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+)
+VADER_DOMAINS = {
+    "tweets": "tweets_GroundTruth.txt",
+    "movie_reviews": "movieReviewSnippets_GroundTruth.txt",
+    "amazon_reviews": "amazonReviewSnippets_GroundTruth.txt",
+    "nyt_editorials": "nytEditorialSnippets_GroundTruth.txt",
+}
+_LABEL_ALIASES = {
+    "negative": 0, "neg": 0, "-1": 0,
+    "neutral": 1, "neu": 1,
+    "positive": 2, "pos": 2, "+1": 2,
+}  # fmt: skip
+
+
+def rating_to_label(rating: np.ndarray, threshold: float = 0.05) -> np.ndarray:
+    """Ratings on [-4, 4] -> 0 negative, 1 neutral, 2 positive (the paper's protocol)."""
+    scaled = np.asarray(rating, dtype=float) / 4.0
+    return np.where(scaled > threshold, 2, np.where(scaled < -threshold, 0, 1)).astype(np.int32)
+
+
+def load_data(source: Source, seed: int = 1234, threshold: float = 0.05) -> Splits:
+    """Columns: ``text`` (str), ``label`` (0/1/2), ``rating`` (float, NaN if unknown), ``domain``."""
+    if source.kind == "default":
+        return _split(read_vader(threshold), seed, "vader")
+    if source.kind == "tfds":
+        return load_tfds_sentiment(source.value, seed)
+    return _split(read_csv(pathlib.Path(source.value)), seed, f"file:{source.value}")
+
+
+def _split(columns: dict, seed: int, name: str) -> Splits:
+    strata = [f"{d}/{label}" for d, label in zip(columns["domain"], columns["label"], strict=True)]
+    train, validation, test = stratified_split(columns, strata, (0.8, 0.1), seed)
+    return Splits(train, validation, test, source=name)
+
+
+def _vader_files(folder: pathlib.Path) -> None:
+    sdist = fetch_pypi_sdist(*VADER_SDIST)
+    with tarfile.open(sdist) as outer:
+        member = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        inner_file = outer.extractfile(member)
+        with tarfile.open(fileobj=inner_file) as inner:
+            for entry in inner.getmembers():
+                name = pathlib.PurePosixPath(entry.name).name
+                if (
+                    name in VADER_DOMAINS.values()
+                    or name.endswith(".pdf")
+                    or name == "_README_.txt"
+                ):
+                    (folder / name).write_bytes(inner.extractfile(entry).read())
+
+
+def read_vader(threshold: float = 0.05) -> dict:
+    """All 23,699 VADER ground-truth snippets as columns."""
+    folder = cached_folder("vader_ground_truth", _vader_files)
+    texts, ratings, domains = [], [], []
+    for domain, file_name in VADER_DOMAINS.items():
+        for line in (folder / file_name).read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) != 3:
+                continue
+            texts.append(parts[2].strip())
+            ratings.append(float(parts[1]))
+            domains.append(domain)
+    ratings = np.asarray(ratings, dtype=np.float32)
+    return {
+        "text": texts,
+        "label": rating_to_label(ratings, threshold),
+        "rating": ratings,
+        "domain": domains,
+    }
+
+
+def read_csv(path: pathlib.Path) -> dict:
+    """A CSV with a header naming ``text`` and ``label`` columns (``domain`` optional).
+
+    Labels are class names (negative/neutral/positive, or neg/neu/pos), or
+    -1/0/1. A file whose labels are only 0 and 1 is read as negative/positive.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid UTF-8 text") from None
+    except (OSError, csv.Error) as error:
+        raise UserError(f"{path}: cannot read as CSV ({error})") from None
+    if not rows or "text" not in rows[0] or "label" not in rows[0]:
+        raise UserError(f"{path}: expected a header with 'text' and 'label' columns")
+    raw = [str(row["label"] or "").strip().lower() for row in rows]
+    binary = set(raw) <= {"0", "1"}
+    labels = []
+    for line, value in enumerate(raw, start=2):
+        if binary:
+            labels.append(0 if value == "0" else 2)
+        elif value in _LABEL_ALIASES or value == "0" or value == "1":
+            labels.append({"0": 1, "1": 2}.get(value, _LABEL_ALIASES.get(value)))
+        else:
+            raise UserError(
+                f"{path}:{line}: unknown label {value!r} (use negative/neutral/positive)"
+            )
+    texts = [str(row["text"] or "") for row in rows]
+    if any(not t.strip() for t in texts):
+        line = 2 + next(i for i, t in enumerate(texts) if not t.strip())
+        raise UserError(f"{path}:{line}: empty text")
+    if len(rows) < 10:
+        raise UserError(f"{path}: only {len(rows)} rows; need at least 10 to split")
+    return {
+        "text": texts,
+        "label": np.asarray(labels, dtype=np.int32),
+        "rating": np.full(len(rows), np.nan, dtype=np.float32),
+        "domain": [str(row.get("domain") or path.stem) for row in rows],
+    }
+
+
+def load_tfds_sentiment(name: str, seed: int = 1234) -> Splits:
+    """A TFDS text-classification dataset with (text, label) and neg/pos label names."""
+    (train, test), info = load_tfds(
+        name, split=["train", "test"], as_supervised=True, with_info=True
+    )
+    label_feature = info.features[info.supervised_keys[1]]
+    mapping = []
+    for label_name in label_feature.names:
+        key = label_name.lower()[:3]
+        if key not in ("neg", "neu", "pos"):
+            raise UserError(f"tfds:{name}: label {label_name!r} is not negative/neutral/positive")
+        mapping.append(_LABEL_ALIASES[key])
+
+    def columns(dataset) -> dict:
+        texts, labels = [], []
+        for text, label in dataset.as_numpy_iterator():
+            texts.append(text.decode("utf-8", errors="replace"))
+            labels.append(mapping[int(label)])
+        return {
+            "text": texts,
+            "label": np.asarray(labels, dtype=np.int32),
+            "rating": np.full(len(texts), np.nan, dtype=np.float32),
+            "domain": [name] * len(texts),
+        }
+
+    train_columns = columns(train)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(train_columns["text"]))
+    cut = max(1, len(order) // 10)
+    return Splits(
+        train=take(train_columns, np.sort(order[cut:])),
+        validation=take(train_columns, np.sort(order[:cut])),
+        test=columns(test),
+        source=f"tfds:{name}",
+    )

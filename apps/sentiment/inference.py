@@ -1,0 +1,92 @@
+"""Export graphs and predictors: raw strings in SavedModel, token ids in LiteRT."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.sentiment.data import LABELS
+from shared.app import Predictor
+from shared.export import fixed_shape_model
+from shared.layers import TextVectorizer
+from shared.litert import LiteRTModel
+from shared.preprocessing.text import WordTokenizer
+
+VOCABULARY_FILE = "vocabulary.json"
+
+
+class SentimentServing(tf.Module):
+    """The SavedModel: ``serving_default`` takes raw strings; ``tokenize`` shows the ids."""
+
+    def __init__(self, model: keras.Model, tokenizer: WordTokenizer):
+        super().__init__()
+        self.model = model
+        self.vectorizer = TextVectorizer(
+            tokenizer.vocabulary, tokenizer.max_length, name="vectorizer"
+        )
+        self.labels = tf.constant(LABELS)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        outputs = self.model(self.vectorizer(text), training=False)
+        probabilities = outputs["label"]  # [batch, 3]
+        best = tf.argmax(probabilities, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "label": tf.gather(self.labels, best),
+            "score": tf.reduce_max(probabilities, axis=-1),
+            "rating": outputs["rating"][:, 0] * 4.0,  # back to the human scale [-4, 4]
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def tokenize(self, text):
+        return {"token_ids": self.vectorizer(text)}
+
+
+def litert_model(model: keras.Model) -> keras.Model:
+    """The batch-1, fixed-length graph that converts with builtin ops."""
+    return fixed_shape_model(model, batch_size=1)
+
+
+class SentimentPredictor(Predictor):
+    """Raw texts -> class probabilities and rating, through one engine."""
+
+    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+        model_dir = pathlib.Path(model_dir)
+        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.tokenizer = WordTokenizer.load(model_dir / VOCABULARY_FILE)
+        if engine == "keras":
+            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+        elif engine == "savedmodel":
+            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.serve = self.loaded.signatures["serving_default"]
+        elif engine == "litert":
+            self.runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
+        else:
+            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+
+    def scores(self, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities [n, 3] and ratings on [-4, 4] [n]."""
+        probabilities, ratings = [], []
+        for start in range(0, len(texts), batch_size):
+            chunk = list(texts[start : start + batch_size])
+            if self.engine == "keras":
+                out = self.model(self.tokenizer.encode(chunk), training=False)
+                probabilities.append(np.asarray(out["label"]))
+                ratings.append(np.asarray(out["rating"])[:, 0] * 4.0)
+            elif self.engine == "savedmodel":
+                out = self.serve(text=tf.constant(chunk))
+                probabilities.append(out["probabilities"].numpy())
+                ratings.append(out["rating"].numpy())
+            else:
+                for ids in self.tokenizer.encode(chunk):
+                    out = self.runner(token_ids=ids[None, :])
+                    probabilities.append(out["label"])
+                    ratings.append(out["rating"][:, 0] * 4.0)
+        return np.concatenate(probabilities), np.concatenate(ratings)
+
+    def outputs(self, inputs: list) -> np.ndarray:
+        return self.scores(inputs)[0]

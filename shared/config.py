@@ -1,0 +1,105 @@
+"""App configs: one dataclass per app, named presets, ``--set key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, ClassVar, TypeVar
+
+from shared.errors import UserError
+
+PRESETS = ("quick", "demo", "default")
+
+
+@dataclasses.dataclass
+class BaseConfig:
+    """Fields every app has. Apps subclass it and add their own.
+
+    ``PRESETS`` on a subclass maps a preset name to the fields it changes;
+    "quick" runs in seconds (tests), "demo" in a few minutes (the README's main
+    job), "default" gives full quality.
+    """
+
+    preset: str = "default"
+    seed: int = 1234  # one seed for data splits, initialisation and shuffling
+    epochs: int = 10
+    batch_size: int = 64  # global batch: divided among replicas by tf.distribute
+    learning_rate: float = 2e-3
+    early_stopping_patience: int = 3
+    strategy: str = "default"  # default | mirrored | multi_worker (reads TF_CONFIG)
+    latency_runs: int = 200  # LiteRT timing runs for metrics.json
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseConfig)
+
+
+def _convert(name: str, text: str, annotation: Any) -> Any:
+    """Parse the string `text` as the type of field `name`."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if text.lower() in ("none", "null"):
+            return None
+        annotation = options[0]
+    try:
+        if annotation is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if annotation in (int, float, str):
+            return annotation(text)
+        if typing.get_origin(annotation) in (tuple, list):
+            item_type = typing.get_args(annotation)[0]
+            values = [item_type(v) for v in text.split(",") if v]
+            return tuple(values) if typing.get_origin(annotation) is tuple else values
+    except ValueError:
+        raise UserError(f"--set {name}={text}: not a valid {annotation.__name__}") from None
+    raise UserError(f"--set {name}={text}: this field cannot be set from the command line")
+
+
+def resolve_config(
+    config_class: type[ConfigT], preset: str = "default", overrides: list[str] | None = None
+) -> ConfigT:
+    """The config for `preset`, with ``key=value`` strings applied on top."""
+    if preset not in PRESETS:
+        raise UserError(f"--preset {preset!r}: unknown preset (choose from {', '.join(PRESETS)})")
+    values = dict(config_class.PRESETS.get(preset, {}))
+    values["preset"] = preset
+    hints = typing.get_type_hints(config_class)
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    for item in overrides or []:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if key not in fields:
+            raise UserError(
+                f"--set {key}: unknown field (fields: {', '.join(sorted(fields - {'preset'}))})"
+            )
+        values[key] = _convert(key, text.strip(), hints[key])
+    config = config_class(**values)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        validate()
+    return config
+
+
+def load_config(config_class: type[ConfigT], path) -> ConfigT:
+    """The config saved beside a model (config.json), ignoring unknown keys."""
+    with open(path) as f:
+        data = json.load(f)
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    for name, value in list(data.items()):
+        if isinstance(value, list):
+            data[name] = tuple(value)
+    return config_class(**{k: v for k, v in data.items() if k in fields})

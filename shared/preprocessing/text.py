@@ -1,0 +1,98 @@
+"""Host-side word tokenizer: the same rules as the in-graph ``TextVectorizer``.
+
+LiteRT has no string ops, so on device the host turns text into token ids and
+the ``.tflite`` starts from ids. The SavedModel does the same work in-graph
+(``shared.layers.text_vectorizer``). Both follow these rules, which are written
+so that Python's ``re`` and TensorFlow's RE2 agree on every input:
+
+1. ASCII letters are lower-cased (other characters are left as they are).
+2. Every character that is not an ASCII letter, digit, apostrophe or ASCII
+   whitespace becomes a token of its own (punctuation, emoji, accented letters).
+3. Tokens are split on runs of ASCII whitespace.
+
+Ids: 0 is padding, 1 is out-of-vocabulary, the vocabulary starts at 2.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import pathlib
+import re
+from collections.abc import Iterable
+
+import numpy as np
+
+PAD_ID = 0
+OOV_ID = 1
+ASCII_SPACE = " \t\n\r\x0b\x0c"
+# One pattern string serves both engines (RE2 and Python's re read it alike).
+SPLIT_OFF_PATTERN = f"([^a-z0-9'{ASCII_SPACE}])"
+SPACE_RUN_PATTERN = f"[{ASCII_SPACE}]+"
+_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_SPLIT_OFF = re.compile(SPLIT_OFF_PATTERN)
+_SPACE_RUN = re.compile(SPACE_RUN_PATTERN)
+
+
+def split_words(text: str) -> list[str]:
+    """The tokens of `text` by the rules in the module docstring."""
+    text = _SPLIT_OFF.sub(r" \1 ", text.translate(_UPPER))
+    return [token for token in _SPACE_RUN.split(text) if token]
+
+
+def build_vocabulary(texts: Iterable[str], max_tokens: int, min_count: int = 2) -> list[str]:
+    """The most frequent tokens (ties broken alphabetically), at most `max_tokens`."""
+    counts = collections.Counter(token for text in texts for token in split_words(text))
+    # NUL cannot be a vocabulary entry (numpy strips it from strings); it stays unknown.
+    ranked = sorted(
+        (-count, token)
+        for token, count in counts.items()
+        if count >= min_count and "\x00" not in token
+    )
+    return [token for _, token in ranked[: max(0, max_tokens - 2)]]
+
+
+class WordTokenizer:
+    """Text -> fixed-length int32 token ids, with the vocabulary as a sidecar file.
+
+    Args:
+        vocabulary: tokens in id order, starting at id 2.
+        max_length: ids per text; longer texts are cut, shorter ones padded with 0.
+
+    Example:
+        >>> tokenizer = WordTokenizer(["good", "film"], max_length=4)
+        >>> tokenizer.encode(["A good film!"]).tolist()
+        [[1, 2, 3, 1]]
+    """
+
+    def __init__(self, vocabulary: list[str], max_length: int):
+        if max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
+        self.vocabulary = list(vocabulary)
+        self.max_length = int(max_length)
+        self._ids = {token: index + 2 for index, token in enumerate(self.vocabulary)}
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary) + 2
+
+    def encode(self, texts: Iterable[str]) -> np.ndarray:
+        texts = list(texts)
+        ids = np.zeros((len(texts), self.max_length), dtype=np.int32)
+        for row, text in enumerate(texts):
+            tokens = split_words(text)[: self.max_length]
+            ids[row, : len(tokens)] = [self._ids.get(token, OOV_ID) for token in tokens]
+        return ids
+
+    def to_json(self) -> str:
+        """The sidecar file's content: vocabulary and length."""
+        payload = {"vocabulary": self.vocabulary, "max_length": self.max_length}
+        return json.dumps(payload, ensure_ascii=False)
+
+    def save(self, path: str | pathlib.Path) -> None:
+        pathlib.Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> WordTokenizer:
+        payload = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+        return cls(payload["vocabulary"], payload["max_length"])

@@ -1,0 +1,213 @@
+"""The generic run: train -> save -> SavedModel -> .tflite x3 -> parity -> evaluate.
+
+Every app goes through these functions, so every finished run leaves the same
+files (see DESIGN.md): model.keras, saved_model/, model_{fp32,fp16,int8}.tflite,
+sidecars, config.json, metrics.json, model_card.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import pathlib
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from shared import export
+from shared.app import App
+from shared.config import BaseConfig
+from shared.data.cache import atomic_path
+from shared.data.sources import Source
+from shared.litert import LiteRTModel
+from shared.training import fit, is_chief, make_strategy, set_seeds
+
+PARITY_INPUTS = 32
+# How far each engine may drift from Keras on the main output before export fails.
+PARITY_TOLERANCE = {"savedmodel": 1e-4, "fp32": 1e-4, "fp16": 5e-2, "int8": 0.25}
+
+
+def log(message: str) -> None:
+    print(f"[rnnapps] {message}", file=sys.stderr, flush=True)
+
+
+def versions() -> dict:
+    import ai_edge_litert
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown"),
+        "numpy": np.__version__,
+    }
+
+
+def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -> dict:
+    """Train `app` on `source` and export everything to `out_dir`; returns metrics."""
+    out_dir = pathlib.Path(out_dir)
+    set_seeds(config.seed)
+    started = time.time()
+    log(f"{app.name}: loading data ({source})")
+    splits = app.load_data(config, source)
+    log(
+        f"{app.name}: {len(next(iter(splits.train.values())))} train, "
+        f"{len(next(iter(splits.validation.values())))} validation, "
+        f"{len(next(iter(splits.test.values())))} test examples"
+    )
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        model = app.build_model(config, splits)
+    train_data, validation_data = app.make_datasets(config, splits)
+    run_dir = out_dir.with_name(f".{out_dir.name}.run")
+    log(f"{app.name}: training ({config.preset} preset, {config.epochs} epochs at most)")
+    history = fit(model, train_data, validation_data, config, run_dir)
+    train_seconds = time.time() - started
+    if not is_chief():
+        return {}
+    metrics = export_and_evaluate(app, model, config, splits, out_dir, train_seconds=train_seconds)
+    metrics["training"]["epochs_run"] = len(history.history.get("loss", []))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def export_and_evaluate(
+    app: App,
+    model: keras.Model,
+    config: BaseConfig,
+    splits,
+    out_dir: pathlib.Path,
+    train_seconds: float | None = None,
+) -> dict:
+    """Write every artifact into a temporary folder, check it, then move it into place."""
+    out_dir = pathlib.Path(out_dir)
+    with atomic_path(out_dir) as work:
+        work.mkdir(parents=True)
+        log(f"{app.name}: saving model.keras and the SavedModel")
+        model.save(work / "model.keras")
+        bundle = app.build_export(model, config, splits)
+        for name, text in bundle.sidecars.items():
+            (work / name).write_text(text, encoding="utf-8")
+        tf.saved_model.save(bundle.serving, str(work / "saved_model"), signatures=bundle.signatures)
+        (work / "config.json").write_text(config.to_json())
+        ops = {}
+        for name, tflite_model in bundle.tflite_models.items():
+            for variant in export.VARIANTS:
+                file_name = f"{name}_{variant}.tflite"
+                log(f"{app.name}: converting {file_name}")
+                content = export.convert_to_tflite(
+                    tflite_model, variant, bundle.representative_data.get(name)
+                )
+                ops[file_name] = export.audit_builtin_ops(content, file_name)
+                (work / file_name).write_bytes(content)
+        metrics = evaluate_all(app, work, config, splits)
+        metrics["ops"] = ops
+        metrics["training"] = {
+            "seconds": round(train_seconds, 1) if train_seconds is not None else None,
+            "parameters": int(model.count_params()),
+        }
+        metrics["versions"] = versions()
+        metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        (work / "model_card.md").write_text(model_card(app, config, metrics))
+    log(f"{app.name}: exported to {out_dir}")
+    return metrics
+
+
+def evaluate_all(app: App, model_dir: pathlib.Path, config: BaseConfig, splits) -> dict:
+    """Parity across engines, then test-split metrics of every engine and variant."""
+    model_dir = pathlib.Path(model_dir)
+    predictors = {"keras": app.load_predictor(model_dir, "keras")}
+    predictors["savedmodel"] = app.load_predictor(model_dir, "savedmodel")
+    for variant in export.VARIANTS:
+        predictors[variant] = app.load_predictor(model_dir, "litert", variant)
+
+    parity_inputs = app.parity_inputs(splits, PARITY_INPUTS)
+    reference = predictors["keras"].outputs(parity_inputs)
+    parity = {}
+    for name, predictor in predictors.items():
+        if name == "keras":
+            continue
+        gap = float(np.max(np.abs(predictor.outputs(parity_inputs) - reference)))
+        parity[name] = gap
+        if gap > PARITY_TOLERANCE[name]:
+            raise export.ExportError(
+                f"{app.name}: {name} differs from Keras by {gap:.3g} "
+                f"(tolerance {PARITY_TOLERANCE[name]})"
+            )
+    log(f"{app.name}: parity with Keras (max abs difference) {parity}")
+
+    log(f"{app.name}: evaluating on the test split (keras, savedmodel, litert x3)")
+    results = {
+        "app": app.name,
+        "data": str(getattr(splits, "source", "default")),
+        "preset": config.preset,
+        "metrics": app.evaluate(predictors["keras"], splits, config),
+        "savedmodel": app.evaluate(predictors["savedmodel"], splits, config),
+        "baselines": app.baselines(splits, config),
+        "parity_max_abs_diff": parity,
+        "litert": {},
+    }
+    for variant in export.VARIANTS:
+        predictor = predictors[variant]
+        scores = app.evaluate(predictor, splits, config)
+        runner: LiteRTModel = predictor.runner
+        scores["size_bytes"] = runner.size_bytes
+        timing_runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
+        scores.update(
+            timing_runner.latency_ms(
+                app.latency_inputs(predictor, splits), runs=config.latency_runs
+            )
+        )
+        results["litert"][variant] = scores
+    return results
+
+
+def model_card(app: App, config: BaseConfig, metrics: dict) -> str:
+    """A short human-readable card that travels with the model."""
+    lines = [
+        f"# {app.name}: {app.task}",
+        "",
+        f"- RNN pattern: {app.pattern}",
+        f"- Data: {metrics.get('data')} (preset `{config.preset}`)",
+        f"- Trained: {metrics.get('date')}, {metrics['training']['parameters']:,} parameters",
+        f"- Versions: {json.dumps(metrics.get('versions'))}",
+        "",
+        "## Test-split quality",
+        "",
+        "| engine | " + app.metric + " | size (bytes) | latency p50 (ms, 1 thread) |",
+        "|---|---|---|---|",
+        f"| keras | {_fmt(metrics['metrics'].get(app.metric))} | | |",
+        f"| savedmodel | {_fmt(metrics['savedmodel'].get(app.metric))} | | |",
+    ]
+    for variant, scores in metrics["litert"].items():
+        lines.append(
+            f"| litert {variant} | {_fmt(scores.get(app.metric))} | {scores['size_bytes']:,} | "
+            f"{scores['latency_ms_p50']:.3f} |"
+        )
+    lines += [
+        "",
+        "Every `.tflite` uses builtin ops only (audited at export):",
+        "",
+    ]
+    for file_name, ops in metrics["ops"].items():
+        lines.append(f"- `{file_name}`: {', '.join(ops)}")
+    lines += [
+        "",
+        "## Config",
+        "",
+        "```json",
+        json.dumps(dataclasses.asdict(config), indent=2),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
