@@ -24,6 +24,7 @@ class SentimentConfig(BaseConfig):
     token_dropout_rate: float = (
         0.1  # words replaced by "unknown" in training: robust to new vocabulary
     )
+    weight_decay: float = 1e-4  # decoupled (AdamW): keeps the big embedding table small
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset

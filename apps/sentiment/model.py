@@ -28,7 +28,9 @@ def build_model(config: SentimentConfig, vocabulary_size: int) -> keras.Model:
     rating = keras.layers.Dense(1, activation="tanh", name="rating")(x)
     model = keras.Model(token_ids, {"label": label, "rating": rating}, name="sentiment")
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=1.0),
+        optimizer=keras.optimizers.AdamW(
+            config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
+        ),
         loss={"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"},
         loss_weights={"label": 1.0, "rating": config.rating_loss_weight},
         metrics={"label": ["accuracy"]},

@@ -43,6 +43,9 @@ class TextVectorizer(keras.layers.Layer):
             name="lookup",
         )
 
+    def build(self, input_shape=None):
+        self.built = True  # the lookup table is fixed at construction; nothing to build
+
     def call(self, texts):
         texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
         texts = tf.strings.regex_replace(texts, SPLIT_OFF_PATTERN, r" \1 ")

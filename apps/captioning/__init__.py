@@ -1,0 +1,1 @@
+"""Image captioning: a CNN encoder and a recurrent decoder that describe a picture."""

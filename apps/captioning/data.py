@@ -1,0 +1,581 @@
+"""Captioning data: generated shape scenes (default), COCO captions via TFDS, or a Flickr8k folder.
+
+The default source draws scenes in the spirit of the ShapeWorld benchmark: one to
+three objects (a shape, a colour, a size) on a varied, noisy background, each
+image with several reference captions naming the objects, their attributes and
+their spatial relations. A compositional test split holds only scenes with a
+shape-colour pair that never appears in training (``HELD_OUT_PAIRS``), so it
+measures whether the model composes attributes rather than memorising pairs.
+
+Every source returns ``Splits`` with the columns ``image`` (uint8
+``[n, 64, 64, 3]``) and ``captions`` (a list of lists of strings).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import pathlib
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from shared.data.cache import cached_folder
+from shared.data.sources import load_tfds, parse_source
+from shared.data.splits import Splits, stratified_split
+from shared.errors import UserError
+from shared.preprocessing.image import load_image, resize_image
+
+IMAGE_SIZE = 64
+SHAPES = ("circle", "square", "triangle", "diamond", "cross")
+# Saturated prototypes; backgrounds are kept unsaturated so objects always stand out.
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 180, 60),
+    "blue": (50, 90, 235),
+    "yellow": (235, 215, 50),
+    "purple": (150, 60, 205),
+    "cyan": (50, 210, 220),
+}
+# Radius ranges in pixels at 64x64; the gap between them keeps "small" and "large" distinct.
+SIZES = {"small": (5.5, 8.0), "large": (11.0, 14.0)}
+# Shape-colour pairs never shown in train/validation/test; every shape and every colour
+# still appears in training with other partners.
+HELD_OUT_PAIRS = (
+    ("green", "triangle"),
+    ("red", "square"),
+    ("blue", "circle"),
+    ("yellow", "cross"),
+    ("purple", "diamond"),
+    ("cyan", "triangle"),
+)
+CAPTIONS_PER_IMAGE = 5
+DEFAULT_TRAIN_SIZE = 16_000
+QUICK_TRAIN_SIZE = 96
+# Bump when the renderer or caption grammar changes, so cached corpora are rebuilt.
+GENERATOR_VERSION = "1"
+
+_SPLIT_CODES = {"train": 0, "validation": 1, "test": 2, "compositional": 3}
+_SUPERSAMPLE = 2  # objects are drawn at 2x and downsampled: smooth, anti-aliased edges
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneObject:
+    """One object in a scene; ``x``, ``y`` is its centre in pixels of the 64x64 image."""
+
+    shape: str
+    colour: str
+    size: str
+    x: float
+    y: float
+    radius: float
+    angle: float  # degrees of rotation jitter
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """A generated image with its objects and reference captions."""
+
+    image: np.ndarray  # uint8 [64, 64, 3]
+    captions: list[str]
+    objects: tuple[SceneObject, ...]
+
+
+def load_data(
+    source: str = "default",
+    seed: int = 1234,
+    size: int | None = None,
+    quick: bool = False,
+) -> Splits:
+    """Train/validation/test splits of images and reference captions.
+
+    Args:
+        source: ``default`` (generated scenes), ``tfds:coco_captions``, or a folder /
+            captions file in the Flickr8k layout (``image.jpg#0<TAB>caption``).
+        seed: fixes the generated scenes and any random split.
+        size: the number of generated training scenes (the generated evaluation splits
+            get ``size // 8`` each, at most 1,000); for TFDS or files, at most this many
+            examples are read per split.
+        quick: a tiny corpus for tests and smoke runs (when `size` is not given).
+
+    The default source also has ``extra["compositional"]``: test scenes that each
+    hold a pair from ``HELD_OUT_PAIRS``.
+    """
+    parsed = parse_source(source)
+    if size is not None and size < 1:
+        raise ValueError(f"size must be a positive number of examples, got {size}")
+    if parsed.kind == "default":
+        train_size = size or (QUICK_TRAIN_SIZE if quick else DEFAULT_TRAIN_SIZE)
+        return _load_generated(seed, train_size, cache=not quick)
+    limit = size or (QUICK_TRAIN_SIZE if quick else None)
+    if parsed.kind == "tfds":
+        if parsed.value.split("/")[0].split(":")[0] != "coco_captions":
+            raise UserError(f"--data {source!r}: captioning reads tfds:coco_captions only")
+        return _load_coco(parsed.value, limit)
+    return _load_flickr_layout(pathlib.Path(parsed.value), seed, limit)
+
+
+# ---------------------------------------------------------------- generated scenes
+
+
+def make_scene(seed: int, compositional: bool = False) -> Scene:
+    """One generated scene, fully determined by `seed`.
+
+    With ``compositional=True`` the scene holds at least one pair from
+    ``HELD_OUT_PAIRS``; otherwise it holds none of them.
+    """
+    return _make_scene(np.random.default_rng(seed), compositional)
+
+
+def write_sample_image(
+    path: str | pathlib.Path, seed: int = 0, compositional: bool = False
+) -> list[str]:
+    """Write a generated scene as a PNG a user can caption; return its reference captions."""
+    scene = make_scene(seed, compositional)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(scene.image).save(path)
+    return scene.captions
+
+
+def generate_split(split: str, count: int, seed: int = 1234) -> dict[str, object]:
+    """`count` generated scenes of one split (``train``, ``validation``, ``test``, ``compositional``).
+
+    Each scene has its own seed derived from (seed, split, index), so a split is
+    the same whatever its size or the order in which scenes are drawn.
+    """
+    if split not in _SPLIT_CODES:
+        raise ValueError(f"split must be one of {sorted(_SPLIT_CODES)}, got {split!r}")
+    images = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    captions: list[list[str]] = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
+        scene = _make_scene(rng, compositional=split == "compositional")
+        images[index] = scene.image
+        captions.append(scene.captions)
+    return {"image": images, "captions": captions}
+
+
+def _eval_size(train_size: int) -> int:
+    return max(16, min(1000, train_size // 8))
+
+
+def _load_generated(seed: int, train_size: int, cache: bool) -> Splits:
+    sizes = {"train": train_size}
+    sizes.update(dict.fromkeys(("validation", "test", "compositional"), _eval_size(train_size)))
+    info = {
+        "shapes": list(SHAPES),
+        "colours": list(COLOURS),
+        "sizes": list(SIZES),
+        "held_out_pairs": [list(pair) for pair in HELD_OUT_PAIRS],
+    }
+    if not cache:
+        splits = {name: generate_split(name, count, seed) for name, count in sizes.items()}
+    else:
+
+        def build(folder: pathlib.Path) -> None:
+            for name, count in sizes.items():
+                columns = generate_split(name, count, seed)
+                np.save(folder / f"{name}_image.npy", columns["image"])
+                (folder / f"{name}_captions.json").write_text(json.dumps(columns["captions"]))
+
+        name = f"captioning_shapes_v{GENERATOR_VERSION}_seed{seed}_n{train_size}"
+        folder = cached_folder(name, build, version=GENERATOR_VERSION)
+        splits = {
+            split: {
+                "image": np.load(folder / f"{split}_image.npy"),
+                "captions": json.loads((folder / f"{split}_captions.json").read_text()),
+            }
+            for split in sizes
+        }
+    return Splits(
+        train=splits["train"],
+        validation=splits["validation"],
+        test=splits["test"],
+        source="default",
+        extra={"compositional": splits["compositional"]},
+        info=info,
+    )
+
+
+def _make_scene(rng: np.random.Generator, compositional: bool) -> Scene:
+    objects = _place_objects(rng, _choose_attributes(rng, compositional))
+    image = _render(rng, objects)
+    return Scene(image=image, captions=_captions(rng, objects), objects=tuple(objects))
+
+
+def _choose_attributes(rng: np.random.Generator, compositional: bool) -> list[tuple[str, str, str]]:
+    """(colour, shape, size) for each object; no two objects share colour and shape."""
+    held_out = set(HELD_OUT_PAIRS)
+    all_pairs = [(colour, shape) for colour in COLOURS for shape in SHAPES]
+    seen_pairs = [pair for pair in all_pairs if pair not in held_out]
+    count = int(rng.choice([1, 2, 3], p=[0.25, 0.4, 0.35]))
+    pairs: list[tuple[str, str]] = []
+    if compositional:
+        pairs.append(HELD_OUT_PAIRS[rng.integers(len(HELD_OUT_PAIRS))])
+    pool = all_pairs if compositional else seen_pairs
+    while len(pairs) < count:
+        pair = pool[rng.integers(len(pool))]
+        if pair not in pairs:
+            pairs.append(pair)
+    order = rng.permutation(len(pairs))
+    sizes = list(SIZES)
+    return [(*pairs[i], sizes[rng.integers(len(sizes))]) for i in order]
+
+
+def _place_objects(
+    rng: np.random.Generator, attributes: list[tuple[str, str, str]]
+) -> list[SceneObject]:
+    """Positions where no objects touch and every pair has one clear spatial relation."""
+    for attempt in range(1000):
+        # After many failures (three large objects rarely fit), shrink what was chosen large.
+        if attempt == 500:
+            attributes = [(colour, shape, "small") for colour, shape, _ in attributes]
+        placed: list[SceneObject] = []
+        for colour, shape, size in attributes:
+            radius = float(rng.uniform(*SIZES[size]))
+            low, high = radius + 1.0, IMAGE_SIZE - radius - 1.0
+            x, y = (float(v) for v in rng.uniform(low, high, size=2))
+            angle = float(rng.uniform(-12.0, 12.0))
+            candidate = SceneObject(shape, colour, size, x, y, radius, angle)
+            if all(_clearly_apart(candidate, other) for other in placed):
+                placed.append(candidate)
+            else:
+                break
+        if len(placed) == len(attributes):
+            return placed
+    raise RuntimeError("could not place scene objects; the size ranges are too large")
+
+
+def _clearly_apart(a: SceneObject, b: SceneObject) -> bool:
+    dx, dy = abs(a.x - b.x), abs(a.y - b.y)
+    no_overlap = math.hypot(dx, dy) >= a.radius + b.radius + 3.0
+    # One axis must dominate by a margin, so "left of" vs "above" is never a coin toss.
+    clear_axis = max(dx, dy) >= 10.0 and abs(dx - dy) >= 5.0
+    return no_overlap and clear_axis
+
+
+def _render(rng: np.random.Generator, objects: list[SceneObject]) -> np.ndarray:
+    background = _background(rng)
+    scale = _SUPERSAMPLE
+    layer = Image.new("RGBA", (IMAGE_SIZE * scale, IMAGE_SIZE * scale), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for obj in objects:
+        base = np.asarray(COLOURS[obj.colour], np.float32)
+        colour = base * rng.uniform(0.85, 1.1) + rng.normal(0.0, 12.0, size=3)
+        fill = (*np.clip(colour, 0, 255).astype(int).tolist(), 255)
+        _draw_shape(draw, obj, scale, tuple(fill))
+    layer = layer.reduce(scale)
+    rgba = np.asarray(layer, np.float32) / 255.0
+    alpha = rgba[..., 3:4]
+    image = background * (1.0 - alpha) + rgba[..., :3] * 255.0 * alpha
+    noise_level = rng.uniform(0.0, 10.0)
+    image += rng.normal(0.0, noise_level, size=image.shape)
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, obj: SceneObject, scale: int, fill: tuple) -> None:
+    cx, cy, r = obj.x * scale, obj.y * scale, obj.radius * scale
+    if obj.shape == "circle":
+        # A little squash so circles are not pixel-identical.
+        squash = 1.0 + 0.06 * math.sin(math.radians(obj.angle) * 7)
+        draw.ellipse(
+            [cx - r * squash, cy - r / squash, cx + r * squash, cy + r / squash], fill=fill
+        )
+        return
+    if obj.shape == "square":
+        half = r * 0.85
+        points = [(-half, -half), (half, -half), (half, half), (-half, half)]
+    elif obj.shape == "diamond":
+        reach = r * 1.05
+        points = [(0.0, -reach), (reach * 0.8, 0.0), (0.0, reach), (-reach * 0.8, 0.0)]
+    elif obj.shape == "triangle":
+        # Equilateral, pointing up, centred on its centroid.
+        reach = r * 1.15
+        points = [
+            (reach * math.cos(math.radians(a)), -reach * math.sin(math.radians(a)))
+            for a in (90, 210, 330)
+        ]
+    elif obj.shape == "cross":
+        arm, width = r, r * 0.36
+        points = [
+            (-width, -arm), (width, -arm), (width, -width), (arm, -width),
+            (arm, width), (width, width), (width, arm), (-width, arm),
+            (-width, width), (-arm, width), (-arm, -width), (-width, -width),
+        ]  # fmt: skip
+    else:
+        raise ValueError(f"unknown shape {obj.shape!r}")
+    cos, sin = math.cos(math.radians(obj.angle)), math.sin(math.radians(obj.angle))
+    draw.polygon(
+        [(cx + px * cos - py * sin, cy + px * sin + py * cos) for px, py in points], fill=fill
+    )
+
+
+def _background(rng: np.random.Generator) -> np.ndarray:
+    """A float [64, 64, 3] background: plain, gradient, clouds or stripes, never saturated."""
+
+    def dull_colour() -> np.ndarray:
+        return rng.uniform(40.0, 200.0) + rng.normal(0.0, 10.0, size=3)
+
+    size = IMAGE_SIZE
+    kind = rng.integers(4)
+    if kind == 0:
+        return np.broadcast_to(dull_colour(), (size, size, 3)).astype(np.float32)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    if kind == 1:
+        theta = rng.uniform(0, 2 * np.pi)
+        ramp = (xs * np.cos(theta) + ys * np.sin(theta)) / (abs(np.cos(theta)) + abs(np.sin(theta)))
+        ramp = (ramp - ramp.min())[..., None]
+        return ((1 - ramp) * dull_colour() + ramp * dull_colour()).astype(np.float32)
+    if kind == 2:
+        # Smooth "clouds": a coarse random grid upsampled bilinearly.
+        cells = int(rng.integers(3, 9))
+        grid = rng.uniform(-1.0, 1.0, size=(cells, cells)).astype(np.float32)
+        clouds = np.asarray(Image.fromarray(grid).resize((size, size), Image.Resampling.BILINEAR))
+        return (dull_colour() + rng.uniform(10.0, 30.0) * clouds[..., None]).astype(np.float32)
+    theta = rng.uniform(0, np.pi)
+    frequency = rng.uniform(3.0, 10.0)
+    stripes = np.sin(2 * np.pi * frequency * (xs * np.cos(theta) + ys * np.sin(theta)))
+    return (dull_colour() + rng.uniform(8.0, 20.0) * stripes[..., None]).astype(np.float32)
+
+
+def _noun_phrase(obj: SceneObject, with_size: bool, article: str = "a") -> str:
+    words = [article] + ([obj.size] if with_size else []) + [obj.colour, obj.shape]
+    if article == "a" and words[1][0] in "aeiou":
+        words[0] = "an"
+    return " ".join(words)
+
+
+def _relation(a: SceneObject, b: SceneObject) -> str:
+    """Where `a` is relative to `b`, along the dominant axis (image y points down)."""
+    dx, dy = a.x - b.x, a.y - b.y
+    if abs(dx) >= abs(dy):
+        return "to the left of" if dx < 0 else "to the right of"
+    return "above" if dy < 0 else "below"
+
+
+def _region(obj: SceneObject) -> str:
+    column = ("left", "", "right")[min(2, int(obj.x * 3 // IMAGE_SIZE))]
+    row = ("top", "", "bottom")[min(2, int(obj.y * 3 // IMAGE_SIZE))]
+    if not row and not column:
+        return "in the middle"
+    if row and column:
+        return f"in the {row} {column}"
+    return f"on the {column}" if column else f"at the {row}"
+
+
+def _captions(rng: np.random.Generator, objects: list[SceneObject]) -> list[str]:
+    """CAPTIONS_PER_IMAGE distinct captions, at least two naming a spatial relation if any."""
+
+    def phrase(obj: SceneObject) -> str:
+        return _noun_phrase(obj, with_size=bool(rng.random() < 0.5))
+
+    def order() -> list[SceneObject]:
+        return [objects[i] for i in rng.permutation(len(objects))]
+
+    def relation_caption() -> str:
+        if len(objects) == 2:
+            a, b = order()
+            return f"{phrase(a)} {_relation(a, b)} {phrase(b)}"
+        a, b, c = order()
+        # The third object is placed relative to one already named: "the red circle".
+        anchor = (a, b)[rng.integers(2)]
+        back = _noun_phrase(anchor, with_size=False, article="the")
+        first = f"{phrase(a)} {_relation(a, b)} {phrase(b)}"
+        return f"{first} and {phrase(c)} {_relation(c, anchor)} {back}"
+
+    def listing_caption() -> str:
+        phrases = [phrase(obj) for obj in order()]
+        if len(phrases) == 1:
+            opener = ("there is ", "")[rng.integers(2)]
+            return (
+                f"{opener}{phrases[0]} {_region(objects[0])}"
+                if rng.random() < 0.6
+                else opener + phrases[0]
+            )
+        listed = (
+            " and ".join(phrases)
+            if len(phrases) == 2
+            else f"{phrases[0]}, {phrases[1]} and {phrases[2]}"
+        )
+        return ("there is ", "")[rng.integers(2)] + listed
+
+    def partial_caption() -> str:
+        # Real captions often describe part of a scene: one object, or one relation.
+        a, b = order()[:2]
+        return f"{phrase(a)} {_relation(a, b)} {phrase(b)}"
+
+    makers = [listing_caption]
+    if len(objects) >= 2:
+        makers = [relation_caption, relation_caption, listing_caption]
+        if len(objects) == 3:
+            makers.append(partial_caption)
+    captions: list[str] = []
+    for _ in range(200):
+        if len(captions) == CAPTIONS_PER_IMAGE:
+            break
+        # The first two captions of a multi-object scene always state a relation.
+        maker = relation_caption if len(objects) >= 2 and len(captions) < 2 else None
+        caption = (maker or makers[rng.integers(len(makers))])()
+        if caption not in captions:
+            captions.append(caption)
+    while len(captions) < CAPTIONS_PER_IMAGE:  # a tiny grammar ran out of variants
+        captions.append(captions[len(captions) % len(captions)])
+    order_index = rng.permutation(len(captions))
+    return [captions[i] for i in order_index]
+
+
+# ---------------------------------------------------------------- COCO captions (TFDS)
+
+
+def _load_coco(name: str, limit: int | None) -> Splits:
+    """COCO 2014 in the Karpathy splits (TFDS ``train``/``val``/``test``), images at 64x64."""
+    import tensorflow_datasets as tfds
+
+    columns = {}
+    for split, tfds_split in (("train", "train"), ("validation", "val"), ("test", "test")):
+        dataset = load_tfds(name, split=tfds_split)
+        if limit is not None:
+            dataset = dataset.take(limit)
+        images, captions = [], []
+        for example in tfds.as_numpy(dataset):
+            images.append(resize_image(example["image"], (IMAGE_SIZE, IMAGE_SIZE)))
+            texts = example["captions"]["text"]
+            captions.append([text.decode("utf-8").strip() for text in texts])
+        if not images:
+            raise UserError(f"tfds:{name}: split {tfds_split!r} is empty")
+        columns[split] = {"image": np.stack(images), "captions": captions}
+    return Splits(
+        train=columns["train"],
+        validation=columns["validation"],
+        test=columns["test"],
+        source=f"tfds:{name}",
+    )
+
+
+# ---------------------------------------------------------------- Flickr8k layout
+
+_CAPTION_FILE_NAMES = (
+    "Flickr8k.token.txt",
+    "captions.txt",
+    "captions.tsv",
+    "results_20130124.token",
+)
+_IMAGE_FOLDER_NAMES = (
+    "",
+    "Images",
+    "images",
+    "Flicker8k_Dataset",
+    "Flickr8k_Dataset",
+    "flickr30k_images",
+)
+_SPLIT_FILE_NAMES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "validation": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
+
+
+def _load_flickr_layout(path: pathlib.Path, seed: int, limit: int | None) -> Splits:
+    """A captions file (``image.jpg#0<TAB>caption`` lines) and a folder of images.
+
+    `path` is the captions file or a folder holding it. The official Flickr8k
+    split lists are used when present beside it; otherwise a seeded 80/10/10 split.
+    """
+    captions_file = _find_captions_file(path)
+    by_image = _read_captions_file(captions_file)
+    image_folder = _find_image_folder(captions_file.parent, next(iter(by_image)))
+    names = list(by_image)
+    split_names = _official_splits(captions_file.parent, set(names))
+    if split_names is None:
+        index = {"name": np.arange(len(names))}
+        parts = stratified_split(index, np.zeros(len(names)), seed=seed)
+        split_names = {
+            split: [names[i] for i in part["name"]]
+            for split, part in zip(("train", "validation", "test"), parts, strict=True)
+        }
+    columns = {}
+    for split, members in split_names.items():
+        members = members[:limit] if limit is not None else members
+        images = [
+            load_image(image_folder / name, size=(IMAGE_SIZE, IMAGE_SIZE)) for name in members
+        ]
+        empty = np.empty((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        columns[split] = {
+            "image": np.stack(images) if images else empty,
+            "captions": [by_image[name] for name in members],
+        }
+    return Splits(
+        train=columns["train"],
+        validation=columns["validation"],
+        test=columns["test"],
+        source=f"file:{path}",
+        info={"image_folder": str(image_folder), "captions_file": str(captions_file)},
+    )
+
+
+def _find_captions_file(path: pathlib.Path) -> pathlib.Path:
+    if path.is_file():
+        return path
+    for name in _CAPTION_FILE_NAMES:
+        if (path / name).is_file():
+            return path / name
+    tokens = sorted(path.glob("*.token.txt"))
+    if tokens:
+        return tokens[0]
+    raise UserError(
+        f"{path}: no captions file found (expected Flickr8k.token.txt or captions.txt "
+        "with lines 'image.jpg#0<TAB>caption')"
+    )
+
+
+def _read_captions_file(path: pathlib.Path) -> dict[str, list[str]]:
+    """Image name -> its captions, in file order. Also reads the ``image,caption`` CSV variant."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path}: captions file is not UTF-8 text") from error
+    lines = text.splitlines()
+    by_image: dict[str, list[str]] = {}
+    if lines and lines[0].strip().lower().replace(" ", "") == "image,caption":
+        rows = csv.reader(lines[1:])
+        entries = [(number + 2, row) for number, row in enumerate(rows) if row]
+        for number, row in entries:
+            if len(row) < 2:
+                raise UserError(f"{path}:{number}: expected 'image,caption'")
+            by_image.setdefault(row[0].strip(), []).append(",".join(row[1:]).strip())
+    else:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            key, tab, caption = line.partition("\t")
+            if not tab or not caption.strip():
+                raise UserError(f"{path}:{number}: expected 'image.jpg#0<TAB>caption'")
+            by_image.setdefault(key.split("#")[0].strip(), []).append(caption.strip())
+    if not by_image:
+        raise UserError(f"{path}: captions file has no captions")
+    return by_image
+
+
+def _find_image_folder(root: pathlib.Path, first_image: str) -> pathlib.Path:
+    for name in _IMAGE_FOLDER_NAMES:
+        if (root / name / first_image).is_file():
+            return root / name
+    raise UserError(
+        f"{root}: image {first_image!r} from the captions file is not in this folder "
+        f"or in any of {', '.join(n for n in _IMAGE_FOLDER_NAMES if n)}"
+    )
+
+
+def _official_splits(root: pathlib.Path, known: set[str]) -> dict[str, list[str]] | None:
+    files = {split: root / name for split, name in _SPLIT_FILE_NAMES.items()}
+    if not all(f.is_file() for f in files.values()):
+        return None
+    splits = {}
+    for split, file in files.items():
+        names = [line.strip() for line in file.read_text().splitlines() if line.strip()]
+        # The official lists name a few images without captions; they cannot be used.
+        splits[split] = [name for name in names if name in known]
+    return splits

@@ -1,0 +1,654 @@
+"""Translation data: sentence pairs with ``source``, ``target`` and ``kind`` columns.
+
+Three sources (``--data``):
+
+``default``
+    A parallel corpus rendered offline by ``num2words`` and ``Babel``: the same value written
+    in English and in the target language (Spanish by default, French or German on request),
+    as cardinals, ordinals, years, dates, times of day and currency amounts, e.g.
+    ``three hundred and forty-two`` -> ``trescientos cuarenta y dos`` or
+    ``November 21, 2026`` -> ``21 de noviembre de 2026``. The English side comes in several
+    forms (digits or words, with or without "and", US or British dates, "7:30 pm" or
+    "half past seven in the evening", capitalisation) but each English string has exactly one
+    translation. The validation and test splits hold values the training split never shows:
+    numbers, years, day-month pairs, times and amounts drawn from held-out buckets, and
+    date forms held out for some months, so the score measures generalisation. Every target
+    word (see ``words``) of validation and test occurs in training; rows that would break this
+    are dropped and counted in ``info``.
+``tfds:NAME``
+    A TFDS translation dataset loaded with ``as_supervised=True``, e.g.
+    ``tfds:ted_hrlr_translate/pt_to_en`` (Portuguese to English TED talks).
+``file:PATH`` or a bare path
+    A tab-separated file of pairs in the Tatoeba/Anki layout,
+    ``source<TAB>target[<TAB>attribution]``, split 80/10/10 with every translation of one
+    source sentence kept in the same split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import hashlib
+import json
+import pathlib
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, format_decimal
+from num2words import num2words
+
+from shared.data.cache import cached_folder
+from shared.data.sources import load_tfds, parse_source
+from shared.data.splits import Columns, Splits, take
+from shared.errors import UserError
+
+# Target languages of the default corpus; the source language is always English.
+LANGUAGES: dict[str, str] = {"es": "Spanish", "fr": "French", "de": "German"}
+
+KINDS = ("cardinal", "ordinal", "year", "date", "time", "currency")
+
+# Share of each kind in the default corpus: cardinals are the most varied, ordinals the least.
+_KIND_SHARES = {
+    "ordinal": 0.03,
+    "year": 0.10,
+    "time": 0.15,
+    "date": 0.22,
+    "currency": 0.20,
+    "cardinal": 0.30,
+}
+_SPLIT_NAMES = ("train", "validation", "test")
+_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+# Probability that a held-out key (a number, a day-month pair ...) belongs to each split.
+_HELD_OUT_TEST = 0.1
+_HELD_OUT_VALIDATION = 0.1
+_MIN_SIZE = 20
+# Bump when the generator changes, so cached corpora are built again.
+_CORPUS_VERSION = "1"
+
+_WORD_PATTERN = re.compile(r"\d|[^\W\d]+|[^\w\s]")
+
+
+def words(text: str) -> list[str]:
+    """Split text into the units a word-level model should use.
+
+    Runs of letters, single digits and single punctuation marks, so ``19:30`` is
+    ``1 9 : 3 0`` and a year in digits needs no word of its own. The default corpus guarantees
+    that every such unit of a validation or test target occurs in a training target.
+    """
+    return _WORD_PATTERN.findall(text)
+
+
+def load_data(
+    source: str = "default", target_language: str = "es", seed: int = 1234, size: int = 30000
+) -> Splits:
+    """Load translation pairs as Splits with ``source``, ``target`` and ``kind`` columns.
+
+    `target_language` and `size` (the total number of generated pairs, before the few dropped
+    for unseen target words) apply to the default corpus only; TFDS datasets and files are
+    loaded whole, in the direction they are written. The default corpus is generated once per
+    (target_language, seed, size) and cached under the data folder.
+    """
+    parsed = parse_source(source)
+    if parsed.kind == "default":
+        return _load_default(target_language, seed, size)
+    if parsed.kind == "tfds":
+        return _load_tfds(parsed.value)
+    return _load_pairs_file(pathlib.Path(parsed.value), seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The default corpus
+
+
+def _clean(text: str) -> str:
+    # Babel puts narrow and ordinary no-break spaces in times and dates; users type spaces.
+    return " ".join(text.replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+_ES_TEENS = {
+    "primero": "decimoprimero",
+    "segundo": "decimosegundo",
+    "tercero": "decimotercero",
+    "cuarto": "decimocuarto",
+    "quinto": "decimoquinto",
+    "sexto": "decimosexto",
+    "séptimo": "decimoséptimo",
+    "octavo": "decimoctavo",
+    "noveno": "decimonoveno",
+}
+
+
+def _fix_spanish(text: str) -> str:
+    # num2words 0.5.14 writes "veintiuno mil" and "quadragésimo"; the RAE forms are
+    # "veintiún mil" and "cuadragésimo", with the teens of ordinals written as one word.
+    text = re.sub(r"\bveintiuno (mil|millones)\b", r"veintiún \1", text)
+    text = re.sub(r"\buno (mil|millones)\b", r"un \1", text)
+    text = text.replace("quadragésimo", "cuadragésimo")
+    return re.sub(
+        r"\bdécimo ?(primero|segundo|tercero|cuarto|quinto|sexto|séptimo|octavo|noveno)\b",
+        lambda match: _ES_TEENS[match.group(1)],
+        text,
+    )
+
+
+def _fix_french(text: str) -> str:
+    # num2words writes "quatre-vingtsième" and "deux centsième": the plural -s goes before -ième.
+    return text.replace("vingtsième", "vingtième").replace("centsième", "centième")
+
+
+_FIXES: dict[str, Callable[[str], str]] = {"es": _fix_spanish, "fr": _fix_french}
+
+
+@functools.lru_cache(maxsize=200_000)
+def _spell(value: int | Decimal, language: str, to: str = "cardinal", currency: str = "EUR") -> str:
+    # Cached: years, ordinals and small numbers come round again and again, and num2words
+    # takes about 50 microseconds a call.
+    extra = {"currency": currency} if to == "currency" else {}
+    text = _clean(num2words(value, lang=language, to=to, **extra))
+    return _FIXES.get(language, lambda t: t)(text)
+
+
+def _vary_case(text: str, rng: np.random.Generator) -> str:
+    draw = rng.random()
+    if draw < 0.2:
+        return text[:1].upper() + text[1:]
+    if draw < 0.25:
+        return text.upper()
+    return text
+
+
+def _english_number_variant(text: str, rng: np.random.Generator) -> str:
+    # British "three hundred and forty-two", American "three hundred forty-two", with or
+    # without the comma num2words puts after thousands.
+    if rng.random() < 0.5:
+        text = text.replace(" and ", " ")
+    if rng.random() < 0.5:
+        text = text.replace(",", "")
+    return text
+
+
+def _ordinal_suffix(value: int) -> str:
+    if value % 100 in (11, 12, 13):
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
+
+
+class _HeldOut:
+    """Which split a key (a number, a day-month pair, a date form and month ...) belongs to."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        months = np.random.default_rng([seed, 7]).permutation(np.arange(1, 13))
+        # Each date form loses one month to test and another to validation. Forms that share a
+        # month spelling sit in adjacent pairs, and the four months held out of a pair are
+        # distinct, so every month spelling still occurs in training.
+        self.date_form_months = {
+            form: [int(months[i]), int(months[(i + 8) % 12])] for i, form in enumerate(_DATE_FORMS)
+        }
+
+    def split_of(self, kind: str, key: object) -> int:
+        digest = hashlib.blake2b(f"{self.seed}|{kind}|{key}".encode(), digest_size=8).digest()
+        draw = int.from_bytes(digest, "big") / 2.0**64
+        if draw < _HELD_OUT_TEST:
+            return 2
+        if draw < _HELD_OUT_TEST + _HELD_OUT_VALIDATION:
+            return 1
+        return 0
+
+    def date_form_split(self, form: str, month: int) -> int:
+        test_month, validation_month = self.date_form_months[form]
+        return 2 if month == test_month else 1 if month == validation_month else 0
+
+
+@dataclasses.dataclass
+class _Kind:
+    """One kind of pair: sample a value, find its split, render it as (source, target)."""
+
+    sample: Callable[[np.random.Generator], tuple]
+    split_of: Callable[[tuple], int]
+    render: Callable[[tuple, np.random.Generator], tuple[str, str]]
+
+
+def _digit_count_value(rng: np.random.Generator, max_digits: int) -> int:
+    # Uniform over the number of digits, so large numbers don't crowd out small ones.
+    digits = int(rng.integers(1, max_digits + 1))
+    low = 0 if digits == 1 else 10 ** (digits - 1)
+    return int(rng.integers(low, 10**digits))
+
+
+def _cardinal_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        (number,) = value
+        if rng.random() < 0.3:
+            # Four digits and more always carry a thousands comma, so "1999" stays a year.
+            source = format_decimal(number, locale="en_US")
+        else:
+            source = _vary_case(_english_number_variant(_spell(number, "en"), rng), rng)
+        return source, _spell(number, language)
+
+    return _Kind(
+        sample=lambda rng: (_digit_count_value(rng, 7),),
+        split_of=lambda value: held_out.split_of("cardinal", value[0]),
+        render=render,
+    )
+
+
+def _ordinal_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        (number,) = value
+        if rng.random() < 0.35:
+            source = f"{number}{_ordinal_suffix(number)}"
+        else:
+            source = _vary_case(
+                _english_number_variant(_spell(number, "en", to="ordinal"), rng), rng
+            )
+        return source, _spell(number, language, to="ordinal")
+
+    return _Kind(
+        # Up to 100: beyond it Spanish ordinals are rare and num2words misspells them.
+        sample=lambda rng: (int(rng.integers(1, 101)),),
+        split_of=lambda value: held_out.split_of("ordinal", value[0]),
+        render=render,
+    )
+
+
+def _year_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        (year,) = value
+        if rng.random() < 0.35:
+            source = str(year)
+        else:
+            source = _spell(year, "en", to="year")
+            if rng.random() < 0.3:
+                source = source.replace("-", " ")  # "nineteen oh five", "nineteen ninety nine"
+            source = _vary_case(source, rng)
+        return source, _spell(year, language, to="year")
+
+    return _Kind(
+        sample=lambda rng: (int(rng.integers(1100, 2100)),),
+        split_of=lambda value: held_out.split_of("year", value[0]),
+        render=render,
+    )
+
+
+# English date forms -> the target-language Babel format each one translates to.
+_DATE_FORMS = {
+    "us_long": "long",  # November 21, 2026
+    "gb_long": "long",  # 21 November 2026
+    "us_medium": "medium",  # Nov 21, 2026
+    "gb_medium": "medium",  # 21 Nov 2026
+    "us_full": "full",  # Saturday, November 21, 2026
+    "gb_full": "full",  # Saturday, 21 November 2026
+    "us_ordinal": "long",  # November 21st, 2026
+    "gb_ordinal": "long",  # the 21st of November 2026
+}
+_DATE_FORM_NAMES = tuple(_DATE_FORMS)
+
+
+def _english_date(date: datetime.date, form: str) -> str:
+    day = f"{date.day}{_ordinal_suffix(date.day)}"
+    month = format_date(date, "MMMM", locale="en")
+    if form == "us_ordinal":
+        return f"{month} {day}, {date.year}"
+    if form == "gb_ordinal":
+        return f"the {day} of {month} {date.year}"
+    region, width = form.split("_")
+    return format_date(date, width, locale="en_US" if region == "us" else "en_GB")
+
+
+def _date_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def sample(rng: np.random.Generator) -> tuple:
+        year = int(rng.integers(1900, 2100))
+        ordinal = datetime.date(year, 1, 1).toordinal() + int(rng.integers(0, 366))
+        date = datetime.date.fromordinal(ordinal)
+        if date.year != year:  # day 366 of a common year: take the last day instead
+            date = datetime.date(year, 12, 31)
+        form = _DATE_FORM_NAMES[int(rng.integers(len(_DATE_FORM_NAMES)))]
+        return (date.year, date.month, date.day, form)
+
+    def split_of(value: tuple) -> int:
+        year, month, day, form = value
+        return max(
+            held_out.split_of("date-day", (month, day)),
+            held_out.split_of("date-year", year),
+            held_out.date_form_split(form, month),
+        )
+
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        year, month, day, form = value
+        date = datetime.date(year, month, day)
+        source = _clean(_english_date(date, form))
+        draw = rng.random()
+        if draw < 0.15:
+            source = source.lower()
+        elif draw < 0.2:
+            source = source.upper()
+        return source, _clean(format_date(date, _DATE_FORMS[form], locale=language))
+
+    return _Kind(sample=sample, split_of=split_of, render=render)
+
+
+def _period(hour: int) -> str:
+    # One phrase per hour, so "quarter to five at night" can only be 4:45.
+    if hour < 5:
+        return "at night"
+    if hour < 12:
+        return "in the morning"
+    if hour < 18:
+        return "in the afternoon"
+    return "in the evening"
+
+
+def _english_time(hour: int, minute: int, rng: np.random.Generator) -> str:
+    twelve = hour % 12 or 12
+    am_pm = (
+        ("am", "a.m.", "AM")[int(rng.integers(3))]
+        if hour < 12
+        else ("pm", "p.m.", "PM")[int(rng.integers(3))]
+    )
+    digits = [f"{twelve}:{minute:02d} {am_pm}", f"{hour:02d}:{minute:02d}"]
+    if rng.random() < 0.45:
+        return digits[int(rng.integers(2))]
+    if minute == 0 and hour in (0, 12):
+        return "midnight" if hour == 0 else ("noon", "midday")[int(rng.integers(2))]
+    hour_words = num2words(twelve, lang="en")
+    next_words = num2words((hour + 1) % 12 or 12, lang="en")
+    period = _period(hour)
+    spoken = {
+        0: f"{hour_words} o'clock {period}",
+        15: f"quarter past {hour_words} {period}",
+        30: f"half past {hour_words} {period}",
+        45: f"quarter to {next_words} {period}",
+    }
+    if minute in (5, 10, 20, 25):
+        spoken[minute] = f"{num2words(minute, lang='en')} past {hour_words} {period}"
+    if minute in (35, 40, 50, 55):
+        spoken[minute] = f"{num2words(60 - minute, lang='en')} to {next_words} {period}"
+    if minute in spoken and rng.random() < 0.6:
+        return spoken[minute]
+    if minute == 0:
+        return f"{hour_words} {am_pm}"  # "seven pm"
+    oh = "oh " if minute < 10 else ""  # "seven oh five pm"
+    return f"{hour_words} {oh}{num2words(minute, lang='en')} {am_pm}"
+
+
+def _time_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        hour, minute = value
+        source = _vary_case(_english_time(hour, minute, rng), rng)
+        target = _clean(format_time(datetime.time(hour, minute), "short", locale=language))
+        return source, target
+
+    return _Kind(
+        sample=lambda rng: (int(rng.integers(24)), int(rng.integers(60))),
+        split_of=lambda value: held_out.split_of("time", value),
+        render=render,
+    )
+
+
+_CURRENCY_WORDS = {
+    "EUR": ("euro", "euros", "cent", "cents"),
+    "USD": ("dollar", "dollars", "cent", "cents"),
+}
+# What num2words appends for zero cents, stripped from whole amounts.
+_ZERO_CENTS = re.compile(r",? (con cero|et zéro|und null|zero) \w+$")
+
+
+def _currency_kind(language: str, held_out: _HeldOut) -> _Kind:
+    def sample(rng: np.random.Generator) -> tuple:
+        whole = int(rng.integers(1, 10 ** int(rng.integers(1, 5))))
+        cents = 0 if rng.random() < 0.2 else int(rng.integers(1, 100))
+        return (("EUR", "USD")[int(rng.integers(2))], whole, cents)
+
+    def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
+        currency, whole, cents = value
+        amount = Decimal(whole) + Decimal(cents) / 100
+        one, many, cent_one, cent_many = _CURRENCY_WORDS[currency]
+        digits = format_decimal(amount, format="#,##0.00" if cents else "#,##0", locale="en_US")
+        whole_words = _english_number_variant(_spell(whole, "en"), rng)
+        spoken = f"{whole_words} {one if whole == 1 else many}"
+        if cents:
+            cent_words = _english_number_variant(_spell(cents, "en"), rng)
+            spoken += f" and {cent_words} {cent_one if cents == 1 else cent_many}"
+        choices = [
+            _clean(format_currency(amount, currency, locale="en_US")),
+            f"{digits} {many}",
+            f"{currency} {digits}",
+            spoken,
+            _ZERO_CENTS.sub("", _spell(amount, "en", to="currency", currency=currency)),
+        ]
+        source = _vary_case(choices[int(rng.integers(len(choices)))], rng)
+        target = _spell(amount, language, to="currency", currency=currency)
+        return source, _ZERO_CENTS.sub("", target) if not cents else target
+
+    return _Kind(
+        sample=sample,
+        split_of=lambda value: held_out.split_of("currency", value[1:]),
+        render=render,
+    )
+
+
+_KIND_BUILDERS = {
+    "cardinal": _cardinal_kind,
+    "ordinal": _ordinal_kind,
+    "year": _year_kind,
+    "date": _date_kind,
+    "time": _time_kind,
+    "currency": _currency_kind,
+}
+
+
+def _allocate(total: int, shares: dict[str, float]) -> dict[str, int]:
+    """Integer counts proportional to `shares` that add up to `total` (largest remainder)."""
+    exact = {name: total * share for name, share in shares.items()}
+    counts = {name: int(value) for name, value in exact.items()}
+    by_remainder = sorted(exact, key=lambda name: exact[name] - counts[name], reverse=True)
+    for name in by_remainder[: total - sum(counts.values())]:
+        counts[name] += 1
+    return counts
+
+
+def _generate(
+    kind: _Kind,
+    split_index: int,
+    wanted: int,
+    rng: np.random.Generator,
+    seen_sources: set[str],
+) -> list[tuple[str, str]]:
+    """Up to `wanted` new (source, target) pairs of one kind whose values belong to the split."""
+    made: list[tuple[str, str]] = []
+    repeats = 0
+    # Rejection by split is cheap (no rendering); a run of repeated sources means the
+    # domain is used up.
+    for _ in range(100 * wanted + 1000):
+        if len(made) == wanted or repeats > 200:
+            break
+        value = kind.sample(rng)
+        if kind.split_of(value) != split_index:
+            continue
+        source, target = kind.render(value, rng)
+        if source in seen_sources:
+            repeats += 1
+            continue
+        repeats = 0
+        seen_sources.add(source)
+        made.append((source, target))
+    return made
+
+
+def _load_default(target_language: str, seed: int, size: int) -> Splits:
+    if target_language not in LANGUAGES:
+        raise UserError(
+            f"target_language {target_language!r}: not one of {', '.join(sorted(LANGUAGES))}"
+        )
+    if size < _MIN_SIZE:
+        raise UserError(f"size {size}: the default corpus needs at least {_MIN_SIZE} pairs")
+
+    def build(folder: pathlib.Path) -> None:
+        corpus = _generate_corpus(target_language, seed, size)
+        (folder / "corpus.json").write_text(json.dumps(corpus, ensure_ascii=False))
+
+    # Generating 30,000 pairs takes seconds; train, evaluate and bench each load the data.
+    name = f"translation/default-{target_language}-seed{seed}-size{size}"
+    folder = cached_folder(name, build, version=_CORPUS_VERSION)
+    corpus = json.loads((folder / "corpus.json").read_text())
+    return Splits(
+        train=corpus["train"],
+        validation=corpus["validation"],
+        test=corpus["test"],
+        source="default",
+        info=corpus["info"],
+    )
+
+
+def _generate_corpus(target_language: str, seed: int, size: int) -> dict:
+    held_out = _HeldOut(seed)
+    kinds = {name: build(target_language, held_out) for name, build in _KIND_BUILDERS.items()}
+    split_sizes = _allocate(size, dict(zip(_SPLIT_NAMES, _SPLIT_FRACTIONS, strict=True)))
+    rng = np.random.default_rng(seed)
+    rows: list[list[tuple[str, str, str]]] = [[], [], []]
+    seen_sources: set[str] = set()
+    for split_index, split_name in enumerate(_SPLIT_NAMES):
+        carried = 0
+        # Small domains first: what they cannot fill (every ordinal and every spelling of it
+        # already used) is carried over to the larger kinds, so the split keeps its size.
+        for kind_name, share in _allocate(split_sizes[split_name], _KIND_SHARES).items():
+            wanted = share + carried
+            made = _generate(kinds[kind_name], split_index, wanted, rng, seen_sources)
+            rows[split_index] += [(source, target, kind_name) for source, target in made]
+            carried = wanted - len(made)
+
+    # Each English string must have one translation; drop any source the forms made ambiguous.
+    targets_of: dict[str, set[str]] = {}
+    for split_rows in rows:
+        for source, target, _ in split_rows:
+            targets_of.setdefault(source.lower(), set()).add(target)
+    ambiguous = {source for source, targets in targets_of.items() if len(targets) > 1}
+    rows = [[row for row in split_rows if row[0].lower() not in ambiguous] for split_rows in rows]
+
+    # Held-out pairs must be translatable in principle: every target word seen in training.
+    train_words = {word for _, target, _ in rows[0] for word in words(target)}
+    dropped = {}
+    for split_index in (1, 2):
+        kept = [row for row in rows[split_index] if set(words(row[1])) <= train_words]
+        dropped[_SPLIT_NAMES[split_index]] = len(rows[split_index]) - len(kept)
+        rows[split_index] = kept
+
+    splits = []
+    for split_rows in rows:
+        order = rng.permutation(len(split_rows))
+        splits.append(
+            {
+                "source": [split_rows[i][0] for i in order],
+                "target": [split_rows[i][1] for i in order],
+                "kind": [split_rows[i][2] for i in order],
+            }
+        )
+    return {
+        "train": splits[0],
+        "validation": splits[1],
+        "test": splits[2],
+        "info": {
+            "source_language": "en",
+            "target_language": target_language,
+            "kinds": list(KINDS),
+            "seed": seed,
+            "held_out_date_form_months": held_out.date_form_months,
+            "ambiguous_sources_dropped": len(ambiguous),
+            "unseen_target_words_dropped": dropped,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# TFDS
+
+
+def _load_tfds(name: str) -> Splits:
+    import tensorflow_datasets as tfds
+
+    datasets = load_tfds(name, split=list(_SPLIT_NAMES), as_supervised=True)
+    columns = []
+    for dataset in datasets:
+        sources, targets = [], []
+        for source, target in tfds.as_numpy(dataset):
+            sources.append(source.decode("utf-8"))
+            targets.append(target.decode("utf-8"))
+        columns.append({"source": sources, "target": targets, "kind": ["sentence"] * len(sources)})
+    info = {"kinds": ["sentence"]}
+    # TED configs are named "pt_to_en": record the direction when the name says it.
+    direction = re.search(r"/([a-z]+)_to_([a-z]+)$", name)
+    if direction:
+        info.update(source_language=direction.group(1), target_language=direction.group(2))
+    return Splits(*columns, source=f"tfds:{name}", info=info)
+
+
+# ---------------------------------------------------------------------------------------------
+# A TSV file of pairs
+
+
+def read_pairs_file(path: pathlib.Path) -> Columns:
+    """Read ``source<TAB>target[<TAB>attribution]`` lines; blank lines are skipped.
+
+    Raises UserError naming the file and line for a line with the wrong number of fields, an
+    empty source or target, or bytes that are not UTF-8.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: expected a tab-separated file of sentence pairs, not a folder")
+    sources, targets = [], []
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise UserError(f"{path}:{line_number}: not UTF-8 text ({error.reason})") from None
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) not in (2, 3):
+                raise UserError(
+                    f"{path}:{line_number}: expected 'source<TAB>target[<TAB>attribution]', "
+                    f"found {len(fields)} tab-separated field(s)"
+                )
+            source, target = fields[0].strip(), fields[1].strip()
+            if not source or not target:
+                raise UserError(
+                    f"{path}:{line_number}: empty {'source' if not source else 'target'}"
+                )
+            sources.append(source)
+            targets.append(target)
+    return {"source": sources, "target": targets, "kind": ["sentence"] * len(sources)}
+
+
+def _load_pairs_file(path: pathlib.Path, seed: int) -> Splits:
+    columns = read_pairs_file(path)
+    distinct = sorted(set(columns["source"]))
+    if len(distinct) < 3:
+        raise UserError(
+            f"{path}: found {len(distinct)} distinct source sentence(s), need at least 3 to split"
+        )
+    # Split by source sentence: Tatoeba lists one sentence with several translations, and a
+    # sentence seen in training must not be scored in test.
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    n_train = max(1, int(round(len(distinct) * _SPLIT_FRACTIONS[0])))
+    n_validation = max(1, int(round(len(distinct) * _SPLIT_FRACTIONS[1])))
+    n_train = min(n_train, len(distinct) - n_validation - 1)
+    split_of_source = {}
+    for rank, index in enumerate(order):
+        split_of_source[distinct[index]] = (
+            0 if rank < n_train else 1 if rank < n_train + n_validation else 2
+        )
+    parts = [
+        np.asarray(
+            [i for i, s in enumerate(columns["source"]) if split_of_source[s] == part], dtype=int
+        )
+        for part in range(3)
+    ]
+    splits = [take(columns, indices) for indices in parts]
+    return Splits(*splits, source=f"file:{path}", info={"kinds": ["sentence"]})

@@ -1,0 +1,1 @@
+"""Preprocessing shared by the apps: text, audio, image and video."""

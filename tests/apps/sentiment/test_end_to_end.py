@@ -1,0 +1,153 @@
+"""Quick preset: train -> export -> convert -> predict from the .tflite, through the CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps import cli
+from apps.sentiment.data import LABELS
+from shared.preprocessing.text import WordTokenizer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "sentiment"
+    assert cli.main(["train", "sentiment", "--preset", "quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_finished_run_leaves_every_artifact(model_dir):
+    for name in (
+        "model.keras",
+        "saved_model/saved_model.pb",
+        "model_fp32.tflite",
+        "model_fp16.tflite",
+        "model_int8.tflite",
+        "vocabulary.json",
+        "config.json",
+        "metrics.json",
+        "model_card.md",
+    ):
+        assert (model_dir / name).exists(), name
+    leftovers = [p.name for p in model_dir.parent.iterdir() if p.name.startswith(".sentiment.")]
+    assert leftovers in ([], [".sentiment.run"])  # no half-written export folder
+
+
+def test_metrics_json_holds_every_engine_and_the_baselines(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert (metrics["app"], metrics["data"], metrics["preset"]) == ("sentiment", "vader", "quick")
+    assert set(metrics["metrics"]["by_domain"]) == {
+        "amazon_reviews",
+        "movie_reviews",
+        "nyt_editorials",
+        "tweets",
+    }
+    for variant in ("fp32", "fp16", "int8"):
+        scores = metrics["litert"][variant]
+        assert 0.0 <= scores["f1_weighted"] <= 1.0
+        assert scores["size_bytes"] == (model_dir / f"model_{variant}.tflite").stat().st_size
+        assert scores["latency_ms_p50"] > 0
+    assert metrics["litert"]["int8"]["size_bytes"] < metrics["litert"]["fp32"]["size_bytes"]
+    # fp32 LiteRT computes what Keras computes, so the scores agree exactly.
+    assert metrics["litert"]["fp32"]["f1_weighted"] == pytest.approx(
+        metrics["metrics"]["f1_weighted"]
+    )
+    vader = metrics["baselines"]["vader"]["by_domain"]["tweets"]
+    assert vader["f1_weighted"] > 0.7  # VADER is strong on tweets; a broken baseline is not
+    assert metrics["baselines"]["tfidf_logistic_regression"]["count"] == metrics["metrics"]["count"]
+    for ops in metrics["ops"].values():
+        assert "WHILE" in ops and not any("Flex" in op or "CUSTOM" in op for op in ops)
+
+
+def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):
+    texts = ["An utterly CHARMING film :)", "", "café ☕ naïve", "x " * 200, "won't\tstop\nnow"]
+    host = WordTokenizer.load(model_dir / "vocabulary.json").encode(texts)
+    loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+    graph = loaded.signatures["tokenize"](text=tf.constant(texts))["token_ids"].numpy()
+    np.testing.assert_array_equal(graph, host)
+
+
+def test_predict_json_answers_from_the_tflite(model_dir, capsys):
+    code = cli.main(
+        ["predict", "sentiment", "an utterly charming film", "--model", str(model_dir), "--json"]
+    )
+    assert code == 0
+    answer = json.loads(capsys.readouterr().out.strip())
+    assert set(answer) >= {"input", "label", "score", "probabilities"}
+    assert answer["input"] == "an utterly charming film" and answer["label"] in LABELS
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert answer["score"] == max(answer["probabilities"].values())
+
+
+def test_engines_agree_on_answers(model_dir, capsys):
+    texts = ["a dull, lifeless movie", "I love this phone", "The senate meets on Monday."]
+    answers = {}
+    for engine in ("litert", "savedmodel", "keras"):
+        args = [
+            "predict",
+            "sentiment",
+            *texts,
+            "--model",
+            str(model_dir),
+            "--json",
+            "--engine",
+            engine,
+        ]
+        assert cli.main(args) == 0
+        answers[engine] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for engine in ("savedmodel", "keras"):
+        for a, b in zip(answers["litert"], answers[engine], strict=True):
+            assert a["label"] == b["label"]
+            assert a["score"] == pytest.approx(b["score"], abs=1e-3)
+
+
+def test_bad_inputs_fail_alone_with_one_line_each(model_dir, capsys, tmp_path):
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes(b"caf\xe9 is great")
+    inputs = [
+        "a fine film",
+        "",
+        "bad \udcff bytes",
+        "@" + str(tmp_path / "missing.txt"),
+        f"@{latin1}",
+        "y" * 20001,
+    ]
+    code = cli.main(["predict", "sentiment", *inputs, "--model", str(model_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert [json.loads(line)["input"] for line in out.splitlines()] == ["a fine film"]
+    errors = err.strip().splitlines()
+    assert len(errors) == 5 and all(line.startswith("rnnapps: error: ") for line in errors)
+    assert "empty text" in errors[0] and "not valid UTF-8" in errors[1]
+    assert "no such file" in errors[2] and "not valid UTF-8" in errors[3]
+    assert "20,001 characters" in errors[4]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "nosuchapp", "text"], "'nosuchapp': unknown app"),
+        (["train", "sentiment", "--data", "nosuch:source"], "unknown source"),
+        (["train", "sentiment", "--preset", "huge"], "unknown preset"),
+        (["train", "sentiment", "--set", "cell=transformer"], "cell=transformer"),
+        (["predict", "sentiment", "hi", "--model", "/nonexistent/model"], "no trained model"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(args, message):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.cli", *args], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error_lines = [
+        line for line in result.stderr.splitlines() if line.startswith("rnnapps: error:")
+    ]
+    assert len(error_lines) == 1 and message in error_lines[0]

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from shared.preprocessing.text import WordTokenizer, build_vocabulary, split_words
+
+
+def test_split_words_rules():
+    assert split_words("Don't STOP, me :)") == ["don't", "stop", ",", "me", ":", ")"]
+    assert split_words("Café") == ["caf", "é"]  # non-ASCII letters stand alone
+    assert split_words("a\u00a0b") == ["a", "\u00a0", "b"]  # only ASCII whitespace splits
+    assert split_words("  ") == []
+
+
+def test_vocabulary_is_by_frequency_then_alphabetical_and_drops_rare():
+    vocabulary = build_vocabulary(["b a a", "b a c", "d d"], max_tokens=10, min_count=2)
+    assert vocabulary == ["a", "b", "d"]
+    assert build_vocabulary(["b a a", "b a c"], max_tokens=3, min_count=1) == ["a"]
+
+
+def test_encode_pads_truncates_and_maps_unknown(tmp_path):
+    tokenizer = WordTokenizer(["good", "film"], max_length=3)
+    ids = tokenizer.encode(["good film good film", "bad", ""])
+    np.testing.assert_array_equal(ids, [[2, 3, 2], [1, 0, 0], [0, 0, 0]])
+    assert ids.dtype == np.int32
+    tokenizer.save(tmp_path / "vocabulary.json")
+    again = WordTokenizer.load(tmp_path / "vocabulary.json")
+    np.testing.assert_array_equal(again.encode(["good film good film"]), ids[:1])
+
+
+def test_bad_length_is_rejected():
+    with pytest.raises(ValueError, match="max_length"):
+        WordTokenizer(["a"], max_length=0)

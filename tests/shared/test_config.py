@@ -1,0 +1,46 @@
+import dataclasses
+from typing import ClassVar
+
+import pytest
+
+from shared.config import BaseConfig, load_config, resolve_config
+from shared.errors import UserError
+
+
+@dataclasses.dataclass
+class ToyConfig(BaseConfig):
+    units: int = 32
+    cell: str = "gru"
+    bidirectional: bool = True
+    dropout_rate: float = 0.1
+    sizes: tuple[int, ...] = (1, 2)
+
+    PRESETS: ClassVar[dict] = {"quick": {"units": 4, "epochs": 1}}
+
+
+def test_preset_then_overrides():
+    config = resolve_config(ToyConfig, "quick", ["cell=lstm", "bidirectional=false", "sizes=3,4"])
+    assert (config.units, config.epochs, config.preset) == (4, 1, "quick")
+    assert config.cell == "lstm" and config.bidirectional is False and config.sizes == (3, 4)
+    assert resolve_config(ToyConfig, "default").units == 32
+
+
+@pytest.mark.parametrize(
+    "preset, overrides, message",
+    [
+        ("fast", [], "unknown preset"),
+        ("quick", ["nope=1"], "unknown field"),
+        ("quick", ["units=many"], "not a valid int"),
+        ("quick", ["units"], "expected key=value"),
+        ("quick", ["bidirectional=maybe"], "not a valid bool"),
+    ],
+)
+def test_bad_settings_are_user_errors(preset, overrides, message):
+    with pytest.raises(UserError, match=message):
+        resolve_config(ToyConfig, preset, overrides)
+
+
+def test_json_round_trip(tmp_path):
+    config = resolve_config(ToyConfig, "quick", ["dropout_rate=0.25"])
+    (tmp_path / "config.json").write_text(config.to_json())
+    assert load_config(ToyConfig, tmp_path / "config.json") == config
