@@ -6,22 +6,36 @@ Apps are imported lazily, so ``rnnapps list`` and errors stay fast.
 from __future__ import annotations
 
 import importlib
+import pathlib
+from typing import TYPE_CHECKING
 
-from shared.app import App
 from shared.errors import UserError
+
+if TYPE_CHECKING:  # importing the App base would load TensorFlow
+    from shared.app import App
 
 APPS = {
     "sentiment": "apps.sentiment.app:SentimentApp",
+    "speech": "apps.speech.app:SpeechApp",
+    "text_generation": "apps.text_generation.app:TextGenerationApp",
+    "translation": "apps.translation.app:TranslationApp",
+    "captioning": "apps.captioning.app:CaptioningApp",
+    "video": "apps.video.app:VideoApp",
 }
 
 
+def _present(name: str) -> bool:
+    """An app counts once its ``app.py`` exists; the others are still being built."""
+    return (pathlib.Path(__file__).parent / name / "app.py").is_file()
+
+
 def names() -> list[str]:
-    return list(APPS)
+    return [name for name in APPS if _present(name)]
 
 
 def get_app(name: str) -> App:
     """A fresh App object for `name`, or a UserError listing the apps."""
-    if name not in APPS:
-        raise UserError(f"{name!r}: unknown app (choose from {', '.join(APPS)})")
+    if name not in APPS or not _present(name):
+        raise UserError(f"{name!r}: unknown app (choose from {', '.join(names())})")
     module_name, class_name = APPS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)()

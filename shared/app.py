@@ -71,6 +71,13 @@ class App(abc.ABC):
     metric: str = ""  # the headline metric's key in metrics.json
     config_class: type[BaseConfig] = BaseConfig
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
+    # Largest max-abs difference from Keras allowed per engine in the export parity check.
+    parity_tolerance: dict[str, float] = {
+        "savedmodel": 1e-4,
+        "fp32": 1e-4,
+        "fp16": 5e-2,
+        "int8": 0.25,
+    }
 
     @abc.abstractmethod
     def load_data(self, config: BaseConfig, source: Source) -> Splits: ...
@@ -114,6 +121,20 @@ class App(abc.ABC):
     def latency_inputs(self, predictor: Predictor, splits: Splits) -> dict[str, np.ndarray]:
         """One realistic input of the main ``.tflite`` model, for timing."""
         raise NotImplementedError
+
+    def latency(
+        self, model_dir: pathlib.Path, variant: str, predictor: Predictor, splits: Splits, runs: int
+    ) -> dict:
+        """Single-thread latency of one on-device answer, in ms (p50 and p90).
+
+        The default times one call of ``model_<variant>.tflite`` on
+        ``latency_inputs``; apps whose answer is a host loop over step models
+        (translation, text generation) override it to time the whole answer.
+        """
+        from shared.litert import LiteRTModel
+
+        runner = LiteRTModel(pathlib.Path(model_dir) / f"model_{variant}.tflite", num_threads=1)
+        return runner.latency_ms(self.latency_inputs(predictor, splits), runs=runs)
 
     @abc.abstractmethod
     def predict(self, predictor: Predictor, inputs: list[str]) -> list[dict | Exception]:
