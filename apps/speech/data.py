@@ -1,0 +1,577 @@
+"""Speech data: keyword clips (Speech Commands' 12 labels) and short transcribed phrases.
+
+Sources (``--data``):
+  ``default``               speech generated offline by eSpeak NG in 8 English accents x
+                            ~100 voice variants, cached under ``data/``
+  ``tfds:speech_commands``  the Speech Commands v0.02 12-label task (keywords only)
+  a folder                  keywords: one sub-folder of WAV/FLAC files per label (the raw
+                            Speech Commands layout works as is); transcription: audio
+                            files plus ``transcripts.tsv`` (``file<TAB>text`` lines)
+
+Splits are speaker-independent: the generated corpus holds whole voice variants out
+of training (``+f3`` is never heard in training if any ``*+f3`` voice is in test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import re
+import time
+
+import numpy as np
+
+from shared.data.cache import cached_folder
+from shared.data.sources import load_tfds, parse_source
+from shared.data.splits import Columns, Splits, stratified_split, take
+from shared.errors import UserError
+from shared.preprocessing import audio as audio_lib
+
+LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+LABELS += ["_unknown_", "_silence_"]
+KEYWORDS = LABELS[:10]
+UNKNOWN_INDEX = LABELS.index("_unknown_")
+SILENCE_INDEX = LABELS.index("_silence_")
+SAMPLE_RATE = 16000
+CLIP_SAMPLES = SAMPLE_RATE  # one-second clips, as in Speech Commands
+# Characters of a transcript, index 0 left free for the CTC blank by the model.
+ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
+MAX_TRANSCRIPTION_SECONDS = 3.0
+
+# Words for _unknown_: Speech Commands' own auxiliary words, then everyday words, with
+# near-misses of the keywords ("yet", "note", "cup", "town", "lift", "light", "often",
+# "shop", "goal"). Homophones of a keyword ("know", "write") are left out: they would
+# be label noise, not negatives.
+_UNKNOWN_TEXT = """
+backward bed bird cat dog eight five follow forward four happy house learn marvin nine one
+seven sheila six three tree two visual wow zero
+yet yeah yell yellow yesterday nose note now nut gnome noon cup pup us upward dawn town
+gown brown round sound lift loft lest lens light bright fight night kite ride rice rye
+own often soft cough stock stuff step shop top drop stomp goal ghost coat goat
+code dough low snow bow show toe
+apple about above after again air also always animal answer baby back ball bank
+basket bath beach bean bear beautiful bell belt bicycle big black blue boat body book
+boot bottle box boy bread breakfast bridge brother butter button cake camera candle
+car card carpet chair cheese chicken child circle city class clock cloud coffee cold
+color computer cookie corner cotton country cousin cow cream cross crowd cushion dance
+dark daughter day desk dinner doctor dollar door dream dress drink duck dust early earth
+egg elephant engine evening eye face family farm father feather fence field finger fire
+fish flag floor flower fly food foot forest fork friend frog fruit garden gate giraffe
+girl glass glove gold grape grass green guitar hair hammer hand hat head heart hill
+horse hospital hotel hour ice island jacket jam jelly juice jump key king kitchen knife
+ladder lake lamp language laugh leaf lemon letter library lion lip little lock lunch
+machine magazine mail man map market milk minute mirror money monkey moon morning mother
+mountain mouse mouth music nail name needle nest newspaper number ocean orange oven
+page paint paper parent park party pencil people pepper piano picture pig pillow pink
+pizza planet plant plate pocket potato purple queen question rabbit rain red river road
+robot rock roof room rose salt sand school sea seat shirt shoe shoulder silver sister
+sky sleep smile snake soap sock song spoon spring square star station stone story street
+sugar summer sun table tea teacher telephone tiger time tomato tooth towel toy train
+travel truck umbrella uncle valley village violin voice wall watch water weather whale
+wheel window wind winter wolf woman wood world yard zebra
+"""
+UNKNOWN_WORDS = list(dict.fromkeys(_UNKNOWN_TEXT.split()))  # drop repeats, keep order
+
+_CORPUS_VERSION = "1"  # bump when the generating code changes what it writes
+_QUICK_VARIANTS = ("", "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4", "croak", "whisper", "klatt")
+# Variant fraction held out for validation and for test.
+_HOLDOUT_FRACTION = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What a generated corpus holds: which voices and how many clips per voice."""
+
+    accents: tuple[str, ...] | None  # None: every English accent eSpeak NG has
+    variants: tuple[str, ...] | None  # None: every variant, plus "" for the plain voice
+    keyword_renditions: int  # clips of each keyword per voice, each at its own rate and pitch
+    unknown_per_voice: int
+    phrases_per_voice: int
+
+
+_FULL = _Plan(None, None, keyword_renditions=2, unknown_per_voice=2, phrases_per_voice=3)
+_QUICK = _Plan(("en-us", "en"), _QUICK_VARIANTS, 1, 1, 2)
+
+
+def load_keyword_data(source: str = "default", seed: int = 1234, quick: bool = False) -> Splits:
+    """Keyword-spotting splits with columns ``audio`` (float32 [n, 16000]), ``label``, ``voice``.
+
+    `label` indexes `LABELS`; `voice` names the speaker ("" where a source has none).
+    `seed` fixes the held-out voices and the placement of words in their clip;
+    `quick` generates a small corpus in a few seconds (tests).
+    """
+    parsed = parse_source(source)
+    if parsed.kind == "default":
+        return _default_keywords(seed, quick)
+    if parsed.kind == "tfds":
+        return _tfds_keywords(parsed.value)
+    return _folder_keywords(pathlib.Path(parsed.value), seed)
+
+
+def load_transcription_data(
+    source: str = "default", seed: int = 1234, quick: bool = False
+) -> Splits:
+    """Transcription splits with columns ``audio`` (list of float32 arrays), ``text``, ``voice``.
+
+    Clips are at most `MAX_TRANSCRIPTION_SECONDS` at 16 kHz; texts use only
+    `ALPHABET`. The default corpus holds voices out like `load_keyword_data`.
+    """
+    parsed = parse_source(source)
+    if parsed.kind == "default":
+        return _default_transcription(seed, quick)
+    if parsed.kind == "tfds":
+        # LibriSpeech-style corpora hold 10-35 s utterances: almost none fit a 3 s model.
+        raise UserError(
+            f"--data {source!r}: transcription has no TFDS source; use 'default' or a folder"
+        )
+    return _folder_transcription(pathlib.Path(parsed.value), seed)
+
+
+def normalize_transcript(text: str) -> str:
+    """Lowercase `text`, spell out numbers and keep only `ALPHABET` ("42-b" -> "forty two b")."""
+    from num2words import num2words
+
+    text = re.sub(r"\d+", lambda match: f" {num2words(int(match[0]), lang='en')} ", text)
+    text = text.lower().replace(",", " ").replace("-", " ").replace("\u2019", "'")
+    text = "".join(character for character in text if character in ALPHABET)
+    return re.sub(r" +", " ", text).strip()
+
+
+def speaker_of(voice: str) -> str:
+    """The held-out unit of a generated voice: its variant (``en-us+f3`` -> ``f3``)."""
+    _, plus, variant = voice.partition("+")
+    return variant if plus else "plain"
+
+
+# --- the generated default corpus -------------------------------------------------------
+
+
+def _voices(plan: _Plan) -> list[str]:
+    from shared.data.espeak import Espeak
+
+    speaker = Espeak()
+    accents = plan.accents or tuple(speaker.accents("en"))
+    variants = plan.variants if plan.variants is not None else ("", *speaker.variants())
+    return [
+        accent + (f"+{variant}" if variant else "") for accent in accents for variant in variants
+    ]
+
+
+def _plan_version(plan: _Plan, kind: str) -> str:
+    described = json.dumps([_CORPUS_VERSION, kind, dataclasses.asdict(plan), UNKNOWN_WORDS])
+    return f"{_CORPUS_VERSION}-{hashlib.sha256(described.encode()).hexdigest()[:12]}"
+
+
+def _speak(speaker, text: str, voice: str, rate: int, pitch: int, max_samples: int) -> np.ndarray:
+    """`text` at 16 kHz, trimmed of silence; spoken faster until it fits `max_samples`."""
+    while True:
+        raw = speaker.synthesize(text, voice, rate, pitch)
+        clip = audio_lib.resample(
+            audio_lib.trim_silence(raw, speaker.sample_rate), speaker.sample_rate, SAMPLE_RATE
+        )
+        if len(clip) <= max_samples or rate >= 400:
+            return clip[:max_samples]
+        rate += 40
+
+
+def _write_corpus(folder: pathlib.Path, clips: list[np.ndarray], meta: dict, **columns) -> None:
+    int16 = [np.clip(np.round(c * 32767), -32768, 32767).astype(np.int16) for c in clips]
+    starts = np.concatenate([[0], np.cumsum([len(c) for c in int16])]).astype(np.int64)
+    np.savez_compressed(
+        folder / "corpus.npz",
+        samples=np.concatenate(int16),
+        starts=starts,
+        **{name: np.asarray(values) for name, values in columns.items()},
+    )
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def _read_corpus(folder: pathlib.Path) -> tuple[list[np.ndarray], dict, dict]:
+    with np.load(folder / "corpus.npz") as corpus:
+        samples, starts = corpus["samples"], corpus["starts"]
+        columns = {name: corpus[name] for name in corpus.files if name not in ("samples", "starts")}
+    clips = [
+        samples[a:b].astype(np.float32) / 32768.0
+        for a, b in zip(starts[:-1], starts[1:], strict=True)
+    ]
+    return clips, columns, json.loads((folder / "meta.json").read_text())
+
+
+def _build_keyword_corpus(folder: pathlib.Path, plan: _Plan) -> None:
+    from shared.data.espeak import Espeak
+
+    began = time.perf_counter()
+    speaker = Espeak()
+    rng = np.random.default_rng(20240607)  # the corpus is fixed; `seed` only picks splits
+    unknown_order = rng.permutation(len(UNKNOWN_WORDS))
+    clips, words, voices, rates, pitches = [], [], [], [], []
+    next_unknown = 0
+    for voice in _voices(plan):
+        chosen = [w for w in KEYWORDS for _ in range(plan.keyword_renditions)]
+        for _ in range(plan.unknown_per_voice):
+            # Cycle through a shuffled list so every unknown word gets about as many voices.
+            chosen.append(UNKNOWN_WORDS[unknown_order[next_unknown % len(UNKNOWN_WORDS)]])
+            next_unknown += 1
+        for word in chosen:
+            rate, pitch = int(rng.integers(120, 241)), int(rng.integers(15, 86))
+            clips.append(_speak(speaker, word, voice, rate, pitch, CLIP_SAMPLES))
+            words.append(word)
+            voices.append(voice)
+            rates.append(rate)
+            pitches.append(pitch)
+    meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
+    _write_corpus(folder, clips, meta, word=words, voice=voices, rate=rates, pitch=pitches)
+
+
+def _build_transcription_corpus(folder: pathlib.Path, plan: _Plan) -> None:
+    from shared.data.espeak import Espeak
+
+    began = time.perf_counter()
+    speaker = Espeak()
+    rng = np.random.default_rng(20240608)
+    max_samples = int(MAX_TRANSCRIPTION_SECONDS * SAMPLE_RATE)
+    clips, texts, voices = [], [], []
+    for voice in _voices(plan):
+        for _ in range(plan.phrases_per_voice):
+            text = _random_phrase(rng)
+            rate, pitch = int(rng.integers(140, 221)), int(rng.integers(15, 86))
+            clip = _speak(speaker, text, voice, rate, pitch, max_samples + 1)
+            if len(clip) > max_samples:
+                continue  # too long even when spoken fast: a cut phrase would mislabel it
+            clips.append(clip)
+            texts.append(normalize_transcript(text))
+            voices.append(voice)
+    meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
+    _write_corpus(folder, clips, meta, text=texts, voice=voices)
+
+
+def _number_words(number: int) -> str:
+    return normalize_transcript(str(number))
+
+
+_DEVICES = ["light", "lights", "lamp", "fan", "heater", "radio", "television", "kettle", "oven"]
+_ROOMS = ["kitchen", "bedroom", "living room", "bathroom", "garage", "hallway", "office"]
+_THINGS = ["door", "window", "garage door", "curtains", "blinds", "gate"]
+_NAMES = ["mum", "dad", "anna", "peter", "maria", "john", "grandma", "the office"]
+_GENRES = ["jazz", "rock", "classical", "some", "relaxing", "dance", "quiet"]
+_COMMANDS = [
+    "turn on the {device}",
+    "turn off the {device}",
+    "switch on the {room} {device}",
+    "switch off the {device} in the {room}",
+    "dim the {room} lights",
+    "set a timer for {small} minutes",
+    "set an alarm for {time}",
+    "wake me up at {time}",
+    "play {genre} music",
+    "stop the music",
+    "next song",
+    "volume up",
+    "volume down",
+    "call {name}",
+    "open the {thing}",
+    "close the {thing}",
+    "lock the {thing}",
+    "what time is it",
+    "what is the weather like",
+    "set the temperature to {small} degrees",
+    "remind me in {small} minutes",
+]
+
+
+def _random_time(rng: np.random.Generator) -> str:
+    hour = _number_words(int(rng.integers(1, 13)))
+    style = int(rng.integers(0, 5))
+    if style == 0:
+        return f"{hour} o'clock"
+    if style == 1:
+        return f"half past {hour}"
+    if style == 2:
+        return f"quarter {'past' if rng.random() < 0.5 else 'to'} {hour}"
+    minute = int(rng.integers(1, 60))
+    return (
+        f"{hour} oh {_number_words(minute)}" if minute < 10 else f"{hour} {_number_words(minute)}"
+    )
+
+
+def _random_phrase(rng: np.random.Generator) -> str:
+    kind = int(rng.integers(0, 3))
+    if kind == 0:
+        # Mostly small numbers: they are what people say, and they fit in 3 s.
+        top = [10, 100, 1000, 10000][int(rng.choice(4, p=[0.25, 0.35, 0.3, 0.1]))]
+        return _number_words(int(rng.integers(0, top)))
+    if kind == 1:
+        return _random_time(rng)
+    template = _COMMANDS[int(rng.integers(0, len(_COMMANDS)))]
+    return template.format(
+        device=_DEVICES[int(rng.integers(0, len(_DEVICES)))],
+        room=_ROOMS[int(rng.integers(0, len(_ROOMS)))],
+        thing=_THINGS[int(rng.integers(0, len(_THINGS)))],
+        name=_NAMES[int(rng.integers(0, len(_NAMES)))],
+        genre=_GENRES[int(rng.integers(0, len(_GENRES)))],
+        small=_number_words(int(rng.integers(2, 61))),
+        time=_random_time(rng),
+    )
+
+
+def _corpus(kind: str, quick: bool) -> tuple[list[np.ndarray], dict, dict]:
+    plan = _QUICK if quick else _FULL
+    build = _build_keyword_corpus if kind == "keywords" else _build_transcription_corpus
+    name = f"speech_{kind}_quick" if quick else f"speech_{kind}"
+    folder = cached_folder(name, lambda work: build(work, plan), _plan_version(plan, kind))
+    return _read_corpus(folder)
+
+
+def _speaker_splits(voices: list[str], seed: int) -> tuple[set[str], set[str]]:
+    """The validation and test speakers (variants), chosen by `seed`, disjoint from training."""
+    speakers = sorted({speaker_of(v) for v in voices})
+    order = [speakers[i] for i in np.random.default_rng(seed).permutation(len(speakers))]
+    held = max(1, int(round(_HOLDOUT_FRACTION * len(speakers))))
+    return set(order[:held]), set(order[held : 2 * held])
+
+
+def _part(voice: str, validation: set[str], test: set[str]) -> int:
+    speaker = speaker_of(voice)
+    return 2 if speaker in test else 1 if speaker in validation else 0
+
+
+def _split_by_speaker(columns: Columns, seed: int) -> tuple[Columns, Columns, Columns]:
+    validation, test = _speaker_splits(list(columns["voice"]), seed)
+    part = np.array([_part(v, validation, test) for v in columns["voice"]])
+    return tuple(take(columns, np.flatnonzero(part == index)) for index in range(3))
+
+
+def _default_keywords(seed: int, quick: bool) -> Splits:
+    clips, columns, meta = _corpus("keywords", quick)
+    rng = np.random.default_rng(seed)
+    words = columns["word"].tolist()
+    voices = columns["voice"].tolist()
+    labels = np.array([LABELS.index(w) if w in KEYWORDS else UNKNOWN_INDEX for w in words])
+    # Words start anywhere in their second, as they do in recorded clips.
+    offsets = [int(rng.integers(0, CLIP_SAMPLES - len(clip) + 1)) for clip in clips]
+    validation_speakers, test_speakers = _speaker_splits(voices, seed)
+    part = np.array([_part(v, validation_speakers, test_speakers) for v in voices])
+    # As many background-only clips as clips of one keyword, so _silence_ is a peer class,
+    # split 80/10/10 like the voices.
+    num_silence = int(np.sum(labels == 0))
+    silence_part = np.zeros(num_silence, dtype=np.int64)
+    held = int(round(_HOLDOUT_FRACTION * num_silence))
+    silence_part[:held], silence_part[held : 2 * held] = 1, 2
+    splits = []
+    for index in range(3):
+        rows = np.flatnonzero(part == index)
+        count = int(np.sum(silence_part == index))
+        # Each split's array is filled in place: a 20,000-clip corpus is 1.3 GB of float32.
+        audio = np.zeros((len(rows) + count, CLIP_SAMPLES), dtype=np.float32)
+        for out_row, row in enumerate(rows):
+            audio[out_row, offsets[row] : offsets[row] + len(clips[row])] = clips[row]
+        audio[len(rows) :] = _silence_clips(count, rng)
+        splits.append(
+            {
+                "audio": audio,
+                "label": np.concatenate([labels[rows], np.full(count, SILENCE_INDEX)]).astype(
+                    np.int64
+                ),
+                "voice": [voices[row] for row in rows] + ["noise"] * count,
+            }
+        )
+    info = {
+        "labels": LABELS,
+        "sample_rate": SAMPLE_RATE,
+        "validation_speakers": sorted(validation_speakers),
+        "test_speakers": sorted(test_speakers),
+        "generation_seconds": meta["generation_seconds"],
+    }
+    return Splits(*splits, source="default", info=info)
+
+
+def _silence_clips(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Background-only clips: coloured-noise mixtures from near silence to loud room noise."""
+    noise = audio_lib.background_noise((count, CLIP_SAMPLES), rng)
+    level_db = rng.uniform(-70.0, -15.0, size=(count, 1)).astype(np.float32)
+    return np.clip(noise * np.float32(10.0) ** (level_db / 20), -1.0, 1.0)
+
+
+def _default_transcription(seed: int, quick: bool) -> Splits:
+    clips, columns, meta = _corpus("transcription", quick)
+    all_rows = {
+        "audio": clips,
+        "text": columns["text"].tolist(),
+        "voice": columns["voice"].tolist(),
+    }
+    train, validation, test = _split_by_speaker(all_rows, seed)
+    validation_speakers, test_speakers = _speaker_splits(all_rows["voice"], seed)
+    info = {
+        "alphabet": ALPHABET,
+        "sample_rate": SAMPLE_RATE,
+        "validation_speakers": sorted(validation_speakers),
+        "test_speakers": sorted(test_speakers),
+        "generation_seconds": meta["generation_seconds"],
+    }
+    return Splits(train, validation, test, source="default", info=info)
+
+
+# --- TFDS ---------------------------------------------------------------------------------
+
+
+def _tfds_keywords(name: str) -> Splits:
+    import tensorflow_datasets as tfds
+
+    if name != "speech_commands":
+        raise UserError(f"--data tfds:{name}: the keyword task reads tfds:speech_commands")
+    datasets, info = load_tfds(name, split=["train", "validation", "test"], with_info=True)
+    names = info.features["label"].names
+    # TFDS orders labels alphabetically; map each to our LABELS index by name.
+    mapping = np.array([LABELS.index(n) if n in LABELS else UNKNOWN_INDEX for n in names])
+    splits = []
+    for dataset in datasets:
+        audio, labels = [], []
+        for example in tfds.as_numpy(dataset):
+            samples = np.asarray(example["audio"], dtype=np.float32) / 32768.0
+            audio.append(audio_lib.pad_or_crop(samples, CLIP_SAMPLES))
+            labels.append(int(mapping[int(example["label"])]))
+        splits.append(
+            {
+                "audio": np.stack(audio) if audio else np.zeros((0, CLIP_SAMPLES), np.float32),
+                "label": np.asarray(labels, dtype=np.int64),
+                "voice": [""] * len(labels),  # TFDS drops the speaker ids
+            }
+        )
+    info_out = {"labels": LABELS, "sample_rate": SAMPLE_RATE}
+    return Splits(*splits, source=f"tfds:{name}", info=info_out)
+
+
+# --- the user's folders -------------------------------------------------------------------
+
+_BACKGROUND_FOLDER = "_background_noise_"
+_SPEAKER_PATTERN = re.compile(r"^(?P<speaker>.+)_nohash_\d+$")
+
+
+def _label_of_folder(name: str) -> int:
+    lowered = name.lower()
+    if lowered in KEYWORDS:
+        return LABELS.index(lowered)
+    if lowered in ("_silence_", "silence", _BACKGROUND_FOLDER):
+        return SILENCE_INDEX
+    return UNKNOWN_INDEX  # any other word, as in Speech Commands
+
+
+def _audio_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
+    )
+
+
+def _folder_keywords(root: pathlib.Path, seed: int) -> Splits:
+    if not root.is_dir():
+        raise UserError(f"{root}: give a folder with one sub-folder of audio files per label")
+    label_folders = sorted(p for p in root.iterdir() if p.is_dir() and _audio_files(p))
+    if not any(p.name.lower() in KEYWORDS for p in label_folders):
+        raise UserError(
+            f"{root}: no sub-folder named after a keyword ({', '.join(KEYWORDS)}) holds audio files"
+        )
+    lists = {name: _read_list(root / f"{name}_list.txt") for name in ("validation", "testing")}
+    rows = {"audio": [], "label": [], "voice": [], "part": []}
+    background = []
+    for label_folder in label_folders:
+        label = _label_of_folder(label_folder.name)
+        for path in _audio_files(label_folder):
+            if label_folder.name == _BACKGROUND_FOLDER:
+                background.append(path)
+                continue
+            relative = path.relative_to(root).as_posix()
+            match = _SPEAKER_PATTERN.match(path.stem)
+            samples = audio_lib.load_audio(path, SAMPLE_RATE, allow_silent=label == SILENCE_INDEX)
+            rows["audio"].append(audio_lib.pad_or_crop(samples, CLIP_SAMPLES))
+            rows["label"].append(label)
+            rows["voice"].append(match["speaker"] if match else "")
+            rows["part"].append(
+                1 if relative in lists["validation"] else 2 if relative in lists["testing"] else -1
+            )
+    for path in background:
+        _add_background_chunks(path, rows)
+    audio = np.stack(rows["audio"])
+    columns = {
+        "audio": audio,
+        "label": np.asarray(rows["label"], dtype=np.int64),
+        "voice": rows["voice"],
+    }
+    part = np.asarray(rows["part"])
+    unassigned = np.flatnonzero(part == -1)
+    if lists["validation"] or lists["testing"]:
+        part[unassigned] = 0  # the Speech Commands lists name validation and test; the rest trains
+    elif all(rows["voice"][i] for i in unassigned):
+        # Speaker ids in the file names: split by speaker, as Speech Commands does.
+        part[unassigned] = [_hash_part(rows["voice"][i]) for i in unassigned]
+    else:
+        strata = columns["label"][unassigned]
+        order = stratified_split({"row": unassigned}, strata, (0.8, 0.1), seed)
+        for index, chosen in enumerate(order):
+            part[chosen["row"]] = index
+    splits = [take(columns, np.flatnonzero(part == index)) for index in range(3)]
+    for name, split in zip(("train", "validation", "test"), splits, strict=True):
+        if len(split["label"]) == 0:
+            raise UserError(f"{root}: too few audio files to fill the {name} split")
+    info = {"labels": LABELS, "sample_rate": SAMPLE_RATE}
+    return Splits(*splits, source=str(root), info=info)
+
+
+def _read_list(path: pathlib.Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()}
+
+
+def _hash_part(speaker: str) -> int:
+    """0/1/2 for train/validation/test from a stable hash of the speaker (80/10/10)."""
+    bucket = int(hashlib.sha1(speaker.encode()).hexdigest(), 16) % 100
+    return 1 if bucket < 10 else 2 if bucket < 20 else 0
+
+
+def _add_background_chunks(path: pathlib.Path, rows: dict) -> None:
+    """Cut a long noise recording into one-second _silence_ clips.
+
+    The first 80% of the recording trains, the next 10% validates and the last
+    10% tests, so no split hears a stretch of noise another one trained on.
+    """
+    samples = audio_lib.load_audio(path, SAMPLE_RATE, allow_silent=True)
+    count = len(samples) // CLIP_SAMPLES
+    for index in range(count):
+        fraction = index / count
+        rows["audio"].append(samples[index * CLIP_SAMPLES : (index + 1) * CLIP_SAMPLES])
+        rows["label"].append(SILENCE_INDEX)
+        rows["voice"].append("noise")
+        rows["part"].append(0 if fraction < 0.8 else 1 if fraction < 0.9 else 2)
+
+
+def _folder_transcription(root: pathlib.Path, seed: int) -> Splits:
+    listing = root / "transcripts.tsv" if root.is_dir() else root
+    if not listing.is_file() or listing.suffix != ".tsv":
+        raise UserError(f"{root}: give a folder with a transcripts.tsv of 'file<TAB>text' lines")
+    audio, texts, voices = [], [], []
+    for number, line in enumerate(listing.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        file_name, tab, text = line.partition("\t")
+        if not tab or not normalize_transcript(text):
+            raise UserError(f"{listing}:{number}: expected 'file<TAB>text', got {line[:60]!r}")
+        samples = audio_lib.load_audio(listing.parent / file_name, SAMPLE_RATE)
+        if len(samples) > MAX_TRANSCRIPTION_SECONDS * SAMPLE_RATE:
+            samples = audio_lib.trim_silence(samples, SAMPLE_RATE)
+        if len(samples) > MAX_TRANSCRIPTION_SECONDS * SAMPLE_RATE:
+            raise UserError(
+                f"{listing.parent / file_name}: longer than {MAX_TRANSCRIPTION_SECONDS:g} s"
+            )
+        audio.append(samples)
+        texts.append(normalize_transcript(text))
+        voices.append("")
+    if len(audio) < 3:
+        raise UserError(f"{listing}: needs at least 3 clips for train/validation/test")
+    columns = {"audio": audio, "text": texts, "voice": voices}
+    train, validation, test = stratified_split(columns, np.zeros(len(audio)), (0.8, 0.1), seed)
+    info = {"alphabet": ALPHABET, "sample_rate": SAMPLE_RATE}
+    return Splits(train, validation, test, source=str(root), info=info)

@@ -1,0 +1,248 @@
+"""Tests for the speech app's data: the generated corpora, TFDS and the user's folders."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from apps.speech import data
+from shared.errors import UserError
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNAPPS_DATA", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def tone(frequency: float, seconds: float, sample_rate: int) -> np.ndarray:
+    time = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (0.5 * np.sin(2 * np.pi * frequency * time)).astype(np.float32)
+
+
+def speakers(split) -> set[str]:
+    return {data.speaker_of(v) for v in split["voice"] if v != "noise"}
+
+
+def test_labels_are_the_speech_commands_twelve():
+    assert data.LABELS == [
+        "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+        "_unknown_", "_silence_",
+    ]  # fmt: skip
+    assert len(data.UNKNOWN_WORDS) >= 200
+    homophones = {"know", "write", "right", "rite", "ok"}
+    assert not set(data.UNKNOWN_WORDS) & (set(data.KEYWORDS) | homophones)
+
+
+def test_quick_keyword_corpus_holds_whole_voices_out(cache):
+    splits = data.load_keyword_data(quick=True)
+    for split in (splits.train, splits.validation, splits.test):
+        audio, label = split["audio"], split["label"]
+        assert audio.dtype == np.float32 and audio.shape[1:] == (16000,)
+        assert len(audio) == len(label) == len(split["voice"]) > 0
+        assert set(label.tolist()) == set(range(12))  # every label in every split
+        assert np.abs(audio).max() <= 1.0
+        words = audio[label != data.SILENCE_INDEX]
+        assert np.all(np.abs(words).max(axis=1) > 0.05)  # every word clip holds speech
+        assert np.all(np.asarray(split["voice"])[label == data.SILENCE_INDEX] == "noise")
+    train, validation, test = (
+        speakers(splits.train),
+        speakers(splits.validation),
+        speakers(splits.test),
+    )
+    assert train and validation and test
+    assert not (train & test) and not (train & validation) and not (validation & test)
+    assert test == set(splits.info["test_speakers"])
+    # Each held-out speaker is heard in every accent, so the split is by voice, not by accent.
+    assert {v.split("+")[0] for v in splits.test["voice"] if v != "noise"} == {"en-us", "en"}
+
+
+def test_keyword_corpus_is_cached_and_seed_only_changes_splits(cache, monkeypatch):
+    first = data.load_keyword_data(quick=True, seed=1)
+    assert (cache / "speech_keywords_quick" / "corpus.npz").is_file()
+
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("the cached corpus was generated again")
+
+    monkeypatch.setattr(data, "_build_keyword_corpus", must_not_build)
+    again = data.load_keyword_data(quick=True, seed=1)
+    np.testing.assert_array_equal(first.test["audio"], again.test["audio"])
+    other = data.load_keyword_data(quick=True, seed=2)
+    assert other.info["test_speakers"] != first.info["test_speakers"]
+    total = sum(len(s["label"]) for s in (first.train, first.validation, first.test))
+    assert total == sum(len(s["label"]) for s in (other.train, other.validation, other.test))
+
+
+def test_quick_transcription_corpus(cache):
+    splits = data.load_transcription_data(quick=True)
+    for split in (splits.train, splits.validation, splits.test):
+        assert len(split["audio"]) == len(split["text"]) == len(split["voice"]) > 0
+        for clip, text in zip(split["audio"], split["text"], strict=True):
+            assert clip.dtype == np.float32 and clip.ndim == 1
+            assert 0.2 * 16000 < len(clip) <= 3 * 16000
+            assert text and set(text) <= set(data.ALPHABET) and text == text.strip()
+    assert not speakers(splits.train) & speakers(splits.test)
+    assert not speakers(splits.train) & speakers(splits.validation)
+
+
+def test_normalize_transcript():
+    assert data.normalize_transcript("Forty-Two!") == "forty two"
+    assert data.normalize_transcript("  Nine O\u2019Clock, please ") == "nine o'clock please"
+    assert data.normalize_transcript("Room 1234") == "room one thousand two hundred and thirty four"
+
+
+def test_random_phrases_cover_numbers_times_and_commands():
+    rng = np.random.default_rng(0)
+    phrases = [data._random_phrase(rng) for _ in range(300)]
+    assert any("o'clock" in p or "past" in p for p in phrases)
+    assert any(p.startswith("turn ") or p.startswith("set ") for p in phrases)
+    assert any(p in ("seven", "forty two", "ninety nine") or " hundred" in p for p in phrases)
+    assert all(data.normalize_transcript(p) == p for p in phrases)
+
+
+# --- TFDS ---------------------------------------------------------------------------------
+
+TFDS_NAMES = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes"]
+TFDS_NAMES += ["_silence_", "_unknown_"]
+
+
+def test_tfds_speech_commands_maps_labels_by_name(cache):
+    def as_dataset(self, *args, **kwargs):
+        examples = [
+            {"audio": (np.arange(800 + 100 * i) % 200 * 50).astype(np.int16), "label": i}
+            for i in range(12)
+        ]
+        return tf.data.Dataset.from_generator(
+            lambda: iter(examples),
+            output_types=self.info.features.dtype,
+            output_shapes=self.info.features.shape,
+        )
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        splits = data.load_keyword_data("tfds:speech_commands")
+    assert splits.source == "tfds:speech_commands"
+    for split in (splits.train, splits.validation, splits.test):
+        assert split["audio"].shape == (12, 16000) and split["audio"].dtype == np.float32
+        expected = [data.LABELS.index(name) for name in TFDS_NAMES]
+        assert split["label"].tolist() == expected
+        assert np.abs(split["audio"]).max() == pytest.approx(199 * 50 / 32768)
+
+
+def test_tfds_speech_commands_with_random_mock_data(cache):
+    with tfds.testing.mock_data(num_examples=5):
+        splits = data.load_keyword_data("tfds:speech_commands")
+    assert splits.train["audio"].shape == (5, 16000)
+    assert splits.test["label"].min() >= 0 and splits.test["label"].max() < 12
+
+
+def test_tfds_other_names_are_user_errors(cache):
+    with pytest.raises(UserError, match="tfds:mnist"):
+        data.load_keyword_data("tfds:mnist")
+    with pytest.raises(UserError, match="tfds"):
+        data.load_transcription_data("tfds:librispeech")
+
+
+# --- folders ------------------------------------------------------------------------------
+
+
+def write_clip(path, frequency=440.0, sample_rate=16000, stereo=False, seconds=0.6):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    signal = tone(frequency, seconds, sample_rate)
+    soundfile.write(path, np.stack([signal, signal], 1) if stereo else signal, sample_rate)
+
+
+def speaker_in_bucket(wanted: int, prefix: str) -> str:
+    """A speaker id that the Speech Commands hash puts in train (0), validation (1), test (2)."""
+    for number in range(1000):
+        name = f"{prefix}{number}"
+        bucket = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 100
+        if (wanted == 1 and bucket < 10) or (wanted == 2 and 10 <= bucket < 20):
+            return name
+        if wanted == 0 and bucket >= 20:
+            return name
+    raise AssertionError("no speaker found")
+
+
+def test_folder_of_speech_commands_layout_splits_by_speaker(tmp_path, cache):
+    root = tmp_path / "clips"
+    chosen = {
+        part: [speaker_in_bucket(part, f"s{part}x{k}_") for k in range(2)] for part in range(3)
+    }
+    for names in chosen.values():
+        for name in names:
+            write_clip(
+                root / "yes" / f"{name}_nohash_0.wav", 44100 // 100, sample_rate=44100, stereo=True
+            )
+            write_clip(root / "bed" / f"{name}_nohash_0.flac", 300, sample_rate=8000)
+    noise = np.random.default_rng(0).uniform(-0.1, 0.1, 20 * 16000).astype(np.float32)
+    (root / "_background_noise_").mkdir()
+    soundfile.write(root / "_background_noise_" / "hum.wav", noise, 16000)
+    splits = data.load_keyword_data(str(root))
+    for part, split in enumerate((splits.train, splits.validation, splits.test)):
+        assert split["audio"].shape[1:] == (16000,)
+        voices = set(split["voice"]) - {"noise"}
+        assert voices == set(chosen[part])
+        labels = split["label"].tolist()
+        assert labels.count(data.LABELS.index("yes")) == 2
+        assert labels.count(data.UNKNOWN_INDEX) == 2  # "bed" is another word
+        assert data.SILENCE_INDEX in labels
+    assert splits.train["label"].tolist().count(data.SILENCE_INDEX) == 16  # 80% of 20 s
+    yes_clip = splits.train["audio"][splits.train["label"] == 0][0]
+    assert abs(np.count_nonzero(np.abs(yes_clip) > 1e-3) - 9600) < 300  # 0.6 s, resampled
+
+
+def test_folder_with_validation_and_testing_lists(tmp_path, cache):
+    root = tmp_path / "clips"
+    for label in ("no", "stop", "_silence_"):
+        for index in range(5):
+            write_clip(root / label / f"clip{index}.wav", 200 + 50 * index)
+    (root / "validation_list.txt").write_text("no/clip0.wav\nstop/clip0.wav\n_silence_/clip0.wav\n")
+    (root / "testing_list.txt").write_text("no/clip1.wav\nstop/clip1.wav\n_silence_/clip1.wav\n")
+    splits = data.load_keyword_data(f"file:{root}")
+    assert len(splits.train["label"]) == 9
+    assert sorted(splits.test["label"].tolist()) == [1, 8, 11]
+    assert sorted(splits.validation["label"].tolist()) == [1, 8, 11]
+
+
+def test_folder_without_speaker_ids_is_stratified(tmp_path, cache):
+    root = tmp_path / "mine"
+    for label in ("left", "right"):
+        for index in range(10):
+            write_clip(root / label / f"take{index}.wav", 300 + 20 * index, sample_rate=22050)
+    splits = data.load_keyword_data(str(root), seed=3)
+    assert sorted(splits.test["label"].tolist()) == [4, 5]
+    assert sorted(splits.validation["label"].tolist()) == [4, 5]
+    assert len(splits.train["label"]) == 16
+
+
+def test_folder_errors_name_the_problem(tmp_path, cache):
+    root = tmp_path / "bad"
+    write_clip(root / "banana" / "a.wav")
+    with pytest.raises(UserError, match="no sub-folder named after a keyword"):
+        data.load_keyword_data(str(root))
+    (root / "yes").mkdir()
+    (root / "yes" / "broken.wav").write_text("not audio")
+    with pytest.raises(UserError, match="broken.wav"):
+        data.load_keyword_data(str(root))
+    with pytest.raises(UserError, match="unknown source"):
+        data.load_keyword_data(str(tmp_path / "missing"))
+
+
+def test_transcription_folder_reads_a_tsv(tmp_path, cache):
+    root = tmp_path / "phrases"
+    lines = []
+    for index in range(10):
+        write_clip(root / f"p{index}.wav", 300 + 10 * index, sample_rate=44100, seconds=1.0)
+        lines.append(f"p{index}.wav\tTurn on the light, number {index}!")
+    (root / "transcripts.tsv").write_text("\n".join(lines) + "\n")
+    splits = data.load_transcription_data(str(root))
+    rows = splits.train["text"] + splits.validation["text"] + splits.test["text"]
+    assert len(rows) == 10 and len(splits.test["text"]) == 1
+    assert "turn on the light number zero" in rows
+    assert all(abs(len(clip) - 16000) <= 1 for clip in splits.train["audio"])
+    (root / "transcripts.tsv").write_text("p0.wav without a tab\n")
+    with pytest.raises(UserError, match="transcripts.tsv:1"):
+        data.load_transcription_data(str(root))
