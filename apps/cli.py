@@ -106,11 +106,53 @@ def command_evaluate(args) -> int:
     return 0
 
 
+# predict flags that only some apps take: flag -> keyword argument of App.predict
+APP_OPTIONS = {
+    "stream": "stream",
+    "task": "task",
+    "length": "length",
+    "temperature": "temperature",
+    "top_k": "top_k",
+    "top_p": "top_p",
+    "seed": "seed",
+    "beam_width": "beam_width",
+}
+
+
+def _app_options(app, args) -> dict:
+    """The app-specific predict flags the user gave, checked against what the app takes."""
+    import inspect
+
+    accepted = inspect.signature(app.predict).parameters
+    options = {}
+    for flag, keyword in APP_OPTIONS.items():
+        value = getattr(args, flag)
+        if value is None or value is False:
+            continue
+        if keyword not in accepted:
+            raise UserError(f"--{flag.replace('_', '-')}: not an option of the {app.name} app")
+        options[keyword] = value
+    return options
+
+
 def command_predict(args) -> int:
     app, directory, _ = _load(args.app, args.model)
+    options = _app_options(app, args)
+    if args.attention and not hasattr(app, "save_attention"):
+        raise UserError(f"--attention: the {app.name} app has no attention to show")
     predictor = app.load_predictor(directory, args.engine, args.variant)
     status = 0
-    for answer in app.predict(predictor, args.inputs):
+    answers = app.predict(predictor, args.inputs, **options)
+    if args.attention:
+        for index, (raw, answer) in enumerate(zip(args.inputs, answers, strict=False)):
+            if isinstance(answer, Exception):
+                continue
+            path = pathlib.Path(args.attention)
+            if len(args.inputs) > 1:
+                path = path.with_name(f"{path.stem}_{index}{path.suffix}")
+            app.save_attention(predictor, raw, path)
+            print(f"[rnnapps] attention map written to {path}", file=sys.stderr)
+    for answer in answers:
         if isinstance(answer, Exception):
             print(f"rnnapps: error: {answer}", file=sys.stderr)
             status = USER_ERROR
@@ -218,6 +260,25 @@ def make_parser() -> Parser:
     predict.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
     predict.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
     predict.add_argument("--json", action="store_true", help="one JSON object per input")
+    predict.add_argument(
+        "--attention", metavar="PNG", help="save the attention map (translation, captioning)"
+    )
+    predict.add_argument(
+        "--stream", action="store_true", help="speech: detect keywords over a long recording"
+    )
+    predict.add_argument(
+        "--task", choices=["keyword", "transcribe"], help="speech: which model answers"
+    )
+    predict.add_argument("--length", type=int, help="text_generation: characters to generate")
+    predict.add_argument("--temperature", type=float, help="text_generation: sampling temperature")
+    predict.add_argument(
+        "--top-k", dest="top_k", type=int, help="text_generation: keep the k likeliest"
+    )
+    predict.add_argument("--top-p", dest="top_p", type=float, help="text_generation: nucleus mass")
+    predict.add_argument("--seed", type=int, help="text_generation: sampling seed")
+    predict.add_argument(
+        "--beam-width", dest="beam_width", type=int, help="translation, captioning: beam search"
+    )
 
     export = commands.add_parser("export", help="re-export a trained model.keras")
     export.add_argument("app")
@@ -238,11 +299,32 @@ COMMANDS = {
 }
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (CUDA probing) kept off stderr.
+
+    Those lines come from native code before any Python logging setting applies,
+    so the only way to keep a user's terminal to our own lines is to point file
+    descriptor 2 elsewhere for the import. Python exceptions still surface.
+    """
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe logs once, here
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         if getattr(args, "app", None) is not None:
-            registry.get_app(args.app)  # unknown app: fail before loading TensorFlow
+            registry.check_name(args.app)  # unknown app: fail before loading TensorFlow
+        import_tensorflow_quietly()
         return COMMANDS[args.command](args)
     except UserError as error:
         print(f"rnnapps: error: {error}", file=sys.stderr)

@@ -33,9 +33,14 @@ def names() -> list[str]:
     return [name for name in APPS if _present(name)]
 
 
-def get_app(name: str) -> App:
-    """A fresh App object for `name`, or a UserError listing the apps."""
+def check_name(name: str) -> None:
+    """Raise a UserError listing the apps unless `name` is one (imports nothing)."""
     if name not in APPS or not _present(name):
         raise UserError(f"{name!r}: unknown app (choose from {', '.join(names())})")
+
+
+def get_app(name: str) -> App:
+    """A fresh App object for `name`, or a UserError listing the apps."""
+    check_name(name)
     module_name, class_name = APPS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)()

@@ -21,7 +21,7 @@ from shared.data.sources import Source
 from shared.data.splits import Splits, take
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
-from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary
+from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
 
 MAX_INPUT_CHARACTERS = 20_000
 LABELS = sentiment_data.LABELS
@@ -54,6 +54,13 @@ class SentimentApp(App):
         """Built once from the training split and kept with it."""
         if "tokenizer" not in splits.info:
             vocabulary = build_vocabulary(splits.train["text"], config.max_tokens)
+            if config.lexicon_prior:
+                known = set(vocabulary)
+                vocabulary += sorted(
+                    token
+                    for token in sentiment_data.read_vader_lexicon()
+                    if token not in known and split_words(token) == [token]
+                )
             splits.info["tokenizer"] = WordTokenizer(vocabulary, config.max_length)
         return splits.info["tokenizer"]
 
@@ -61,7 +68,14 @@ class SentimentApp(App):
         splits.info["tokenizer"] = WordTokenizer.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
 
     def build_model(self, config: SentimentConfig, splits: Splits):
-        return build_model(config, self.tokenizer(config, splits).vocabulary_size)
+        tokenizer = self.tokenizer(config, splits)
+        valence = None
+        if config.lexicon_prior:
+            lexicon = sentiment_data.read_vader_lexicon()
+            valence = np.zeros(tokenizer.vocabulary_size, dtype=np.float32)
+            for index, token in enumerate(tokenizer.vocabulary):
+                valence[index + 2] = lexicon.get(token, 0.0) / 4.0
+        return build_model(config, tokenizer.vocabulary_size, valence)
 
     def _dataset(self, config: SentimentConfig, splits: Splits, columns: dict, training: bool):
         ids = self.tokenizer(config, splits).encode(columns["text"])

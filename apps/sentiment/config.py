@@ -25,6 +25,10 @@ class SentimentConfig(BaseConfig):
         0.1  # words replaced by "unknown" in training: robust to new vocabulary
     )
     weight_decay: float = 1e-4  # decoupled (AdamW): keeps the big embedding table small
+    # Each word also carries its VADER lexicon valence (a fixed, non-trained input), and the
+    # vocabulary includes every lexicon token: words a writer uses that our training text
+    # never had still mean something. Set false to train from the text alone.
+    lexicon_prior: bool = True
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset

@@ -10,6 +10,7 @@ positive above +0.05, negative below -0.05, neutral in between.
 from __future__ import annotations
 
 import csv
+import importlib.resources
 import pathlib
 import tarfile
 
@@ -37,6 +38,20 @@ _LABEL_ALIASES = {
     "neutral": 1, "neu": 1,
     "positive": 2, "pos": 2, "+1": 2,
 }  # fmt: skip
+
+
+def read_vader_lexicon() -> dict[str, float]:
+    """VADER's 7,500 human-rated tokens (words, emoticons, slang) -> mean valence on [-4, 4].
+
+    Read from the installed ``vaderSentiment`` package (a pinned dependency).
+    """
+    text = (importlib.resources.files("vaderSentiment") / "vader_lexicon.txt").read_text("utf-8")
+    lexicon = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            lexicon[parts[0]] = float(parts[1])
+    return lexicon
 
 
 def rating_to_label(rating: np.ndarray, threshold: float = 0.05) -> np.ndarray:

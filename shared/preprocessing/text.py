@@ -6,8 +6,9 @@ the ``.tflite`` starts from ids. The SavedModel does the same work in-graph
 so that Python's ``re`` and TensorFlow's RE2 agree on every input:
 
 1. ASCII letters are lower-cased (other characters are left as they are).
-2. Every character that is not an ASCII letter, digit, apostrophe or ASCII
-   whitespace becomes a token of its own (punctuation, emoji, accented letters).
+2. Every run of characters that are not ASCII letters, digits, apostrophes or
+   ASCII whitespace becomes a token of its own: punctuation and emoticons
+   (``!!!``, ``:)``), emoji, accented letters.
 3. Tokens are split on runs of ASCII whitespace.
 
 Ids: 0 is padding, 1 is out-of-vocabulary, the vocabulary starts at 2.
@@ -27,7 +28,7 @@ PAD_ID = 0
 OOV_ID = 1
 ASCII_SPACE = " \t\n\r\x0b\x0c"
 # One pattern string serves both engines (RE2 and Python's re read it alike).
-SPLIT_OFF_PATTERN = f"([^a-z0-9'{ASCII_SPACE}])"
+SPLIT_OFF_PATTERN = f"([^a-z0-9'{ASCII_SPACE}]+)"
 SPACE_RUN_PATTERN = f"[{ASCII_SPACE}]+"
 _UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPLIT_OFF = re.compile(SPLIT_OFF_PATTERN)

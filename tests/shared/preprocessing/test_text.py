@@ -5,7 +5,7 @@ from shared.preprocessing.text import WordTokenizer, build_vocabulary, split_wor
 
 
 def test_split_words_rules():
-    assert split_words("Don't STOP, me :)") == ["don't", "stop", ",", "me", ":", ")"]
+    assert split_words("Don't STOP, me :) !!!") == ["don't", "stop", ",", "me", ":)", "!!!"]
     assert split_words("Café") == ["caf", "é"]  # non-ASCII letters stand alone
     assert split_words("a\u00a0b") == ["a", "\u00a0", "b"]  # only ASCII whitespace splits
     assert split_words("  ") == []
