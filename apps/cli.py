@@ -171,15 +171,14 @@ def command_export(args) -> int:
 
     app, directory, config = _load(args.app, args.model)
     metrics_path = directory / "metrics.json"
-    data = (
-        json.loads(metrics_path.read_text()).get("data", "default")
-        if metrics_path.is_file()
-        else "default"
-    )
-    splits = app.load_data(config, parse_source(None if data == "vader" else data))
+    previous = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    source = previous.get("source", "default")
+    splits = app.load_data(config, parse_source(source))
     app.restore_state(directory, config, splits)
     model = keras.saving.load_model(directory / "model.keras", safe_mode=True)
-    metrics = export_and_evaluate(app, model, config, splits, directory)
+    metrics = export_and_evaluate(
+        app, model, config, splits, directory, source=source, training=previous.get("training")
+    )
     print_metrics_summary(app, metrics)
     return 0
 
@@ -228,6 +227,17 @@ def command_demo(args) -> int:
     print("-" * (width + 60))
     for name, shown, answer in rows:
         print(f"{name:12s} {shown:{width}s}  {answer}")
+    return 0
+
+
+def command_report(args) -> int:
+    """Rewrite the README's results section from saved_models/*/metrics.json."""
+    from shared.report import results_markdown, update_readme
+
+    apps = [registry.get_app(name) for name in registry.names()]
+    body = results_markdown(apps, pathlib.Path(args.models))
+    update_readme(pathlib.Path(args.readme), body)
+    print(body)
     return 0
 
 
@@ -286,6 +296,9 @@ def make_parser() -> Parser:
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
     demo.add_argument("apps", nargs="*")
+    report = commands.add_parser("report", help="regenerate the README results from metrics.json")
+    report.add_argument("--models", default="saved_models")
+    report.add_argument("--readme", default="README.md")
     return parser
 
 
@@ -296,6 +309,7 @@ COMMANDS = {
     "predict": command_predict,
     "export": command_export,
     "demo": command_demo,
+    "report": command_report,
 }
 
 

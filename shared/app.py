@@ -140,6 +140,10 @@ class App(abc.ABC):
     def predict(self, predictor: Predictor, inputs: list[str]) -> list[dict | Exception]:
         """One JSON-ready answer per input, or the UserError for a bad input."""
 
+    def report(self, metrics: dict) -> str:
+        """Markdown details of a run for the README (per-domain tables, say)."""
+        return ""
+
     def summary(self, answer: dict) -> str:
         """One short line for the demo table."""
         return ", ".join(f"{k}={v}" for k, v in answer.items() if k != "input")

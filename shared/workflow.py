@@ -67,10 +67,18 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
     train_seconds = time.time() - started
     if not is_chief():
         return {}
-    metrics = export_and_evaluate(app, model, config, splits, out_dir, train_seconds=train_seconds)
-    metrics["training"]["epochs_run"] = len(history.history.get("loss", []))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return metrics
+    return export_and_evaluate(
+        app,
+        model,
+        config,
+        splits,
+        out_dir,
+        source=str(source),
+        training={
+            "seconds": round(train_seconds, 1),
+            "epochs_run": len(history.history.get("loss", [])),
+        },
+    )
 
 
 def export_and_evaluate(
@@ -79,7 +87,8 @@ def export_and_evaluate(
     config: BaseConfig,
     splits,
     out_dir: pathlib.Path,
-    train_seconds: float | None = None,
+    source: str = "default",
+    training: dict | None = None,
 ) -> dict:
     """Write every artifact into a temporary folder, check it, then move it into place."""
     out_dir = pathlib.Path(out_dir)
@@ -103,11 +112,9 @@ def export_and_evaluate(
                 ops[file_name] = export.audit_builtin_ops(content, file_name)
                 (work / file_name).write_bytes(content)
         metrics = evaluate_all(app, work, config, splits)
+        metrics["source"] = source  # the --data value that reproduces this run
         metrics["ops"] = ops
-        metrics["training"] = {
-            "seconds": round(train_seconds, 1) if train_seconds is not None else None,
-            "parameters": int(model.count_params()),
-        }
+        metrics["training"] = {**(training or {}), "parameters": int(model.count_params())}
         metrics["versions"] = versions()
         metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2))

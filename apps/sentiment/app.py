@@ -231,5 +231,30 @@ class SentimentApp(App):
                 }
         return answers
 
+    def report(self, metrics: dict) -> str:
+        """Per-domain weighted F1 and Pearson r: ours (Keras, LiteRT int8) beside VADER and TF-IDF."""
+        rows = [
+            ("bidirectional GRU (Keras)", metrics["metrics"]),
+            ("bidirectional GRU (LiteRT int8)", metrics["litert"]["int8"]),
+            ("VADER 3.3.2 analyzer", metrics["baselines"]["vader"]),
+            ("TF-IDF bigrams + logistic/ridge", metrics["baselines"]["tfidf_logistic_regression"]),
+        ]
+        domains = sorted(metrics["metrics"]["by_domain"])
+        lines = [
+            "Weighted F1 / Pearson r with the human rating, per domain of the test split:",
+            "",
+            "| model | " + " | ".join(domains) + " | all |",
+            "|---|" + "---|" * (len(domains) + 1),
+        ]
+        for name, scores in rows:
+            cells = []
+            for part in [scores["by_domain"][d] for d in domains] + [scores]:
+                r = part.get("pearson_r")
+                cells.append(
+                    f"{part['f1_weighted']:.3f} / " + (f"{r:.3f}" if r is not None else "–")
+                )
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def summary(self, answer: dict) -> str:
         return f"{answer['label']} ({answer['score']:.2f}), rating {answer['rating']:+.2f}"

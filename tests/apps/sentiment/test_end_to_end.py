@@ -151,3 +151,26 @@ def test_user_errors_exit_2_without_traceback(args, message):
         line for line in result.stderr.splitlines() if line.startswith("rnnapps: error:")
     ]
     assert len(error_lines) == 1 and message in error_lines[0]
+
+
+def test_report_rewrites_only_the_results_block(model_dir, tmp_path, capsys):
+    from shared.report import END, START
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{START}\nstale numbers\n{END}\n\nkept text\n")
+    models = model_dir.parent
+    assert cli.main(["report", "--models", str(models), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "stale numbers" not in text and text.startswith("# Title") and "kept text" in text
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    row = next(line for line in text.splitlines() if line.startswith("| sentiment |"))
+    assert f"{metrics['litert']['int8']['f1_weighted']:.3f}" in row
+    assert "VADER 3.3.2 analyzer" in text
+
+
+def test_export_rebuilds_the_same_model(model_dir, capsys):
+    before = json.loads((model_dir / "metrics.json").read_text())
+    assert cli.main(["export", "sentiment", "--model", str(model_dir)]) == 0
+    after = json.loads((model_dir / "metrics.json").read_text())
+    assert after["metrics"]["f1_weighted"] == pytest.approx(before["metrics"]["f1_weighted"])
+    assert after["source"] == "default" and (model_dir / "model_int8.tflite").is_file()
