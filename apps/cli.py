@@ -241,6 +241,20 @@ def command_report(args) -> int:
     return 0
 
 
+def command_bench(args) -> int:
+    """Measure every trained app and regenerate the README's benchmark block."""
+    from shared.bench import main as bench_main
+
+    return bench_main(
+        args.apps,
+        pathlib.Path(args.out),
+        pathlib.Path(args.readme),
+        args.quick,
+        models=pathlib.Path(args.models),
+        train=args.train,
+    )
+
+
 def make_parser() -> Parser:
     parser = Parser(
         prog="rnnapps", description="Recurrent-network apps: train, export, run on device."
@@ -299,6 +313,17 @@ def make_parser() -> Parser:
     report = commands.add_parser("report", help="regenerate the README results from metrics.json")
     report.add_argument("--models", default="saved_models")
     report.add_argument("--readme", default="README.md")
+    bench = commands.add_parser(
+        "bench", help="measure every trained app: quality, speed, size, cost"
+    )
+    bench.add_argument("apps", nargs="*")
+    bench.add_argument("--out", default="bench/results.json")
+    bench.add_argument("--readme", default="README.md")
+    bench.add_argument("--models", default="saved_models")
+    bench.add_argument(
+        "--quick", action="store_true", help="few runs, no per-engine memory (tests)"
+    )
+    bench.add_argument("--train", action="store_true", help="also time training steps: input wait")
     return parser
 
 
@@ -310,6 +335,7 @@ COMMANDS = {
     "export": command_export,
     "demo": command_demo,
     "report": command_report,
+    "bench": command_bench,
 }
 
 
