@@ -67,7 +67,7 @@ _HELD_OUT_TEST = 0.1
 _HELD_OUT_VALIDATION = 0.1
 _MIN_SIZE = 20
 # Bump when the generator changes, so cached corpora are built again.
-_CORPUS_VERSION = "1"
+_CORPUS_VERSION = "2"
 
 _WORD_PATTERN = re.compile(r"\d|[^\W\d]+|[^\w\s]")
 
@@ -308,6 +308,11 @@ def _date_kind(language: str, held_out: _HeldOut) -> _Kind:
         if date.year != year:  # day 366 of a common year: take the last day instead
             date = datetime.date(year, 12, 31)
         form = _DATE_FORM_NAMES[int(rng.integers(len(_DATE_FORM_NAMES)))]
+        if date.month == 5 and form.endswith("_medium"):
+            # "May" is its own abbreviation: "May 26, 1983" would be both the medium form
+            # ("26 may 1983") and the long one ("26 de mayo de 1983"). One translation per
+            # English string: May dates take the long form.
+            form = form.replace("_medium", "_long")
         return (date.year, date.month, date.day, form)
 
     def split_of(value: tuple) -> int:
