@@ -19,6 +19,7 @@ from apps.sentiment.model import build_model
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
+from shared.data.vader import rating_to_label
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
@@ -156,7 +157,7 @@ class SentimentApp(App):
 
         analyzer = SentimentIntensityAnalyzer()
         compound = np.array([analyzer.polarity_scores(t)["compound"] for t in splits.test["text"]])
-        vader_labels = sentiment_data.rating_to_label(compound * 4.0, config.neutral_threshold)
+        vader_labels = rating_to_label(compound * 4.0, config.neutral_threshold)
 
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         train_features = vectorizer.fit_transform(splits.train["text"])

@@ -12,27 +12,15 @@ from __future__ import annotations
 import csv
 import importlib.resources
 import pathlib
-import tarfile
 
 import numpy as np
 
-from shared.data.cache import cached_folder, fetch_pypi_sdist
 from shared.data.sources import Source, load_tfds
 from shared.data.splits import Splits, stratified_split, take
+from shared.data.vader import read_vader
 from shared.errors import UserError
 
 LABELS = ("negative", "neutral", "positive")
-VADER_SDIST = (
-    "vaderSentiment",
-    "3.3.2",
-    "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
-)
-VADER_DOMAINS = {
-    "tweets": "tweets_GroundTruth.txt",
-    "movie_reviews": "movieReviewSnippets_GroundTruth.txt",
-    "amazon_reviews": "amazonReviewSnippets_GroundTruth.txt",
-    "nyt_editorials": "nytEditorialSnippets_GroundTruth.txt",
-}
 _LABEL_ALIASES = {
     "negative": 0, "neg": 0, "-1": 0,
     "neutral": 1, "neu": 1,
@@ -54,12 +42,6 @@ def read_vader_lexicon() -> dict[str, float]:
     return lexicon
 
 
-def rating_to_label(rating: np.ndarray, threshold: float = 0.05) -> np.ndarray:
-    """Ratings on [-4, 4] -> 0 negative, 1 neutral, 2 positive (the paper's protocol)."""
-    scaled = np.asarray(rating, dtype=float) / 4.0
-    return np.where(scaled > threshold, 2, np.where(scaled < -threshold, 0, 1)).astype(np.int32)
-
-
 def load_data(source: Source, seed: int = 1234, threshold: float = 0.05) -> Splits:
     """Columns: ``text`` (str), ``label`` (0/1/2), ``rating`` (float, NaN if unknown), ``domain``."""
     if source.kind == "default":
@@ -73,43 +55,6 @@ def _split(columns: dict, seed: int, name: str) -> Splits:
     strata = [f"{d}/{label}" for d, label in zip(columns["domain"], columns["label"], strict=True)]
     train, validation, test = stratified_split(columns, strata, (0.8, 0.1), seed)
     return Splits(train, validation, test, source=name)
-
-
-def _vader_files(folder: pathlib.Path) -> None:
-    sdist = fetch_pypi_sdist(*VADER_SDIST)
-    with tarfile.open(sdist) as outer:
-        member = next(m for m in outer.getmembers() if m.name.endswith("hutto_ICWSM_2014.tar.gz"))
-        inner_file = outer.extractfile(member)
-        with tarfile.open(fileobj=inner_file) as inner:
-            for entry in inner.getmembers():
-                name = pathlib.PurePosixPath(entry.name).name
-                if (
-                    name in VADER_DOMAINS.values()
-                    or name.endswith(".pdf")
-                    or name == "_README_.txt"
-                ):
-                    (folder / name).write_bytes(inner.extractfile(entry).read())
-
-
-def read_vader(threshold: float = 0.05) -> dict:
-    """All 23,699 VADER ground-truth snippets as columns."""
-    folder = cached_folder("vader_ground_truth", _vader_files)
-    texts, ratings, domains = [], [], []
-    for domain, file_name in VADER_DOMAINS.items():
-        for line in (folder / file_name).read_text(encoding="utf-8").splitlines():
-            parts = line.split("\t", 2)
-            if len(parts) != 3:
-                continue
-            texts.append(parts[2].strip())
-            ratings.append(float(parts[1]))
-            domains.append(domain)
-    ratings = np.asarray(ratings, dtype=np.float32)
-    return {
-        "text": texts,
-        "label": rating_to_label(ratings, threshold),
-        "rating": ratings,
-        "domain": domains,
-    }
 
 
 def read_csv(path: pathlib.Path) -> dict:

@@ -3,13 +3,14 @@ import pytest
 import tensorflow_datasets as tfds
 
 from apps.sentiment import data
+from shared.data import vader
 from shared.data.sources import Source
 from shared.errors import UserError
 
 
 def test_paper_protocol_thresholds():
     ratings = np.array([-4.0, -0.21, -0.2, 0.0, 0.2, 0.21, 4.0])
-    assert data.rating_to_label(ratings).tolist() == [0, 0, 1, 1, 1, 2, 2]
+    assert vader.rating_to_label(ratings).tolist() == [0, 0, 1, 1, 1, 2, 2]
 
 
 def write(path, text):
@@ -68,9 +69,9 @@ def test_tfds_imdb_reviews_with_mock_data():
 
 def test_embedded_vader_corpus():
     """The real default: the sdist is fetched from the package registry once and cached."""
-    columns = data.read_vader()
+    columns = vader.read_vader()
     domains = np.array(columns["domain"])
-    counts = {d: int((domains == d).sum()) for d in data.VADER_DOMAINS}
+    counts = {d: int((domains == d).sum()) for d in vader.VADER_DOMAINS}
     assert counts == {
         "tweets": 4200,
         "movie_reviews": 10605,

@@ -1,0 +1,1 @@
+"""Text generation: a character-level recurrent language model with controllable sampling."""

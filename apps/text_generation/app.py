@@ -1,0 +1,296 @@
+"""The text generation app object that the CLI and ``shared.workflow`` drive."""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from apps.text_generation import data as text_data
+from apps.text_generation.config import TextGenerationConfig
+from apps.text_generation.data import CharVocabulary
+from apps.text_generation.inference import (
+    VOCABULARY_FILE,
+    TextGenerationPredictor,
+    TextGenerationServing,
+    model_parts,
+    step_model,
+)
+from apps.text_generation.model import build_model
+from shared.app import App, ExportBundle
+from shared.char_ngram import CharNgramModel, unigram_entropy
+from shared.data.sources import Source
+from shared.data.splits import Splits
+from shared.errors import UserError
+
+MAX_PROMPT_CHARACTERS = 10_000
+MAX_LENGTH = 20_000
+MAX_TEMPERATURE = 10.0
+LATENCY_CHARACTERS = 200
+LATENCY_PROMPT = "The movie was"
+# Ids as code points of a private-use plane, so the n-gram model reads exactly the symbols the
+# network reads (the begin token, the unknown id, the known characters) and nothing collides.
+_SYMBOL_BASE = 0xF0000
+
+
+class TextGenerationApp(App):
+    name = "text_generation"
+    task = "Character-level text generation (bits per character on held-out text: lower is better)"
+    pattern = "many-to-many training, one-to-many generation (stacked GRU/LSTM, stateful TBPTT)"
+    default_data = (
+        "VADER ground truth: 23.6k unique snippets (2.4 M characters) of reviews, news, tweets"
+    )
+    metric = "bits_per_character"
+    config_class = TextGenerationConfig
+    sample_inputs = ("The movie was", "", "I love this phone because")
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def load_data(self, config: TextGenerationConfig, source: Source) -> Splits:
+        splits = text_data.load_data(source, config.seed)
+        for part, limit in (
+            ("train", config.train_characters),
+            ("validation", config.validation_characters),
+        ):
+            columns = getattr(splits, part)
+            columns["text"] = text_data.limit_characters(columns["text"], limit)
+        return splits
+
+    def vocabulary(self, config: TextGenerationConfig, splits: Splits) -> CharVocabulary:
+        """Built once from the training documents and kept with the splits."""
+        if "vocabulary" not in splits.info:
+            splits.info["vocabulary"] = CharVocabulary.build(
+                splits.train["text"], config.min_char_count
+            )
+        return splits.info["vocabulary"]
+
+    def restore_state(self, model_dir, config: TextGenerationConfig, splits: Splits) -> None:
+        splits.info["vocabulary"] = CharVocabulary.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
+
+    def build_model(self, config: TextGenerationConfig, splits: Splits):
+        return build_model(config, self.vocabulary(config, splits).size)
+
+    def _lanes(self, config: TextGenerationConfig, stream: np.ndarray, part: str):
+        """Batches for truncated BPTT: ``batch_size`` contiguous lanes of the stream.
+
+        Batch k holds window k of every lane, so row i of batch k + 1 continues row i of
+        batch k and the stateful layers carry the state across. Batches stay in order.
+        """
+        lanes, window = config.batch_size, config.window_length
+        lane_length = (len(stream) - 1) // lanes
+        windows = lane_length // window
+        if windows < 1:
+            raise UserError(
+                f"{part} text: {len(stream):,} characters is too short for {lanes} lanes of "
+                f"{window} (lower --set batch_size or window_length)"
+            )
+        used = lanes * lane_length
+        inputs = stream[:used].reshape(lanes, lane_length)[:, : windows * window]
+        targets = stream[1 : used + 1].reshape(lanes, lane_length)[:, : windows * window]
+        # [windows, lanes, window]: one element per batch
+        inputs = inputs.reshape(lanes, windows, window).transpose(1, 0, 2)
+        targets = targets.reshape(lanes, windows, window).transpose(1, 0, 2)
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def make_datasets(self, config: TextGenerationConfig, splits: Splits):
+        vocabulary = self.vocabulary(config, splits)
+        return (
+            self._lanes(config, vocabulary.encode_stream(splits.train["text"]), "training"),
+            self._lanes(config, vocabulary.encode_stream(splits.validation["text"]), "validation"),
+        )
+
+    # --- export -------------------------------------------------------------------------------
+
+    def build_export(self, model, config: TextGenerationConfig, splits: Splits) -> ExportBundle:
+        vocabulary = self.vocabulary(config, splits)
+        serving = TextGenerationServing(model, config, vocabulary)
+        generate = serving.generate.get_concrete_function()
+        return ExportBundle(
+            serving=serving,
+            signatures={
+                "serving_default": generate,
+                "generate": generate,
+                "logits": serving.logits.get_concrete_function(),
+                "encode": serving.encode.get_concrete_function(),
+            },
+            tflite_models={"model": step_model(model_parts(model, config))},
+            sidecars={VOCABULARY_FILE: vocabulary.to_json()},
+        )
+
+    def load_predictor(
+        self, model_dir, engine: str, variant: str = "fp32"
+    ) -> TextGenerationPredictor:
+        return TextGenerationPredictor(model_dir, engine, variant)
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def evaluation_documents(self, config: TextGenerationConfig, splits: Splits) -> list[str]:
+        """The test documents every engine and the baseline score (``eval_characters``)."""
+        return text_data.limit_characters(splits.test["text"], config.eval_characters)
+
+    def evaluate(self, predictor, splits: Splits, config: TextGenerationConfig) -> dict:
+        documents = self.evaluation_documents(config, splits)
+        vocabulary = predictor.vocabulary
+        bits, count = predictor.document_bits([vocabulary.encode_document(d) for d in documents])
+        scores = {
+            "bits_per_character": bits / count,
+            "characters": count,  # predicted ids: the characters and one end per document
+            "documents": len(documents),
+        }
+        ngram = self._ngram_bits_per_character(splits, config, vocabulary)
+        scores[f"kneser_ney_{config.ngram_order}_bits_per_character"] = ngram
+        scores["improvement_over_ngram"] = 1.0 - scores["bits_per_character"] / ngram
+        scores["samples"] = self.samples(predictor, config)
+        return scores
+
+    def samples(self, predictor, config: TextGenerationConfig) -> dict:
+        """Continuations of the sample prompts at each sample temperature (seed = prompt index,
+        pure temperature sampling: no top-k or top-p cut)."""
+        return {
+            f"temperature_{temperature:g}": [
+                {
+                    "prompt": prompt,
+                    "text": predictor.generate(
+                        prompt, config.sample_length, temperature, top_k=0, top_p=1.0, seed=index
+                    ),
+                }
+                for index, prompt in enumerate(self.sample_inputs)
+            ]
+            for temperature in config.sample_temperatures
+        }
+
+    def _symbols(self, vocabulary: CharVocabulary, ids: np.ndarray) -> str:
+        return "".join(map(chr, _SYMBOL_BASE + np.asarray(ids, np.int64)))
+
+    def _ngram(self, splits: Splits, config: TextGenerationConfig, vocabulary: CharVocabulary):
+        key = ("ngram", config.ngram_order)
+        if key not in splits.info:
+            stream = vocabulary.encode_stream(splits.train["text"])
+            splits.info[key] = CharNgramModel(config.ngram_order).fit(
+                self._symbols(vocabulary, stream)
+            )
+        return splits.info[key]
+
+    def _ngram_bits_per_character(
+        self, splits: Splits, config: TextGenerationConfig, vocabulary: CharVocabulary
+    ) -> float:
+        """The n-gram model on exactly what the network scores: each document after ``<s>``."""
+        key = ("ngram_bits", config.ngram_order, config.eval_characters)
+        if key not in splits.info:
+            model = self._ngram(splits, config, vocabulary)
+            total, count = 0.0, 0
+            for document in self.evaluation_documents(config, splits):
+                symbols = self._symbols(vocabulary, vocabulary.encode_document(document))
+                # Bits of every symbol, minus the first (<s> is given, not predicted).
+                total += model.bits_per_character(symbols) * len(symbols)
+                total += math.log2(model.prob(symbols[0], ""))
+                count += len(symbols) - 1
+            splits.info[key] = total / count
+        return splits.info[key]
+
+    def baselines(self, splits: Splits, config: TextGenerationConfig) -> dict:
+        """Interpolated Kneser-Ney n-gram (fitted on the training text) on the same test text."""
+        vocabulary = self.vocabulary(config, splits)
+        train_symbols = self._symbols(vocabulary, vocabulary.encode_stream(splits.train["text"]))
+        return {
+            f"kneser_ney_{config.ngram_order}": {
+                "bits_per_character": self._ngram_bits_per_character(splits, config, vocabulary),
+                "order": config.ngram_order,
+            },
+            "unigram_entropy_of_training_text": {
+                "bits_per_character": unigram_entropy(train_symbols)
+            },
+        }
+
+    def parity_inputs(self, splits: Splits, count: int) -> list:
+        return list(splits.test["text"][:count])
+
+    def latency(self, model_dir, variant: str, predictor, splits: Splits, runs: int) -> dict:
+        """Wall time of generating 200 characters on LiteRT (one thread), prompt included."""
+        runs = max(1, runs)
+        for _ in range(2):  # warm-up
+            predictor.generate(LATENCY_PROMPT, LATENCY_CHARACTERS, stop_at_end=False)
+        times = []
+        for seed in range(runs):
+            start = time.perf_counter()
+            predictor.generate(LATENCY_PROMPT, LATENCY_CHARACTERS, seed=seed, stop_at_end=False)
+            times.append(time.perf_counter() - start)
+        median = float(np.percentile(times, 50))
+        return {
+            "latency_ms_p50": median * 1000.0,
+            "latency_ms_p90": float(np.percentile(times, 90)) * 1000.0,
+            "latency_characters": LATENCY_CHARACTERS,
+            "characters_per_second": LATENCY_CHARACTERS / median,
+        }
+
+    # --- prediction ---------------------------------------------------------------------------
+
+    @staticmethod
+    def check_options(length: int, temperature: float, top_k: int, top_p: float, seed: int) -> None:
+        """Raise a UserError naming the first sampling option that is out of range."""
+        if isinstance(length, bool) or not isinstance(length, int | np.integer):
+            raise UserError(f"--length {length!r}: must be a whole number")
+        if not 1 <= length <= MAX_LENGTH:
+            raise UserError(f"--length {length}: must be between 1 and {MAX_LENGTH:,}")
+        if not isinstance(temperature, int | float) or not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise UserError(
+                f"--temperature {temperature}: must be between 0 (greedy) and {MAX_TEMPERATURE:g}"
+            )
+        if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
+            raise UserError(f"--top-k {top_k!r}: must be a whole number >= 0 (0 keeps all)")
+        if not isinstance(top_p, int | float) or not 0.0 < top_p <= 1.0:
+            raise UserError(f"--top-p {top_p}: must be in (0, 1] (1 keeps all)")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise UserError(f"--seed {seed!r}: must be a whole number")
+        if not 0 <= seed < 2**31:
+            raise UserError(f"--seed {seed}: must be between 0 and 2**31 - 1")
+
+    @staticmethod
+    def check_prompt(prompt: str) -> str:
+        """The prompt to continue (lone surrogates from undecodable bytes become U+FFFD)."""
+        if not isinstance(prompt, str):
+            raise UserError(f"{prompt!r}: the prompt must be text")
+        if len(prompt) > MAX_PROMPT_CHARACTERS:
+            raise UserError(
+                f"{prompt[:37] + '...'!r}: {len(prompt):,} characters, more than the "
+                f"{MAX_PROMPT_CHARACTERS:,} allowed"
+            )
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in prompt)
+
+    def predict(
+        self,
+        predictor,
+        inputs: list[str],
+        length: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 0.95,
+        seed: int = 0,
+    ) -> list:
+        """Continue each prompt: ``{"input", "text"}``, ``text`` being the continuation only.
+
+        ``input`` is the prompt as read: undecodable bytes (lone surrogates) shown as U+FFFD.
+
+        An empty prompt starts a new document from the begin token; characters the model
+        does not know are read as the unknown id. Generation stops after ``length`` characters
+        or when the model ends the document. Temperature 0 is greedy. Bad options (length,
+        temperature, top_k, top_p, seed) raise a UserError: they concern every input.
+        """
+        self.check_options(length, temperature, top_k, top_p, seed)
+        answers: list = []
+        for prompt in inputs:
+            try:
+                checked = self.check_prompt(prompt)
+            except UserError as error:
+                answers.append(error)
+                continue
+            text = predictor.generate(checked, length, float(temperature), top_k, top_p, seed)
+            answers.append({"input": checked, "text": text})
+        return answers
+
+    def summary(self, answer: dict) -> str:
+        return repr(answer["input"] + answer["text"])

@@ -1,0 +1,91 @@
+"""Hyper-parameters of the text generation app."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from shared.config import BaseConfig
+from shared.errors import UserError
+
+CELLS = ("gru", "lstm")
+
+
+@dataclasses.dataclass
+class TextGenerationConfig(BaseConfig):
+    cell: str = "gru"  # gru | lstm: a GRU has 3/4 of an LSTM's weights, so it steps faster
+    num_layers: int = 2
+    units: int = 256  # 256 x 2 GRU: ~0.6 M parameters, ~12k training characters/s per core
+    embedding_dim: int = 64
+    dropout_rate: float = 0.1  # between layers; ~1.9 M training characters overfit slowly
+    # Truncated BPTT: the batch is `batch_size` lanes, each a contiguous slice of the training
+    # stream, read `window_length` characters at a time with the recurrent state carried from
+    # one window to the next (stateful layers), so the model sees context far longer than the
+    # window while gradients flow back `window_length` steps.
+    window_length: int = 128
+    # Lanes of the stream; also the fixed batch of the stateful layers. 32 lanes x 128 gives
+    # ~460 updates per pass over VADER's 1.9 M training characters: measured, 64 lanes (234
+    # updates) ended the first pass at 2.75 validation bits per character, too few updates.
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    # Gradient clipping (global norm): a recurrent net's gradient can explode when it is
+    # propagated back through many steps (a large spectral radius of the recurrent weights);
+    # one such step would throw the weights far away. Clipping the norm bounds every update.
+    clip_norm: float = 1.0
+    min_char_count: int = 2  # rarer training characters share the unknown id
+    train_characters: int = 0  # use about this many training characters (0 = all)
+    validation_characters: int = 0  # validate on about this many characters (0 = all)
+    eval_characters: int = 0  # test characters every engine scores (0 = the whole test split)
+    ngram_order: int = 5  # the Kneser-Ney character baseline's n
+    sample_length: int = 200  # characters per sample in metrics.json
+    sample_temperatures: tuple[float, ...] = (0.5, 1.0)
+    epochs: int = 10
+    early_stopping_patience: int = 2
+
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(
+            num_layers=1,
+            units=32,
+            embedding_dim=16,
+            window_length=32,
+            batch_size=16,
+            epochs=1,
+            train_characters=40_000,
+            validation_characters=4_000,
+            eval_characters=2_000,
+            sample_length=40,
+            latency_runs=3,
+        ),
+        # One pass of a one-layer GRU over the whole training text: about 2 minutes.
+        "demo": dict(
+            num_layers=1, window_length=64, epochs=1, eval_characters=30_000, latency_runs=20
+        ),
+        "default": dict(),
+    }
+
+    def validate(self) -> None:
+        if self.cell not in CELLS:
+            raise UserError(f"--set cell={self.cell}: choose from {', '.join(CELLS)}")
+        for name in (
+            "num_layers",
+            "units",
+            "embedding_dim",
+            "window_length",
+            "batch_size",
+            "epochs",
+            "min_char_count",
+            "ngram_order",
+            "sample_length",
+        ):
+            if getattr(self, name) < 1:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
+        if not self.clip_norm > 0.0:
+            raise UserError(f"--set clip_norm={self.clip_norm}: must be > 0")
+        if self.strategy != "default":
+            # The stateful layers hold one state row per lane: the batch cannot be divided.
+            raise UserError(
+                f"--set strategy={self.strategy}: stateful truncated-BPTT training runs on one "
+                "replica (strategy=default)"
+            )

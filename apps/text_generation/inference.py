@@ -1,0 +1,388 @@
+"""Export graphs and predictors, built from the trained layers.
+
+- ``step_model``: one character id and the recurrent states in, next-id logits and the new states
+  out. This is the LiteRT model (``model_<variant>.tflite``): the host loop in
+  ``TextGenerationPredictor`` drives it one character at a time.
+- ``sequence_model``: a whole sequence of ids and the initial states in, logits at every
+  position and the final states out (teacher forcing), for scoring and for priming a prompt.
+- ``TextGenerationServing``: the SavedModel. ``generate`` (also ``serving_default``) takes the
+  prompt string and the sampling knobs and runs the whole loop in the graph
+  (``tf.while_loop``); ``logits`` is the sequence model; ``encode`` shows the ids.
+
+Every recurrent state travels as one tensor ``states`` [batch, state_count, units]: layer by
+layer, ``h`` for a GRU, ``h`` then ``c`` for an LSTM. The graphs share the training model's
+embedding, cells and output layer, so they compute the same function with the same weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.text_generation.config import TextGenerationConfig
+from apps.text_generation.data import BEGIN_ID, UNKNOWN_ID, CharVocabulary
+from apps.text_generation.model import recurrent_layer_names
+from shared.app import Predictor
+from shared.config import load_config
+from shared.litert import LiteRTModel
+from shared.sampling import filter_mask, resolve_strategy, tf_sample_next
+
+VOCABULARY_FILE = "vocabulary.json"
+SCORING_WINDOW = 256  # positions per teacher-forced call when scoring long texts
+SCORING_BATCH = 32  # documents per teacher-forced call
+
+
+@dataclasses.dataclass
+class ModelParts:
+    """The trained layers the inference graphs reuse (weights shared, not copied)."""
+
+    embedding: keras.layers.Layer
+    cells: list[keras.layers.Layer]
+    logits: keras.layers.Layer
+    states_per_cell: int
+    units: int
+    vocabulary_size: int
+
+    @property
+    def state_count(self) -> int:
+        return self.states_per_cell * len(self.cells)
+
+    def zero_states(self, batch_size: int = 1) -> np.ndarray:
+        return np.zeros((batch_size, self.state_count, self.units), np.float32)
+
+
+def model_parts(model: keras.Model, config: TextGenerationConfig) -> ModelParts:
+    logits = model.get_layer("logits")
+    return ModelParts(
+        embedding=model.get_layer("embedding"),
+        cells=[model.get_layer(name).cell for name in recurrent_layer_names(config)],
+        logits=logits,
+        states_per_cell=2 if config.cell == "lstm" else 1,
+        units=config.units,
+        vocabulary_size=int(logits.units),
+    )
+
+
+def _split_states(parts: ModelParts, states) -> list[list]:
+    """[batch, state_count, units] -> per cell, its list of [batch, units] states."""
+    per_cell = parts.states_per_cell
+    return [
+        [states[:, index * per_cell + offset] for offset in range(per_cell)]
+        for index in range(len(parts.cells))
+    ]
+
+
+def step(parts: ModelParts, token_ids, states):
+    """One step: ids [batch] and states -> logits [batch, vocabulary] and new states."""
+    x = parts.embedding(token_ids)  # [batch, embedding]
+    new_states = []
+    for cell, cell_states in zip(parts.cells, _split_states(parts, states), strict=True):
+        x, cell_new = cell(x, cell_states, training=False)  # [batch, units]
+        new_states += list(cell_new) if isinstance(cell_new, list | tuple) else [cell_new]
+    return parts.logits(x), keras.ops.stack(new_states, axis=1)
+
+
+def step_model(parts: ModelParts) -> keras.Model:
+    """The batch-1 step model for LiteRT: builtin ops only (FULLY_CONNECTED, LOGISTIC, ...)."""
+    token_id = keras.Input(batch_shape=(1,), dtype="int32", name="token_id")
+    states = keras.Input(batch_shape=(1, parts.state_count, parts.units), name="states")
+    logits, new_states = step(parts, token_id, states)
+    return keras.Model(
+        [token_id, states], {"logits": logits, "new_states": new_states}, name="step"
+    )
+
+
+def sequence_model(parts: ModelParts) -> keras.Model:
+    """Teacher forcing: ids [batch, time] and initial states -> logits [batch, time, vocab]."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    states = keras.Input(shape=(parts.state_count, parts.units), name="states")
+    x = parts.embedding(token_ids)  # [batch, time, embedding]
+    new_states = []
+    for index, (cell, cell_states) in enumerate(
+        zip(parts.cells, _split_states(parts, states), strict=True)
+    ):
+        rnn = keras.layers.RNN(
+            cell, return_sequences=True, return_state=True, name=f"sequence_{index + 1}"
+        )
+        x, *cell_new = rnn(x, initial_state=cell_states)  # x: [batch, time, units]
+        new_states += cell_new
+    logits = parts.logits(x)  # [batch, time, vocabulary]
+    return keras.Model(
+        [token_ids, states],
+        {"logits": logits, "new_states": keras.ops.stack(new_states, axis=1)},
+        name="sequence",
+    )
+
+
+class TextGenerationServing(tf.Module):
+    """The SavedModel: ``generate`` (= ``serving_default``), ``logits`` and ``encode``.
+
+    Args:
+        model: the trained model (its layers are reused).
+        config: its config.
+        vocabulary: the character vocabulary it was trained with.
+
+    ``generate(prompt, length, temperature, seed, top_k, top_p) -> {"text"}``: the prompt is
+    read after the begin token, then up to ``length`` characters are drawn (``temperature`` 0 is
+    greedy; ``top_k`` 0 and ``top_p`` 1 keep every character); the loop stops early when the
+    model ends the document (draws the begin token). The unknown id is never drawn.
+
+    Example:
+        >>> serving = TextGenerationServing(model, config, vocabulary)
+        >>> serving.generate(prompt="The movie was", length=100, temperature=0.8, seed=0,
+        ...                  top_k=0, top_p=0.95)["text"]
+    """
+
+    def __init__(
+        self, model: keras.Model, config: TextGenerationConfig, vocabulary: CharVocabulary
+    ):
+        super().__init__()
+        self.model = model
+        self.parts = model_parts(model, config)
+        self.sequence = sequence_model(self.parts)
+        codepoints = tf.constant([ord(c) for c in vocabulary.characters], tf.int32)
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                codepoints, tf.range(2, vocabulary.size, dtype=tf.int32)
+            ),
+            default_value=UNKNOWN_ID,
+        )
+        self.id_text = tf.constant(["", "\ufffd", *vocabulary.characters])
+        self.unknown = tf.one_hot(UNKNOWN_ID, vocabulary.size, on_value=True, off_value=False)
+
+    def _encode(self, text):
+        # Invalid UTF-8 becomes U+FFFD, which no vocabulary holds: the unknown id.
+        codepoints = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
+        ids = self.table.lookup(codepoints)
+        return tf.concat([[BEGIN_ID], ids], axis=0)  # [1 + characters]
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
+    def encode(self, text):
+        return {"token_ids": self._encode(text)}
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="token_ids"),
+            tf.TensorSpec([None, None, None], tf.float32, name="states"),
+        ]
+    )
+    def logits(self, token_ids, states):
+        return self.sequence([token_ids, states], training=False)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+            tf.TensorSpec([], tf.int32, name="top_k"),
+            tf.TensorSpec([], tf.float32, name="top_p"),
+        ]
+    )
+    def generate(self, prompt, length, temperature, seed, top_k, top_p):
+        prompt_ids = self._encode(prompt)[tf.newaxis, :]  # [1, 1 + characters]
+        zeros = tf.zeros([1, self.parts.state_count, self.parts.units])
+        primed = self.sequence([prompt_ids, zeros], training=False)
+        seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+
+        def keep_going(index, done, logits, states, tokens):
+            return tf.logical_and(index < length, tf.logical_not(done))
+
+        def draw(index, done, logits, states, tokens):
+            allowed = tf.where(self.unknown[tf.newaxis, :], -np.inf, logits)  # [1, vocabulary]
+            step_seed = tf.random.experimental.stateless_fold_in(seed_pair, index)
+            token = tf_sample_next(allowed, temperature, top_k, top_p, step_seed)  # [1]
+            logits, states = step(self.parts, token, states)
+            return index + 1, token[0] == BEGIN_ID, logits, states, tokens.write(index, token[0])
+
+        count, done, _, _, tokens = tf.while_loop(
+            keep_going,
+            draw,
+            (
+                tf.constant(0),
+                tf.constant(False),
+                primed["logits"][:, -1, :],
+                primed["new_states"],
+                tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[]),
+            ),
+        )
+        drawn = tokens.stack()[: count - tf.cast(done, tf.int32)]  # the end token is not text
+        return {"text": tf.strings.reduce_join(tf.gather(self.id_text, drawn))}
+
+
+class TextGenerationPredictor(Predictor):
+    """A trained language model behind one engine: scoring and generation.
+
+    Engines: ``keras`` (model.keras, with the serving graphs built in memory), ``savedmodel``
+    (its ``logits`` and ``generate`` signatures) and ``litert`` (``model_<variant>.tflite``, the
+    step model, driven by a host loop with ``shared.sampling``).
+    """
+
+    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+        model_dir = pathlib.Path(model_dir)
+        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.vocabulary = CharVocabulary.load(model_dir / VOCABULARY_FILE)
+        config = load_config(TextGenerationConfig, model_dir / "config.json")
+        self.state_shape = ((2 if config.cell == "lstm" else 1) * config.num_layers, config.units)
+        if engine == "keras":
+            model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            # Kept on self: a tf.function method holds only a weak reference to its module.
+            self.serving = TextGenerationServing(model, config, self.vocabulary)
+            self._logits, self._generate = self.serving.logits, self.serving.generate
+        elif engine == "savedmodel":
+            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self._logits = self.loaded.signatures["logits"]
+            self._generate = self.loaded.signatures["generate"]
+        elif engine == "litert":
+            self.runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
+        else:
+            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+
+    def zero_states(self, batch_size: int = 1) -> np.ndarray:
+        return np.zeros((batch_size, *self.state_shape), np.float32)
+
+    def step(self, token_id: int, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """LiteRT only: logits [vocabulary] and new states after reading ``token_id``."""
+        # The signature runner directly: LiteRTModel.__call__ re-casts every input, and at
+        # ~100 us a character the host overhead matters as much as the model.
+        out = self.runner.runner(token_id=np.array([token_id], np.int32), states=states)
+        return out["logits"][0], out["new_states"]
+
+    def sequence_logits(self, token_ids: np.ndarray, states: np.ndarray) -> tuple:
+        """Keras / SavedModel: logits [batch, time, vocabulary] and final states."""
+        out = self._logits(token_ids=tf.constant(token_ids, tf.int32), states=tf.constant(states))
+        return out["logits"].numpy(), out["new_states"].numpy()
+
+    def teacher_forced_logits(self, token_ids: np.ndarray) -> np.ndarray:
+        """Logits [time, vocabulary] after each id of ``token_ids``, from a zero state."""
+        if self.engine.startswith("litert"):
+            states, rows = self.zero_states(), []
+            for token_id in token_ids:
+                logits, states = self.step(int(token_id), states)
+                rows.append(logits)
+            return np.stack(rows)
+        return self.sequence_logits(np.asarray(token_ids)[None, :], self.zero_states())[0][0]
+
+    def document_bits(self, documents: list[np.ndarray]) -> tuple[float, int]:
+        """Total -log2 P of every id after the first, each document from a zero state.
+
+        Returns (bits, predicted ids). Each document is ``<s> text <s>``, so the ids predicted
+        are the characters and the end of the document.
+        """
+        total, count = 0.0, 0
+        if self.engine.startswith("litert"):
+            for ids in documents:
+                logits = self.teacher_forced_logits(ids[:-1])
+                total += float(np.sum(_bits(logits, ids[1:])))
+                count += len(ids) - 1
+            return total, count
+        order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
+        for start in range(0, len(order), SCORING_BATCH):
+            batch = [documents[i] for i in order[start : start + SCORING_BATCH]]
+            steps = max(len(ids) for ids in batch) - 1
+            padded_length = -(-steps // SCORING_WINDOW) * SCORING_WINDOW
+            inputs = np.zeros((len(batch), padded_length), np.int32)
+            targets = np.zeros((len(batch), padded_length), np.int32)
+            valid = np.zeros((len(batch), padded_length), bool)
+            for row, ids in enumerate(batch):
+                inputs[row, : len(ids) - 1] = ids[:-1]
+                targets[row, : len(ids) - 1] = ids[1:]
+                valid[row, : len(ids) - 1] = True
+            states = self.zero_states(len(batch))
+            for offset in range(0, padded_length, SCORING_WINDOW):
+                window = slice(offset, offset + SCORING_WINDOW)
+                logits, states = self.sequence_logits(inputs[:, window], states)
+                bits = _bits(logits, targets[:, window])
+                total += float(np.sum(bits[valid[:, window]]))
+            count += int(valid.sum())
+        return total, count
+
+    def generate(
+        self,
+        prompt: str,
+        length: int = 200,
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 0.95,
+        seed: int = 0,
+        stop_at_end: bool = True,
+    ) -> str:
+        """The continuation of ``prompt`` (checked arguments; see ``TextGenerationApp``).
+
+        Temperature 0 is greedy. The same seed gives the same text on the same engine; the
+        host (numpy) and graph (stateless TF) random streams differ, so only greedy text is
+        the same on every engine. ``stop_at_end`` False (LiteRT only, for timing) keeps going
+        past the end of a document, writing it as a new line.
+        """
+        if not self.engine.startswith("litert"):
+            out = self._generate(
+                prompt=tf.constant(prompt),
+                length=tf.constant(length, tf.int32),
+                temperature=tf.constant(temperature, tf.float32),
+                seed=tf.constant(seed, tf.int32),
+                top_k=tf.constant(top_k, tf.int32),
+                top_p=tf.constant(top_p, tf.float32),
+            )
+            return out["text"].numpy().decode("utf-8")
+        states = self.zero_states()
+        for token_id in self.vocabulary.encode_document(prompt)[:-1]:
+            logits, states = self.step(int(token_id), states)
+        rng = np.random.default_rng(seed)
+        drawn = []
+        for index in range(length):
+            logits = logits.copy()
+            logits[UNKNOWN_ID] = -np.inf  # never write the unknown character
+            token_id = draw_next(logits, temperature, top_k, top_p, rng)
+            if token_id == BEGIN_ID and stop_at_end:
+                break
+            drawn.append(token_id)
+            if index + 1 < length:
+                logits, states = self.step(token_id, states)
+        return self.vocabulary.decode(drawn, begin="\n")
+
+    def outputs(self, inputs: list) -> np.ndarray:
+        """Teacher-forced next-character probabilities over ``<s>`` and 24 characters of each
+        text, stacked [positions, vocabulary]: what the parity check compares."""
+        rows = []
+        for text in inputs:
+            logits = self.teacher_forced_logits(self.vocabulary.encode_document(text[:24])[:-1])
+            rows.append(_softmax(logits))
+        return np.concatenate(rows)
+
+
+def draw_next(
+    logits: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator
+) -> int:
+    """One id from ``logits`` [vocabulary]: argmax at temperature 0, else a draw from the
+    tokens ``shared.sampling.filter_mask`` keeps (temperature, then top-k, then top-p).
+
+    The same distribution as ``shared.sampling.sample_next``, drawn by inverting the cumulative
+    weights with one uniform number: 3x faster than ``rng.choice(p=...)`` and the double filter
+    pass there, which matters at thousands of characters a second.
+    """
+    if temperature == 0:
+        return int(np.argmax(logits))
+    temperature, top_k, top_p = resolve_strategy("top_p", temperature, top_k, top_p)
+    scaled = np.where(filter_mask(logits, temperature, top_k, top_p), logits / temperature, -np.inf)
+    cumulative = np.cumsum(np.exp(scaled - np.max(scaled)))
+    # The first id whose cumulative weight exceeds the uniform draw: never a zero-weight id.
+    return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _bits(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """-log2 softmax(logits)[target] at every position; logits [..., vocabulary]."""
+    logits = np.asarray(logits, np.float64)
+    peak = np.max(logits, axis=-1, keepdims=True)
+    log_normaliser = np.log(np.sum(np.exp(logits - peak), axis=-1)) + peak[..., 0]
+    chosen = np.take_along_axis(logits, np.asarray(targets)[..., None], axis=-1)[..., 0]
+    return (log_normaliser - chosen) / np.log(2.0)

@@ -1,0 +1,187 @@
+"""Quick preset: train -> export -> convert -> generate from the .tflite, through the CLI."""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from apps import cli
+from apps.text_generation.app import TextGenerationApp
+from shared.errors import UserError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    # Reuse a cached VADER sdist if the repository has one (it is checked by sha256 anyway).
+    cached = pathlib.Path("data/downloads")
+    if cached.is_dir():
+        shutil.copytree(cached, data_dir / "downloads")
+    previous = os.environ.get("RNNAPPS_DATA")
+    os.environ["RNNAPPS_DATA"] = str(data_dir)
+    out = tmp_path_factory.mktemp("models") / "text_generation"
+    try:
+        assert cli.main(["train", "text_generation", "--preset", "quick", "--out", str(out)]) == 0
+    finally:
+        if previous is None:
+            os.environ.pop("RNNAPPS_DATA")
+        else:
+            os.environ["RNNAPPS_DATA"] = previous
+    return out
+
+
+@pytest.fixture(scope="module")
+def predictors(model_dir):
+    app = TextGenerationApp()
+    return {engine: app.load_predictor(model_dir, engine) for engine in ("litert", "savedmodel")}
+
+
+def test_a_finished_run_leaves_every_artifact(model_dir):
+    for name in (
+        "model.keras",
+        "saved_model/saved_model.pb",
+        "model_fp32.tflite",
+        "model_fp16.tflite",
+        "model_int8.tflite",
+        "vocabulary.json",
+        "config.json",
+        "metrics.json",
+        "model_card.md",
+    ):
+        assert (model_dir / name).exists(), name
+
+
+def test_metrics_json_holds_bits_per_character_beside_the_ngram(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert (metrics["app"], metrics["data"], metrics["preset"]) == (
+        "text_generation",
+        "vader",
+        "quick",
+    )
+    keras_bpc = metrics["metrics"]["bits_per_character"]
+    ngram = metrics["baselines"]["kneser_ney_5"]["bits_per_character"]
+    assert 0.5 < ngram < 5.0 and 0.5 < keras_bpc < np.log2(120)
+    assert metrics["metrics"]["kneser_ney_5_bits_per_character"] == ngram  # the same text
+    assert metrics["savedmodel"]["bits_per_character"] == pytest.approx(keras_bpc, abs=1e-5)
+    # The LiteRT step model, stepped character by character, scores what Keras scores.
+    assert metrics["litert"]["fp32"]["bits_per_character"] == pytest.approx(keras_bpc, abs=1e-4)
+    for variant in ("fp32", "fp16", "int8"):
+        scores = metrics["litert"][variant]
+        assert scores["characters"] == metrics["metrics"]["characters"] > 1000
+        assert scores["characters_per_second"] > 0 and scores["latency_characters"] == 200
+        assert scores["size_bytes"] == (model_dir / f"model_{variant}.tflite").stat().st_size
+    samples = metrics["metrics"]["samples"]
+    assert set(samples) == {"temperature_0.5", "temperature_1"}
+    assert all("prompt" in s and "text" in s for s in samples["temperature_1"])
+    for ops in metrics["ops"].values():
+        assert "WHILE" not in ops and not any("Flex" in op or "CUSTOM" in op for op in ops)
+
+
+def test_litert_greedy_generation_equals_savedmodel_greedy_generation(predictors):
+    for prompt in ("The movie was", "", "naïve café ☕ \ufffd"):
+        texts = {
+            engine: predictor.generate(prompt, 60, temperature=0.0, seed=0)
+            for engine, predictor in predictors.items()
+        }
+        assert texts["litert"] == texts["savedmodel"], prompt
+
+
+def test_keras_engine_generates_like_the_savedmodel(model_dir, predictors):
+    keras_predictor = TextGenerationApp().load_predictor(model_dir, "keras")
+    for temperature in (0.0, 1.0):
+        assert keras_predictor.generate("It was", 40, temperature, seed=3) == predictors[
+            "savedmodel"
+        ].generate("It was", 40, temperature, seed=3)
+
+
+def test_seeds_make_sampling_reproducible(predictors):
+    litert = predictors["litert"]
+    first = litert.generate("The", 80, temperature=1.0, top_p=1.0, seed=1, stop_at_end=False)
+    assert first == litert.generate("The", 80, 1.0, top_p=1.0, seed=1, stop_at_end=False)
+    assert len(first) == 80
+    others = {
+        litert.generate("The", 80, 1.0, top_p=1.0, seed=s, stop_at_end=False) for s in range(2, 6)
+    }
+    assert len(others | {first}) > 1
+
+
+def test_savedmodel_generate_signature_runs_the_loop_in_the_graph(model_dir):
+    loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+    assert {"serving_default", "generate", "logits", "encode"} <= set(loaded.signatures)
+    arguments = dict(
+        prompt=tf.constant("The movie was"),
+        length=tf.constant(25),
+        temperature=tf.constant(0.7),
+        seed=tf.constant(4),
+        top_k=tf.constant(10),
+        top_p=tf.constant(0.9),
+    )
+    text = loaded.signatures["generate"](**arguments)["text"].numpy().decode("utf-8")
+    assert 0 <= len(text) <= 25 and "\ufffd" not in text
+    assert loaded.signatures["serving_default"](**arguments)["text"].numpy().decode() == text
+    ids = loaded.signatures["encode"](text=tf.constant("Ab\u2603"))["token_ids"].numpy()
+    assert ids[0] == 0 and ids[-1] == 1 and len(ids) == 4  # <s> A b <unknown>
+
+
+def test_predict_json_generates_from_the_tflite(model_dir, capsys):
+    code = cli.main(
+        ["predict", "text_generation", "The movie was", "--model", str(model_dir), "--json"]
+    )
+    assert code == 0
+    answer = json.loads(capsys.readouterr().out.strip())
+    assert set(answer) == {"input", "text"} and answer["input"] == "The movie was"
+    assert isinstance(answer["text"], str) and len(answer["text"]) <= 200
+
+
+def test_bad_prompts_fail_alone_and_odd_ones_are_answered(model_dir, capsys):
+    inputs = ["", "x" * 10_001, "bad \udcff bytes and ✈ unknown", "ok"]
+    code = cli.main(["predict", "text_generation", *inputs, "--model", str(model_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    # Undecodable bytes (a lone surrogate here) are shown and read as U+FFFD.
+    assert [json.loads(line)["input"] for line in out.splitlines()] == [
+        "",
+        "bad \ufffd bytes and ✈ unknown",
+        "ok",
+    ]
+    errors = err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("rnnapps: error: ")
+    assert "10,001 characters" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(length=0), "--length 0"),
+        (dict(length=10**9), "--length 1000000000"),
+        (dict(temperature=-1.0), "--temperature -1.0"),
+        (dict(temperature=float("nan")), "--temperature nan"),
+        (dict(temperature=1e6), "--temperature 1000000.0"),
+        (dict(top_p=0.0), "--top-p 0.0"),
+        (dict(top_k=-2), "--top-k -2"),
+        (dict(seed=-1), "--seed -1"),
+    ],
+)
+def test_absurd_options_are_user_errors(predictors, options, message):
+    with pytest.raises(UserError, match=message.replace(".", r"\.")):
+        TextGenerationApp().predict(predictors["litert"], ["The movie was"], **options)
+
+
+def test_user_errors_exit_2_without_traceback():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "apps.cli", "train", "text_generation", "--set", "cell=transformer"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cell=transformer" in result.stderr.strip().splitlines()[-1]

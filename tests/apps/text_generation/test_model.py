@@ -1,0 +1,110 @@
+"""The inference graphs compute what the training model computes, step by step and on device."""
+
+import keras
+import numpy as np
+import pytest
+
+from apps.text_generation.config import TextGenerationConfig
+from apps.text_generation.inference import draw_next, model_parts, sequence_model, step_model
+from apps.text_generation.model import build_model
+from shared import export
+from shared.config import resolve_config
+from shared.litert import LiteRTModel
+from shared.sampling import token_probabilities
+
+VOCABULARY_SIZE = 23
+
+
+def small_model(cell: str) -> tuple[keras.Model, TextGenerationConfig]:
+    config = resolve_config(
+        TextGenerationConfig,
+        "quick",
+        [f"cell={cell}", "num_layers=2", "units=12", "batch_size=2", "window_length=9"],
+    )
+    keras.utils.set_random_seed(3)
+    model = build_model(config, VOCABULARY_SIZE)
+    # Larger weights than the initialisers give, so the states move and mistakes show.
+    for weight in model.weights:
+        if weight.trainable:
+            weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape))
+    return model, config
+
+
+def token_ids(batch: int, length: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, VOCABULARY_SIZE, (batch, length), np.int32)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_stepping_token_by_token_equals_the_full_sequence(cell):
+    model, config = small_model(cell)
+    parts = model_parts(model, config)
+    ids = token_ids(1, 30)[0]
+    full = sequence_model(parts)([ids[None, :], parts.zero_states()])
+    stepper = step_model(parts)
+    states, rows = parts.zero_states(), []
+    for token in ids:
+        out = stepper([np.array([token], np.int32), states])
+        rows.append(np.asarray(out["logits"])[0])
+        states = np.asarray(out["new_states"])
+    np.testing.assert_allclose(np.stack(rows), np.asarray(full["logits"])[0], atol=1e-5)
+    np.testing.assert_allclose(states, np.asarray(full["new_states"]), atol=1e-5)
+    assert states.shape == (1, 2 * (2 if cell == "lstm" else 1), 12)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_sequence_model_equals_the_stateful_training_model_across_windows(cell):
+    """Truncated BPTT carries the state: two windows of the training model = one long call."""
+    model, config = small_model(cell)
+    parts = model_parts(model, config)
+    ids = token_ids(2, 18, seed=4)
+    for layer in model.layers:
+        if hasattr(layer, "reset_state"):
+            layer.reset_state()
+    windows = [np.asarray(model(ids[:, :9])), np.asarray(model(ids[:, 9:]))]
+    full = sequence_model(parts)([ids, parts.zero_states(2)])["logits"]
+    np.testing.assert_allclose(np.concatenate(windows, axis=1), np.asarray(full), atol=1e-5)
+
+
+def test_litert_step_model_is_builtin_only_and_matches_keras(tmp_path):
+    model, config = small_model("gru")
+    parts = model_parts(model, config)
+    content = export.convert_to_tflite(step_model(parts), "fp32")
+    ops = export.audit_builtin_ops(content, "step")
+    assert "FULLY_CONNECTED" in ops and "WHILE" not in ops
+    runner = LiteRTModel(content)
+    ids = token_ids(1, 25, seed=2)[0]
+    full = np.asarray(sequence_model(parts)([ids[None, :], parts.zero_states()])["logits"])[0]
+    states, rows = parts.zero_states(), []
+    for token in ids:
+        out = runner(token_id=np.array([token]), states=states)
+        rows.append(out["logits"][0])
+        states = out["new_states"]
+    np.testing.assert_allclose(np.stack(rows), full, atol=1e-5)
+
+
+def test_training_model_saves_and_reloads_safely(tmp_path):
+    model, _ = small_model("lstm")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    ids = token_ids(2, 9)
+    for m in (model, loaded):
+        for layer in m.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+    np.testing.assert_allclose(np.asarray(loaded(ids)), np.asarray(model(ids)), atol=1e-6)
+
+
+def test_host_draw_follows_the_shared_filtered_distribution():
+    logits = np.log(np.array([0.05, 0.5, 0.15, 0.3, 1e-9]))
+    logits[4] = -np.inf  # the unknown id is masked this way: never drawn
+    rng = np.random.default_rng(5)
+    draws = np.array([draw_next(logits, 0.8, 0, 0.9, rng) for _ in range(20_000)])
+    expected = token_probabilities(logits, 0.8, 0, 0.9)
+    assert expected[0] == 0.0 and expected[4] == 0.0  # cut by top-p, and masked
+    observed = np.bincount(draws, minlength=5) / len(draws)
+    np.testing.assert_allclose(observed, expected, atol=0.01)
+    assert draw_next(logits, 0.0, 0, 1.0, rng) == 1  # temperature 0 is greedy
+    assert draw_next(logits, 5.0, 1, 1.0, rng) == 1  # top_k 1 is greedy at any temperature
+    first = [draw_next(logits, 1.0, 0, 1.0, np.random.default_rng(9)) for _ in range(3)]
+    assert len(set(first)) == 1  # same seed, same draw
