@@ -1,0 +1,371 @@
+"""The speech app object: keyword spotting (streaming on device) and CTC transcription."""
+
+from __future__ import annotations
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.speech import data
+from apps.speech.config import SpeechConfig
+from apps.speech.inference import (
+    STREAMING_FILE,
+    TRANSCRIPTION_SAMPLES,
+    SpeechPredictor,
+    SpeechServing,
+    keyword_model_of,
+    litert_models,
+    state_shapes_of,
+    streaming_description,
+    transcriber_of,
+)
+from apps.speech.model import build_model
+from apps.speech.stream import build_stream, stream_scores
+from shared.app import App, ExportBundle
+from shared.data.sources import Source
+from shared.data.splits import Splits, take
+from shared.errors import UserError
+from shared.metrics_text import character_error_rate, word_error_rate
+from shared.preprocessing import audio as audio_lib
+from shared.streaming import detect_events
+
+MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
+MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
+TASKS = ("keyword", "transcribe")
+NOISE_BANK_ROWS = 64
+
+
+class SpeechApp(App):
+    """Keyword spotting on 1-s clips and streams, and CTC transcription of short phrases.
+
+    ``predict(predictor, paths, stream=False, task="keyword")``: one answer per file
+    (``task="transcribe"``: its text; ``stream=True``: one answer per detected keyword).
+    """
+
+    name = "speech"
+    task = "Keyword spotting (12 Speech Commands labels, streaming) and phrase transcription"
+    pattern = "many-to-one (causal CRNN, streams 20 ms steps) + many-to-many (BiGRU + CTC)"
+    default_data = "eSpeak NG speech generated offline, whole voices held out for test"
+    metric = "accuracy"
+    config_class = SpeechConfig
+    sample_inputs = ()  # filled by the demo with generated clips (see sample_clips)
+
+    # --- data ---------------------------------------------------------------------------
+
+    def load_data(self, config: SpeechConfig, source: Source) -> Splits:
+        splits = data.load_keyword_data(str(source), config.seed, quick=config.quick_corpus)
+        rng = np.random.default_rng(config.seed)
+        for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
+            columns = getattr(splits, part)
+            if limit and len(columns["label"]) > limit:
+                keep = np.sort(rng.choice(len(columns["label"]), limit, replace=False))
+                setattr(splits, part, take(columns, keep))
+        if config.transcription:
+            # Phrases come from the generated corpus whatever the keyword source is.
+            phrases = data.load_transcription_data(
+                "default", config.seed, quick=config.quick_corpus
+            )
+            if config.test_limit and len(phrases.test["text"]) > config.test_limit:
+                phrases.test = take(phrases.test, np.arange(config.test_limit))
+            splits.info["transcription"] = phrases
+        return splits
+
+    def build_model(self, config: SpeechConfig, splits: Splits) -> keras.Model:
+        return build_model(config)
+
+    def _augmenter(self, config: SpeechConfig, length: int):
+        """Batched waveform augmentation in TF: time shift, gain, coloured noise at an SNR."""
+        rng = np.random.default_rng(config.seed)
+        bank_length = length + data.SAMPLE_RATE
+        bank = tf.constant(
+            audio_lib.background_noise((NOISE_BANK_ROWS, bank_length), rng).reshape(-1)
+        )
+        max_shift = int(config.max_shift_ms / 1000 * data.SAMPLE_RATE)
+        low_gain, high_gain = config.gain_db
+        low_snr, high_snr = config.snr_db
+
+        def augment(audio):  # [batch, length]
+            batch = tf.shape(audio)[0]
+            positions = tf.range(length)[None, :]
+            shift = tf.random.uniform((batch, 1), -max_shift, max_shift + 1, dtype=tf.int32)
+            source = positions - shift
+            inside = tf.cast((source >= 0) & (source < length), tf.float32)
+            audio = tf.gather(audio, tf.clip_by_value(source, 0, length - 1), batch_dims=1) * inside
+            gain_db = tf.random.uniform((batch, 1), low_gain, high_gain)
+            audio = tf.clip_by_value(audio * 10.0 ** (gain_db / 20.0), -1.0, 1.0)
+            # A random window of a random noise row for each clip.
+            row = tf.random.uniform((batch, 1), 0, NOISE_BANK_ROWS, dtype=tf.int32)
+            offset = tf.random.uniform((batch, 1), 0, bank_length - length + 1, dtype=tf.int32)
+            noise = tf.gather(bank, row * bank_length + offset + positions)  # [batch, length]
+            noise /= tf.sqrt(tf.reduce_mean(noise**2, axis=-1, keepdims=True)) + 1e-9
+            signal_rms = tf.sqrt(tf.reduce_mean(audio**2, axis=-1, keepdims=True))
+            snr_db = tf.random.uniform((batch, 1), low_snr, high_snr)
+            chosen = tf.cast(tf.random.uniform((batch, 1)) < config.noise_probability, tf.float32)
+            noisy = audio + chosen * signal_rms / 10.0 ** (snr_db / 20.0) * noise
+            return tf.clip_by_value(noisy, -1.0, 1.0)
+
+        return augment
+
+    def _phrase_arrays(self, columns: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Phrases padded to 3 s and their character ids (1-based, 0-padded)."""
+        audio = np.zeros((len(columns["audio"]), TRANSCRIPTION_SAMPLES), dtype=np.float32)
+        labels = np.zeros((len(columns["audio"]), MAX_LABEL_LENGTH), dtype=np.int32)
+        for row, (clip, text) in enumerate(zip(columns["audio"], columns["text"], strict=True)):
+            clip = clip[:TRANSCRIPTION_SAMPLES]
+            audio[row, : len(clip)] = clip
+            ids = [data.ALPHABET.index(c) + 1 for c in text][:MAX_LABEL_LENGTH]
+            labels[row, : len(ids)] = ids
+        return audio, labels
+
+    def _dataset(self, config: SpeechConfig, splits: Splits, part: str, training: bool):
+        columns = getattr(splits, part)
+        labels = keras.utils.to_categorical(columns["label"], len(data.LABELS)).astype(np.float32)
+        keywords = tf.data.Dataset.from_tensor_slices((columns["audio"], labels))
+        if training:
+            keywords = keywords.shuffle(
+                len(labels), seed=config.seed, reshuffle_each_iteration=True
+            )
+        keywords = keywords.batch(config.batch_size)
+        if training:
+            augment = self._augmenter(config, data.CLIP_SAMPLES)
+            keywords = keywords.map(
+                lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE
+            )
+        if not config.transcription:
+            dataset = keywords.map(lambda x, y: ({"keyword_audio": x}, {"keyword": y}))
+            return dataset.prefetch(tf.data.AUTOTUNE)
+        phrase_audio, phrase_labels = self._phrase_arrays(
+            getattr(splits.info["transcription"], part)
+        )
+        phrases = tf.data.Dataset.from_tensor_slices((phrase_audio, phrase_labels))
+        if training:
+            phrases = phrases.shuffle(len(phrase_labels), seed=config.seed)
+        phrases = phrases.repeat().batch(config.transcription_batch_size, drop_remainder=True)
+        if training:
+            augment = self._augmenter(config, TRANSCRIPTION_SAMPLES)
+            phrases = phrases.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.zip(keywords, phrases).map(
+            lambda k, p: (
+                {"keyword_audio": k[0], "phrase_audio": p[0]},
+                {"keyword": k[1], "transcript": p[1]},
+            )
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def make_datasets(self, config: SpeechConfig, splits: Splits):
+        return (
+            self._dataset(config, splits, "train", training=True),
+            self._dataset(config, splits, "validation", training=False),
+        )
+
+    # --- export -----------------------------------------------------------------------------
+
+    def build_export(self, model, config: SpeechConfig, splits: Splits) -> ExportBundle:
+        serving = SpeechServing(keyword_model_of(model), transcriber_of(model))
+        signatures = {"serving_default": serving.serve.get_concrete_function()}
+        if serving.decoder is not None:
+            signatures["transcribe"] = serving.transcribe.get_concrete_function()
+        return ExportBundle(
+            serving=serving,
+            signatures=signatures,
+            tflite_models=litert_models(model, config),
+            sidecars={STREAMING_FILE: streaming_description(config)},
+        )
+
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> SpeechPredictor:
+        return SpeechPredictor(model_dir, engine, variant)
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def _stride_steps(self, config: SpeechConfig) -> int:
+        return int(round(config.window_stride_ms / 1000 * data.SAMPLE_RATE)) // config.hop_length
+
+    def evaluate(self, predictor, splits: Splits, config: SpeechConfig) -> dict:
+        labels = np.asarray(splits.test["label"])
+        predicted = predictor.scores(splits.test["audio"]).argmax(axis=-1)
+        keyword_rows = labels < len(data.KEYWORDS)
+        scores = {
+            "accuracy": float(np.mean(predicted == labels)),
+            "count": int(len(labels)),
+            "keyword_accuracy": float(np.mean(predicted[keyword_rows] == labels[keyword_rows])),
+            "per_label_accuracy": {
+                name: float(np.mean(predicted[labels == index] == index))
+                for index, name in enumerate(data.LABELS)
+                if np.any(labels == index)
+            },
+        }
+        stream = self.stream(splits, config)
+        scores["streaming"] = stream_scores(predictor, stream, config, self._stride_steps(config))
+        phrases = splits.info.get("transcription")
+        if phrases is not None and predictor.has_transcriber:
+            texts = predictor.transcribe(phrases.test["audio"])
+            references = list(phrases.test["text"])
+            scores["transcription"] = {
+                "cer": character_error_rate(texts, references),
+                "wer": word_error_rate(texts, references),
+                "count": len(references),
+            }
+        return scores
+
+    def stream(self, splits: Splits, config: SpeechConfig):
+        """The generated evaluation stream (built once per run)."""
+        if "stream" not in splits.info:
+            splits.info["stream"] = build_stream(splits, config.stream_minutes * 60, config.seed)
+        return splits.info["stream"]
+
+    def baselines(self, splits: Splits, config: SpeechConfig) -> dict:
+        """Log-mel features (time-pooled to 10 steps) + logistic regression, no RNN."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from shared.layers.causal_frames import CausalFrames
+        from shared.layers.log_mel_spectrogram import LogMelSpectrogram
+
+        frames = CausalFrames(config.frame_length, config.hop_length, name="frames")
+        log_mel = LogMelSpectrogram(config.num_mel_bins, data.SAMPLE_RATE, name="log_mel")
+
+        def features(audio: np.ndarray) -> np.ndarray:
+            out = []
+            for start in range(0, len(audio), 512):
+                mel = np.asarray(log_mel(frames(audio[start : start + 512])))  # [b, 50, 40]
+                pooled = mel.reshape(len(mel), 10, -1, mel.shape[-1]).mean(axis=2)
+                out.append(pooled.reshape(len(mel), -1))
+            return np.concatenate(out)
+
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.5))
+        classifier.fit(features(splits.train["audio"]), splits.train["label"])
+        predicted = classifier.predict(features(splits.test["audio"]))
+        return {
+            "log_mel_logistic_regression": {
+                "accuracy": float(np.mean(predicted == np.asarray(splits.test["label"]))),
+                "count": int(len(predicted)),
+            }
+        }
+
+    def parity_inputs(self, splits: Splits, count: int) -> list:
+        return list(splits.test["audio"][:count])
+
+    def latency(self, model_dir, variant: str, predictor, splits: Splits, runs: int) -> dict:
+        """One 1-s clip through ``model_*``, one 20 ms hop through ``step_*``, one phrase."""
+        from shared.litert import LiteRTModel
+
+        model_dir = pathlib.Path(model_dir)
+        clip = np.asarray(splits.test["audio"][:1], dtype=np.float32)
+        runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
+        result = runner.latency_ms({"waveform": clip}, runs=runs)
+        step_path = model_dir / f"step_{variant}.tflite"
+        if step_path.is_file():
+            step = LiteRTModel(step_path, num_threads=1)
+            inputs = {
+                name: np.zeros(shape, np.float32) for name, shape in state_shapes_of(step).items()
+            }
+            inputs["audio"] = clip[:, : step.input_shape("audio")[1]]
+            timed = step.latency_ms(inputs, runs=max(runs, 200))
+            result.update({f"step_{key}": value for key, value in timed.items()})
+        path = model_dir / f"transcribe_{variant}.tflite"
+        if path.is_file():
+            runner = LiteRTModel(path, num_threads=1)
+            phrase = np.zeros((1, TRANSCRIPTION_SAMPLES), np.float32)
+            phrase[0, : data.CLIP_SAMPLES] = clip[0]
+            timed = runner.latency_ms({"waveform": phrase}, runs=max(5, runs // 4))
+            result.update({f"transcribe_{key}": value for key, value in timed.items()})
+        for name in ("model", "step", "transcribe"):
+            file = model_dir / f"{name}_{variant}.tflite"
+            if file.is_file():
+                result[f"{name}_size_bytes"] = file.stat().st_size
+        return result
+
+    # --- prediction -----------------------------------------------------------------------------
+
+    def predict(
+        self, predictor, inputs: list[str], stream: bool = False, task: str = "keyword"
+    ) -> list:
+        """One answer per input (per detection with `stream`), or the UserError for a bad input."""
+        if task not in TASKS:
+            raise UserError(f"--task {task}: choose from {', '.join(TASKS)}")
+        answers: list = []
+        for path in inputs:
+            try:
+                audio = audio_lib.load_audio(path, data.SAMPLE_RATE)
+                if task == "transcribe":
+                    answers.append(self._transcribe(predictor, path, audio))
+                elif stream:
+                    answers.extend(self._stream(predictor, path, audio))
+                else:
+                    answers.append(self._keyword(predictor, path, audio))
+            except UserError as error:
+                answers.append(error)
+        return answers
+
+    def _keyword(self, predictor, path: str, audio: np.ndarray) -> dict:
+        # Keyword mode hears the first second (use --stream for longer recordings).
+        clip = audio[: data.CLIP_SAMPLES] if len(audio) > data.CLIP_SAMPLES else audio
+        clip = audio_lib.pad_or_crop(clip, data.CLIP_SAMPLES)
+        scores = predictor.scores(clip[None])[0]
+        best = int(np.argmax(scores))
+        return {"input": path, "keyword": data.LABELS[best], "score": round(float(scores[best]), 4)}
+
+    def _stream(self, predictor, path: str, audio: np.ndarray) -> list[dict]:
+        if len(audio) > MAX_STREAM_SECONDS * data.SAMPLE_RATE:
+            raise UserError(
+                f"{path}: {len(audio) / data.SAMPLE_RATE:.0f} s long, more than the "
+                f"{MAX_STREAM_SECONDS:.0f} s a stream may be"
+            )
+        config = predictor_config(predictor)
+        times, posteriors = predictor.window_posteriors(
+            audio, config.hop_length, self._stride_steps(config)
+        )
+        events = detect_events(
+            times,
+            posteriors,
+            range(len(data.KEYWORDS)),
+            config.detection_threshold,
+            config.smoothing_windows,
+            config.refractory_seconds,
+        )
+        if not events:  # the input still gets its line: nothing was heard
+            return [{"input": path, "keyword": None, "score": None, "time": None}]
+        return [
+            {
+                "input": path,
+                "keyword": data.LABELS[event.label],
+                "score": round(event.score, 4),
+                "time": round(event.time, 2),
+            }
+            for event in events
+        ]
+
+    def _transcribe(self, predictor, path: str, audio: np.ndarray) -> dict:
+        if not predictor.has_transcriber:
+            raise UserError(
+                f"{path}: this model has no transcriber (trained with transcription=false)"
+            )
+        if len(audio) > TRANSCRIPTION_SAMPLES:
+            audio = audio_lib.trim_silence(audio, data.SAMPLE_RATE)
+        if len(audio) > TRANSCRIPTION_SAMPLES:
+            raise UserError(
+                f"{path}: {len(audio) / data.SAMPLE_RATE:.1f} s of speech; transcription takes "
+                f"phrases of at most {data.MAX_TRANSCRIPTION_SECONDS:g} s"
+            )
+        return {"input": path, "text": predictor.transcribe([audio])[0]}
+
+    def summary(self, answer: dict) -> str:
+        if "text" in answer:
+            return answer["text"]
+        if "time" in answer:
+            if answer["keyword"] is None:
+                return "no keyword detected"
+            return f"{answer['keyword']} at {answer['time']:.2f} s ({answer['score']:.2f})"
+        return f"{answer['keyword']} ({answer['score']:.2f})"
+
+
+def predictor_config(predictor: SpeechPredictor) -> SpeechConfig:
+    """The config saved next to the predictor's model."""
+    from shared.config import load_config
+
+    if predictor.config is None:
+        predictor.config = load_config(SpeechConfig, predictor.model_dir / "config.json")
+    return predictor.config

@@ -1,0 +1,115 @@
+"""Hyper-parameters of the speech app (keyword spotting and CTC transcription)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from shared.config import BaseConfig
+from shared.errors import UserError
+
+ARCHITECTURES = ("crnn", "bidirectional", "attention")
+CELLS = ("gru", "lstm")
+
+
+@dataclasses.dataclass
+class SpeechConfig(BaseConfig):
+    # --- front end: 20 ms hops so one streaming step is one hop of audio --------------------
+    frame_length: int = 512  # 32 ms FFT window at 16 kHz (a power of two for RFFT)
+    hop_length: int = 320  # 20 ms: the streaming step
+    num_mel_bins: int = 40  # Speech Commands models use 40; more buys nothing at 16 kHz
+    # --- keyword model ----------------------------------------------------------------------
+    # crnn: causal convolutions + unidirectional RNN, the one that streams;
+    # bidirectional / attention: read the whole second (no step model, sliding windows).
+    architecture: str = "crnn"
+    cell: str = "gru"  # gru | lstm
+    conv_filters: tuple[int, ...] = (16, 32)  # 3x3 convolutions, each halving the mel axis
+    units: int = 128
+    rnn_layers: int = 1
+    dropout_rate: float = 0.2
+    # --- augmentation (tf.data for the waveform, SpecAugment inside the model) ---------------
+    max_shift_ms: float = 100.0
+    gain_db: tuple[float, ...] = (-15.0, 6.0)
+    snr_db: tuple[float, ...] = (3.0, 30.0)  # coloured-noise mixtures at a random SNR
+    noise_probability: float = 0.8
+    time_masks: int = 2
+    max_time_width: int = 5  # frames (100 ms)
+    frequency_masks: int = 2
+    max_frequency_width: int = 5  # mel bins
+    label_smoothing: float = 0.05
+    # --- streaming detector ---------------------------------------------------------------
+    window_stride_ms: float = 200.0  # a 1-s window is scored every this many ms (staggered states)
+    detection_threshold: float = 0.75
+    smoothing_windows: int = 1  # posteriors averaged over this many consecutive windows
+    refractory_seconds: float = 1.0  # no second detection of any keyword this soon after one
+    stream_minutes: float = 10.0  # length of the generated evaluation stream
+    # --- transcription (CTC) ----------------------------------------------------------------
+    transcription: bool = True  # also train the CTC phrase transcriber (a second head)
+    transcription_units: int = 128  # per direction of the bidirectional GRU
+    transcription_layers: int = 2
+    transcription_batch_size: int = 16  # phrases per step next to `batch_size` keyword clips
+    # --- data sizes -----------------------------------------------------------------------
+    quick_corpus: bool = False  # the small generated corpus (tests)
+    train_limit: int = 0  # use at most this many training clips (0 = all)
+    test_limit: int = 0  # evaluate on at most this many test clips (0 = all)
+
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(
+            epochs=1,
+            quick_corpus=True,
+            conv_filters=(4, 8),
+            units=16,
+            transcription_units=16,
+            transcription_layers=1,
+            test_limit=120,
+            stream_minutes=0.5,
+            latency_runs=10,
+        ),
+        "demo": dict(epochs=6, units=96, transcription_units=96),
+        "default": dict(epochs=20, early_stopping_patience=4),  # untested here: see README
+    }
+
+    def validate(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise UserError(
+                f"--set architecture={self.architecture}: choose from {', '.join(ARCHITECTURES)}"
+            )
+        if self.cell not in CELLS:
+            raise UserError(f"--set cell={self.cell}: choose from {', '.join(CELLS)}")
+        for name in ("units", "rnn_layers", "epochs", "batch_size", "num_mel_bins"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        if not self.conv_filters or min(self.conv_filters) < 1:
+            raise UserError(f"--set conv_filters={self.conv_filters}: give positive counts")
+        if self.num_mel_bins % (2 ** len(self.conv_filters)):
+            raise UserError(
+                f"--set num_mel_bins={self.num_mel_bins}: must be divisible by "
+                f"{2 ** len(self.conv_filters)} (each convolution halves the mel axis)"
+            )
+        if (
+            16000 % self.hop_length
+            or not self.hop_length <= self.frame_length <= 2 * self.hop_length
+        ):
+            raise UserError(
+                f"--set hop_length={self.hop_length}: must divide 16000 and be at least half "
+                f"of frame_length={self.frame_length}"
+            )
+        if self.frame_length & (self.frame_length - 1):
+            raise UserError(f"--set frame_length={self.frame_length}: must be a power of two")
+        for name in ("dropout_rate", "noise_probability", "label_smoothing"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
+        if not 0.0 < self.detection_threshold <= 1.0:
+            raise UserError(
+                f"--set detection_threshold={self.detection_threshold}: must be in (0, 1]"
+            )
+        stride = self.window_stride_ms / 1000 * 16000
+        if stride < self.hop_length or stride % self.hop_length:
+            raise UserError(
+                f"--set window_stride_ms={self.window_stride_ms}: must be a multiple of the "
+                f"{self.hop_length / 16:g} ms hop"
+            )
+        for name in ("gain_db", "snr_db"):
+            value = getattr(self, name)
+            if len(value) != 2 or value[0] > value[1]:
+                raise UserError(f"--set {name}={value}: give low,high")

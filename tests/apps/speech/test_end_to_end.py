@@ -1,0 +1,188 @@
+"""Quick preset: train -> export -> convert -> predict (keyword, stream, transcribe) from LiteRT."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow_datasets as tfds
+
+from apps import cli
+from apps.speech import data
+from apps.speech.app import SpeechApp
+from apps.speech.config import SpeechConfig
+from shared.config import resolve_config
+from shared.data.sources import Source
+from shared.errors import UserError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    import os
+
+    previous = os.environ.get("RNNAPPS_DATA")
+    os.environ["RNNAPPS_DATA"] = str(tmp_path_factory.mktemp("data"))
+    out = tmp_path_factory.mktemp("models") / "speech"
+    try:
+        assert cli.main(["train", "speech", "--preset", "quick", "--out", str(out)]) == 0
+        yield out
+    finally:
+        if previous is None:
+            os.environ.pop("RNNAPPS_DATA", None)
+        else:
+            os.environ["RNNAPPS_DATA"] = previous
+
+
+@pytest.fixture(scope="module")
+def clips(model_dir):
+    """Test-voice keyword clips and a phrase, from the corpus the run used."""
+    splits = SpeechApp().load_data(resolve_config(SpeechConfig, "quick"), Source("default"))
+    return splits
+
+
+def write(path, audio, sample_rate=16000):
+    soundfile.write(str(path), audio, sample_rate)
+    return str(path)
+
+
+def test_a_finished_run_leaves_every_artifact(model_dir):
+    names = ["model.keras", "saved_model/saved_model.pb", "config.json", "metrics.json"]
+    names += ["model_card.md", "streaming.json"]
+    names += [
+        f"{n}_{v}.tflite" for n in ("model", "step", "transcribe") for v in ("fp32", "fp16", "int8")
+    ]
+    for name in names:
+        assert (model_dir / name).exists(), name
+
+
+def test_metrics_json_holds_every_engine_streaming_and_transcription(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert (metrics["app"], metrics["preset"]) == ("speech", "quick")
+    keras_scores = metrics["metrics"]
+    assert 0.0 <= keras_scores["accuracy"] <= 1.0 and set(
+        keras_scores["per_label_accuracy"]
+    ) == set(data.LABELS)
+    assert (
+        keras_scores["streaming"]["events"] > 0
+        and keras_scores["streaming"]["stream_seconds"] == 30.0
+    )
+    assert {"cer", "wer", "count"} <= set(keras_scores["transcription"])
+    for variant in ("fp32", "fp16", "int8"):
+        scores = metrics["litert"][variant]
+        assert scores["latency_ms_p50"] > 0 and scores["step_latency_ms_p50"] > 0
+        assert scores["transcribe_latency_ms_p50"] > 0
+        assert scores["size_bytes"] == sum(
+            (model_dir / f"{n}_{variant}.tflite").stat().st_size
+            for n in ("model", "step", "transcribe")
+        )
+        assert "false_accepts_per_hour" in scores["streaming"]
+    # fp32 LiteRT computes what Keras computes: same answers, same stream, same transcripts.
+    fp32 = metrics["litert"]["fp32"]
+    assert fp32["accuracy"] == pytest.approx(keras_scores["accuracy"])
+    assert fp32["streaming"] == keras_scores["streaming"]
+    assert fp32["transcription"]["cer"] == pytest.approx(keras_scores["transcription"]["cer"])
+    assert metrics["litert"]["int8"]["model_size_bytes"] < fp32["model_size_bytes"]
+    assert 0.0 <= metrics["baselines"]["log_mel_logistic_regression"]["accuracy"] <= 1.0
+    for ops in metrics["ops"].values():
+        assert not any("Flex" in op or "CUSTOM" in op for op in ops)
+    assert "RFFT2D" in metrics["ops"]["model_fp32.tflite"]  # the front end is in the .tflite
+
+
+def test_predict_json_answers_from_the_tflite(model_dir, clips, tmp_path, capsys):
+    path = write(tmp_path / "yes.wav", clips.test["audio"][0])
+    assert cli.main(["predict", "speech", path, "--model", str(model_dir), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip())
+    assert set(answer) == {"input", "keyword", "score"}
+    assert answer["input"] == path and answer["keyword"] in data.LABELS and 0 < answer["score"] <= 1
+
+
+def test_engines_agree_and_odd_formats_are_converted(model_dir, clips, tmp_path):
+    app = SpeechApp()
+    clip = clips.test["audio"][1]
+    stereo_44k = np.stack([clip, clip], axis=1)
+    import soxr
+
+    stereo_44k = soxr.resample(stereo_44k, 16000, 44100)
+    paths = [
+        write(tmp_path / "clip.wav", clip),
+        write(tmp_path / "stereo_44k.flac", stereo_44k, 44100),
+        write(tmp_path / "long.wav", np.concatenate([clip, np.zeros(160000, np.float32)])),
+    ]
+    answers = {}
+    for engine in ("litert", "savedmodel", "keras"):
+        predictor = app.load_predictor(model_dir, engine)
+        answers[engine] = app.predict(predictor, paths)
+    for engine in ("savedmodel", "keras"):
+        for a, b in zip(answers["litert"], answers[engine], strict=True):
+            assert a["keyword"] == b["keyword"] and a["score"] == pytest.approx(
+                b["score"], abs=1e-3
+            )
+    # Stereo 44.1 kHz is averaged and resampled; an 11-s file is heard for its first second.
+    plain, stereo, long = answers["litert"]
+    assert stereo["score"] == pytest.approx(plain["score"], abs=0.05)
+    assert long["keyword"] == plain["keyword"] and long["score"] == pytest.approx(
+        plain["score"], abs=1e-4
+    )
+
+
+def test_stream_and_transcribe_through_the_app(model_dir, clips, tmp_path):
+    app = SpeechApp()
+    predictor = app.load_predictor(model_dir, "litert")
+    long = np.concatenate([np.zeros(8000, np.float32), *clips.test["audio"][:4]])
+    path = write(tmp_path / "long.wav", long + 0.001)
+    answers = app.predict(predictor, [path], stream=True)
+    for answer in answers:  # an untrained quick model may detect nothing: then one empty answer
+        assert set(answer) == {"input", "keyword", "score", "time"}
+        assert answer["time"] is None or 1.0 <= answer["time"] <= len(long) / 16000
+    phrases = clips.info["transcription"].test
+    path = write(tmp_path / "phrase.wav", phrases["audio"][0])
+    [answer] = app.predict(predictor, [path], task="transcribe")
+    assert set(answer) == {"input", "text"} and isinstance(answer["text"], str)
+    keras_answer = app.predict(app.load_predictor(model_dir, "keras"), [path], task="transcribe")
+    assert keras_answer[0]["text"] == answer["text"]
+    with pytest.raises(UserError, match="--task"):
+        app.predict(predictor, [path], task="translate")
+
+
+def test_bad_inputs_fail_alone_with_one_line_each(model_dir, clips, tmp_path, capsys):
+    good = write(tmp_path / "good.wav", clips.test["audio"][2])
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    silent = write(tmp_path / "silent.wav", np.zeros(16000, np.float32))
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\xff\xff\xff\xffWAVEfmt " + bytes(20))
+    inputs = [good, str(text), str(empty), silent, str(corrupt), str(tmp_path / "missing.wav")]
+    code = cli.main(["predict", "speech", *inputs, "--model", str(model_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert [json.loads(line)["input"] for line in out.splitlines()] == [good]
+    errors = err.strip().splitlines()
+    assert len(errors) == 5 and all(line.startswith("rnnapps: error: ") for line in errors)
+    assert "not a readable audio file" in errors[0] and "empty file" in errors[1]
+    assert "silent" in errors[2] and "not a readable audio file" in errors[3]
+    assert "no such file" in errors[4]
+    too_long = write(
+        tmp_path / "phrase_too_long.wav", 0.2 * np.random.default_rng(0).standard_normal(80000)
+    )
+    app = SpeechApp()
+    [error] = app.predict(app.load_predictor(model_dir, "litert"), [too_long], task="transcribe")
+    assert isinstance(error, UserError) and "at most 3 s" in str(error)
+
+
+def test_tfds_speech_commands_flows_into_training_batches(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNAPPS_DATA", str(tmp_path))
+    app = SpeechApp()
+    config = resolve_config(SpeechConfig, "quick", ["transcription=false", "batch_size=4"])
+    with tfds.testing.mock_data(num_examples=6):
+        splits = app.load_data(config, Source("tfds", "speech_commands"))
+    assert splits.source == "tfds:speech_commands" and splits.train["audio"].shape[1:] == (16000,)
+    train, _ = app.make_datasets(config, splits)
+    inputs, targets = next(iter(train))
+    assert inputs["keyword_audio"].shape == (4, 16000) and targets["keyword"].shape == (4, 12)
+    assert float(np.abs(inputs["keyword_audio"]).max()) <= 1.0
+    model = app.build_model(config, splits)
+    assert np.isfinite(model.train_on_batch(inputs, targets, return_dict=True)["loss"])
