@@ -255,6 +255,20 @@ def command_bench(args) -> int:
     )
 
 
+def command_serve(args) -> int:
+    """Web page and REST API (TensorFlow Serving shape) over the exported models."""
+    from shared.serve import main as serve
+
+    return serve(
+        args.host,
+        args.port,
+        pathlib.Path(args.models),
+        args.engine,
+        variant=args.variant,
+        registry=registry,
+    )
+
+
 def make_parser() -> Parser:
     parser = Parser(
         prog="rnnapps", description="Recurrent-network apps: train, export, run on device."
@@ -324,6 +338,12 @@ def make_parser() -> Parser:
         "--quick", action="store_true", help="few runs, no per-engine memory (tests)"
     )
     bench.add_argument("--train", action="store_true", help="also time training steps: input wait")
+    serve = commands.add_parser("serve", help="web page and REST API for every app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--models", default="saved_models")
+    serve.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
+    serve.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
     return parser
 
 
@@ -336,6 +356,7 @@ COMMANDS = {
     "demo": command_demo,
     "report": command_report,
     "bench": command_bench,
+    "serve": command_serve,
 }
 
 

@@ -1,0 +1,352 @@
+"""The apps a server answers for: which are trained, their metrics, their loaded predictors.
+
+Nothing here knows a single app: an app is reached through the ``App`` interface and a
+catalog object with ``names()`` and ``get_app(name)`` (``apps.registry``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import pathlib
+import threading
+from typing import Any, Protocol
+
+from shared.errors import UserError
+
+# What an app's inputs are. Text apps take the string itself; the others take a file,
+# which the server writes from the request's bytes (an app may say so with `input_kind`).
+INPUT_KINDS = {"speech": "audio", "captioning": "image", "video": "video"}
+FILE_KINDS = ("audio", "image", "video")
+ENGINES = ("litert", "savedmodel", "keras")
+VARIANTS = ("fp32", "fp16", "int8")
+
+
+class ApiError(Exception):
+    """A request the server refuses: an HTTP status and a one-line message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class AppCatalog(Protocol):
+    """What the server needs of ``apps.registry``."""
+
+    def names(self) -> list[str]: ...
+
+    def get_app(self, name: str) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One option of ``App.predict`` that a request may set, with its type and bounds.
+
+    Args:
+        name: the keyword argument of ``App.predict``.
+        type: its JSON type: ``"integer"``, ``"number"``, ``"boolean"`` or ``"string"``.
+        help: what it does, for the web page and the OpenAPI description.
+        minimum: the smallest value allowed (numbers).
+        maximum: the largest value allowed (numbers); bounds keep one request's work bounded.
+        choices: the values allowed (strings).
+
+    Example:
+        >>> OptionSpec("length", "integer", "characters", 1, 2000).check(200)
+        200
+    """
+
+    name: str
+    type: str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> Any:
+        """The value if it fits, else an ApiError 400 naming the option."""
+        where = f"parameters.{self.name}"
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise ApiError(400, f"{where}: expected true or false, got {_shown(value)}")
+            return value
+        if self.type == "string":
+            if value not in self.choices:
+                raise ApiError(
+                    400, f"{where}: expected one of {', '.join(self.choices)}, got {_shown(value)}"
+                )
+            return value
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.type == "integer" and not (
+            isinstance(value, int) or (is_number and float(value).is_integer())
+        ):
+            raise ApiError(400, f"{where}: expected an integer, got {_shown(value)}")
+        if not is_number or not math.isfinite(value):
+            raise ApiError(400, f"{where}: expected a number, got {_shown(value)}")
+        if not self.minimum <= value <= self.maximum:
+            raise ApiError(400, f"{where}: {value} is outside [{self.minimum:g}, {self.maximum:g}]")
+        return int(value) if self.type == "integer" else float(value)
+
+    def schema(self, default: Any = None) -> dict:
+        """Its JSON schema (OpenAPI and the web page's form)."""
+        schema: dict[str, Any] = {"type": self.type, "description": self.help}
+        if self.minimum is not None:
+            schema.update(minimum=self.minimum, maximum=self.maximum)
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if default is not None:
+            schema["default"] = default
+        return schema
+
+
+# The options of App.predict a request may set (the CLI's predict flags), with the bounds
+# that keep one request's work within the time limit.
+OPTIONS = {
+    spec.name: spec
+    for spec in (
+        OptionSpec(
+            "task", "string", "speech: which model answers", choices=("keyword", "transcribe")
+        ),
+        OptionSpec("stream", "boolean", "speech: detect keywords over a long recording"),
+        OptionSpec("length", "integer", "text generation: characters to generate", 1, 2000),
+        OptionSpec("temperature", "number", "text generation: sampling temperature", 0, 5),
+        OptionSpec("top_k", "integer", "text generation: keep the k likeliest (0: all)", 0, 1000),
+        OptionSpec("top_p", "number", "text generation: nucleus probability mass", 0, 1),
+        OptionSpec("seed", "integer", "text generation: sampling seed", 0, 2**31 - 1),
+        OptionSpec("beam_width", "integer", "beam search width (1: greedy)", 1, 16),
+        OptionSpec("length_penalty", "number", "beam search length penalty", 0, 5),
+    )
+}
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else None
+    if text is None:
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return round(float(value), 4)
+    return None
+
+
+def metrics_summary(metric: str, metrics: dict) -> dict:
+    """The headline metric per engine, with size and latency, from a ``metrics.json``."""
+    rows = []
+    keras_scores = metrics.get("metrics") or {}
+    if isinstance(keras_scores, dict):
+        rows.append({"engine": "keras", "value": _number(keras_scores.get(metric))})
+    if isinstance(metrics.get("savedmodel"), dict):
+        rows.append({"engine": "savedmodel", "value": _number(metrics["savedmodel"].get(metric))})
+    for variant, scores in (metrics.get("litert") or {}).items():
+        if isinstance(scores, dict):
+            rows.append(
+                {
+                    "engine": f"litert {variant}",
+                    "value": _number(scores.get(metric)),
+                    "size_bytes": _number(scores.get("size_bytes")),
+                    "latency_ms_p50": _number(scores.get("latency_ms_p50")),
+                }
+            )
+    scores = {}
+    if isinstance(keras_scores, dict):
+        scores = {k: _number(v) for k, v in keras_scores.items() if _number(v) is not None}
+    return {
+        "metric": metric,
+        "preset": metrics.get("preset"),
+        "data": metrics.get("data"),
+        "rows": rows,
+        "scores": scores,
+    }
+
+
+class ServedApp:
+    """One app as the server sees it: its folder, state, options and (once loaded) predictor.
+
+    Args:
+        app: the ``App`` object.
+        models: the configured models folder; the app's model is ``models/<name>`` and
+            nothing outside that folder is ever loaded (a symlink out of it is refused).
+        default_models: True when `models` is the CLI's default (shortens the train command).
+
+    Example:
+        >>> served = ServedApp(registry.get_app("sentiment"), pathlib.Path("saved_models"))
+        >>> served.trained, served.kind
+        (True, 'text')
+    """
+
+    def __init__(self, app: Any, models: pathlib.Path, default_models: bool = False):
+        self.app = app
+        self.name: str = app.name
+        self.models = pathlib.Path(models).resolve()
+        self.directory = self.models / self.name
+        self.kind: str = getattr(app, "input_kind", None) or INPUT_KINDS.get(self.name, "text")
+        self.options = self._options()
+        self.lock = threading.Lock()  # one answer at a time: interpreters are not thread-safe
+        self.predictor: Any = None
+        self.state = "END"
+        self.error = ""
+        self.metrics: dict | None = None
+        self._samples: list[pathlib.Path] | None = None
+        out = "" if default_models else f" --out {self.directory}"
+        self.train_command = f"rnnapps train {self.name} --preset demo{out}"
+        self.refresh()
+
+    def _options(self) -> dict[str, tuple[OptionSpec, Any]]:
+        """The options of this app's ``predict`` that a request may set, with their defaults."""
+        accepted = inspect.signature(self.app.predict).parameters
+        options = {}
+        for name, parameter in accepted.items():
+            if name in OPTIONS:
+                default = parameter.default
+                options[name] = (
+                    OPTIONS[name],
+                    None if default is inspect.Parameter.empty else default,
+                )
+        return options
+
+    def inside_models(self) -> bool:
+        """Whether the app's folder really is inside the models folder (no symlink out)."""
+        return self.directory.resolve().is_relative_to(self.models)
+
+    @property
+    def trained(self) -> bool:
+        return (
+            self.inside_models()
+            and (self.directory / "config.json").is_file()
+            and (self.directory / "metrics.json").is_file()
+        )
+
+    def refresh(self) -> None:
+        """Re-read the metrics (a train may have finished since the server started)."""
+        if not self.trained:
+            self.metrics, self.predictor = None, None
+            self.state, self.error = "END", f"not trained (run: {self.train_command})"
+            return
+        if self.predictor is None and self.error.startswith("not trained"):
+            self.state, self.error = "START", ""  # trained since: loaded on first use
+        try:
+            self.metrics = json.loads((self.directory / "metrics.json").read_text())
+        except (OSError, ValueError) as error:
+            self.metrics = None
+            self.error = f"{self.directory / 'metrics.json'}: unreadable ({error})"
+
+    def load(self, engine: str, variant: str) -> None:
+        """Load the predictor (Keras models are loaded by the apps with ``safe_mode=True``)."""
+        if not self.trained:
+            self.state, self.error = "END", f"not trained (run: {self.train_command})"
+            return
+        self.state = "LOADING"
+        try:
+            self.predictor = self.app.load_predictor(self.directory, engine, variant)
+        except (UserError, OSError, ValueError) as error:
+            # A half-written or foreign model folder: say so in the status, keep serving the rest.
+            self.predictor = None
+            self.state, self.error = "END", f"failed to load: {error}"
+            return
+        self.state, self.error = "AVAILABLE", ""
+
+    def status(self) -> dict:
+        """The TensorFlow Serving ``GetModelStatus`` answer."""
+        code = (
+            "OK" if self.state == "AVAILABLE" else ("NOT_FOUND" if not self.trained else "UNKNOWN")
+        )
+        return {
+            "model_version_status": [
+                {
+                    "version": "1",
+                    "state": self.state,
+                    "status": {"error_code": code, "error_message": self.error},
+                }
+            ]
+        }
+
+    def describe(self) -> dict:
+        """What the web page shows of the app (and ``GET /v1/models/<app>/metadata``)."""
+        app = self.app
+        examples = [] if self.kind in FILE_KINDS else [str(s) for s in app.sample_inputs]
+        return {
+            "name": self.name,
+            "task": app.task,
+            "pattern": app.pattern,
+            "data": app.default_data,
+            "kind": self.kind,
+            "trained": self.trained,
+            "state": self.state,
+            "error": self.error,
+            "train_command": self.train_command,
+            "metrics": metrics_summary(app.metric, self.metrics) if self.metrics else None,
+            "options": [
+                {"name": name, **spec.schema(default)}
+                for name, (spec, default) in self.options.items()
+            ],
+            "examples": examples,
+            "samples": len(self.samples()),
+            "figure": self.kind == "audio"
+            or hasattr(app, "save_attention")
+            or hasattr(app, "figure"),
+        }
+
+    def samples(self) -> list[pathlib.Path]:
+        """Generated sample files the page offers (file apps): chosen by the app, not a request."""
+        if self.kind not in FILE_KINDS:
+            return []
+        if self._samples is None:  # an app may write its samples on first use
+            self._samples = [pathlib.Path(path) for path in self.app.sample_inputs]
+        return self._samples
+
+
+class Catalog:
+    """Every registered app, served from one models folder with one engine.
+
+    Args:
+        registry: ``names()`` and ``get_app(name)`` (``apps.registry``).
+        models: the folder holding ``<app>/`` model folders.
+        engine: ``litert`` (default), ``savedmodel`` or ``keras``.
+        variant: the ``.tflite`` variant for LiteRT: ``fp32``, ``fp16`` or ``int8``.
+
+    Example:
+        >>> catalog = Catalog(registry, pathlib.Path("saved_models"), "litert")
+        >>> catalog.load_all()
+        >>> catalog.get("sentiment").state
+        'AVAILABLE'
+    """
+
+    def __init__(
+        self,
+        registry: AppCatalog,
+        models: pathlib.Path,
+        engine: str = "litert",
+        variant: str = "fp32",
+    ):
+        if engine not in ENGINES:
+            raise UserError(f"--engine {engine}: choose from {', '.join(ENGINES)}")
+        if variant not in VARIANTS:
+            raise UserError(f"--variant {variant}: choose from {', '.join(VARIANTS)}")
+        models = pathlib.Path(models)
+        if not models.is_dir():
+            raise UserError(f"{models}: no such models folder")
+        self.engine, self.variant, self.models = engine, variant, models.resolve()
+        default = models == pathlib.Path("saved_models")
+        self.apps = {
+            name: ServedApp(registry.get_app(name), models, default) for name in registry.names()
+        }
+
+    def load_all(self, log=None) -> None:
+        for served in self.apps.values():
+            served.load(self.engine, self.variant)
+            if log:
+                log(f"{served.name}: {served.error or served.state.lower()}")
+
+    def get(self, name: str) -> ServedApp:
+        """The app named by a request, or an ApiError 404 listing the apps."""
+        served = self.apps.get(name)
+        if served is None:
+            raise ApiError(
+                404, f"{_shown(name)}: unknown model (choose from {', '.join(self.apps)})"
+            )
+        return served
