@@ -491,3 +491,19 @@ def _load_ucf101(name: str, seed: int, limit: int | None) -> Splits:
         source=f"tfds:{name}",
         info={"classes": list(info.features["label"].names)},
     )
+
+
+def write_sample_clips(folder: str | pathlib.Path, seed: int = 0) -> list[pathlib.Path]:
+    """One sample clip per class in `folder` (``<class>.mp4``), for ``rnnapps predict video``."""
+    folder = pathlib.Path(folder)
+    return [write_sample_clip(folder / f"{name}.mp4", name, seed) for name in CLASSES]
+
+
+if __name__ == "__main__":
+    # python -m apps.video.data FOLDER [SEED]: write one sample .mp4 per class to try.
+    import sys
+
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m apps.video.data FOLDER [SEED]")
+    for written in write_sample_clips(sys.argv[1], int(sys.argv[2]) if len(sys.argv) == 3 else 0):
+        print(written)

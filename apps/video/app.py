@@ -1,0 +1,337 @@
+"""The video app object that the CLI and ``shared.workflow`` drive."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from apps.video import data as video_data
+from apps.video.config import VideoConfig
+from apps.video.inference import (
+    CLASSES_FILE,
+    VideoPredictor,
+    VideoServing,
+    litert_models,
+)
+from apps.video.model import build_model
+from shared.app import App, ExportBundle
+from shared.data.cache import data_dir
+from shared.data.sources import Source
+from shared.data.splits import Splits, take
+from shared.errors import UserError
+from shared.litert import LiteRTModel
+from shared.metrics import classification_scores
+
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+SAMPLE_CLASSES = ("move_right", "rotate_clockwise", "shrink")
+# Frame counts at which the streamed (step model) answer is scored: how soon it is right.
+STREAMING_CHECKPOINTS = (4, 8, 12, 16)
+
+
+def _swap_table(classes: list[str], pairs: list[tuple[str, str]]) -> np.ndarray:
+    """Label -> label after a transform that turns each class of a pair into the other."""
+    table = np.arange(len(classes))
+    for first, second in pairs:
+        a, b = classes.index(first), classes.index(second)
+        table[a], table[b] = b, a
+    return table
+
+
+def motion_augmenter(classes: list[str], seed: int):
+    """A tf.data transformation that mirrors clips and plays them backwards, fixing the labels.
+
+    Only for the generated motions, whose classes pair up under each transform:
+    a left-right mirror swaps move_left/move_right and the two rotations, an
+    up-down mirror swaps move_up/move_down and the rotations, and playing the
+    clip backwards swaps every opposite pair (grow/shrink included).
+    """
+    rotations = ("rotate_clockwise", "rotate_anticlockwise")
+    mirror_x = _swap_table(classes, [("move_left", "move_right"), rotations])
+    mirror_y = _swap_table(classes, [("move_up", "move_down"), rotations])
+    backwards = _swap_table(
+        classes,
+        [("move_left", "move_right"), ("move_up", "move_down"), rotations, ("grow", "shrink")],
+    )
+    tables = [tf.constant(t, tf.int64) for t in (mirror_x, mirror_y, backwards)]
+
+    def augment(example, random_value):
+        inputs, label = example
+        frames, length = inputs["frames"], inputs["length"]  # [time, h, w, 3], []
+        # Stateless draws from a per-example seed: deterministic under parallel map.
+        flips = tf.random.stateless_uniform([3], seed=tf.stack([random_value, seed])) < 0.5
+        label = tf.cast(label, tf.int64)
+        frames = tf.where(flips[0], tf.reverse(frames, axis=[2]), frames)
+        label = tf.where(flips[0], tf.gather(tables[0], label), label)
+        frames = tf.where(flips[1], tf.reverse(frames, axis=[1]), frames)
+        label = tf.where(flips[1], tf.gather(tables[1], label), label)
+        # Reverse only the real frames; padding stays at the end.
+        reversed_frames = tf.reverse_sequence(
+            frames[None], tf.cast(length, tf.int64)[None], seq_axis=1, batch_axis=0
+        )[0]
+        frames = tf.where(flips[2], reversed_frames, frames)
+        label = tf.where(flips[2], tf.gather(tables[2], label), label)
+        return {"frames": frames, "length": length}, label
+
+    def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        # New draws every epoch, from one seed.
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        paired = tf.data.Dataset.zip((dataset, randoms))
+        return paired.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+
+    return apply
+
+
+def shuffle_frames(frames: np.ndarray, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """The control: each clip's real frames in a seeded random order (padding stays last)."""
+    rng = np.random.default_rng(seed)
+    shuffled = np.array(frames, copy=True)
+    for index, length in enumerate(lengths):
+        shuffled[index, :length] = frames[index, rng.permutation(int(length))]
+    return shuffled
+
+
+def write_confusion_matrix(
+    matrix: np.ndarray, classes: list[str], path: pathlib.Path, title: str
+) -> None:
+    """A labelled confusion-matrix heat map (rows: true class, columns: predicted) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    from matplotlib import pyplot as plt
+
+    size = max(5.0, 0.5 * len(classes) + 2.0)
+    figure, axes = plt.subplots(figsize=(size + 1.0, size))
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    ticks = np.arange(len(classes))
+    axes.set_xticks(ticks, classes, rotation=45, ha="right")
+    axes.set_yticks(ticks, classes)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    if len(classes) <= 20:  # counts stay readable only on small matrices
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for row in range(len(classes)):
+            for column in range(len(classes)):
+                axes.text(
+                    column,
+                    row,
+                    str(int(matrix[row, column])),
+                    ha="center",
+                    va="center",
+                    color="white" if matrix[row, column] > threshold else "black",
+                    fontsize=8,
+                )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+class VideoApp(App):
+    name = "video"
+    task = "Video classification of motions (generated clips; UCF101 or a folder per class)"
+    pattern = "many-to-one (per-frame CNN, GRU over frames; frame-by-frame streaming)"
+    default_data = "generated motion clips: 8 motions of shapes and handwritten digits"
+    metric = "accuracy"
+    config_class = VideoConfig
+
+    @property
+    def sample_inputs(self) -> tuple[str, ...]:
+        """Generated clips written as .mp4 files (the demo classifies files, as a user would)."""
+        folder = data_dir() / "video_samples"
+        paths = []
+        for class_name in SAMPLE_CLASSES:
+            path = folder / f"{class_name}.mp4"
+            if not path.is_file():
+                path = video_data.write_sample_clip(path, class_name, seed=1)
+            paths.append(str(path))
+        return tuple(paths)
+
+    # -- data and training -------------------------------------------------------------------
+
+    def load_data(self, config: VideoConfig, source: Source) -> Splits:
+        splits = video_data.load_data(
+            str(source),
+            config.seed,
+            size=(config.train_size or None) if source.kind == "default" else None,
+            quick=config.preset == "quick",
+        )
+        if config.test_limit and len(splits.test["label"]) > config.test_limit:
+            splits.test = take(splits.test, np.arange(config.test_limit))
+        return splits
+
+    def classes(self, splits: Splits) -> list[str]:
+        return list(splits.info["classes"])
+
+    def build_model(self, config: VideoConfig, splits: Splits):
+        num_frames, height, width, _ = splits.train["frames"].shape[1:]
+        steps_per_epoch = -(-len(splits.train["label"]) // config.batch_size)
+        return build_model(
+            config, len(self.classes(splits)), num_frames, (height, width), steps_per_epoch
+        )
+
+    def _dataset(self, config: VideoConfig, splits: Splits, columns: dict, training: bool):
+        inputs = {
+            "frames": columns["frames"],
+            "length": np.asarray(columns["length"], np.int32),
+        }
+        labels = np.asarray(columns["label"], np.int64)
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+        if training:
+            dataset = dataset.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+            if config.augment and self.classes(splits) == list(video_data.CLASSES):
+                augment = motion_augmenter(self.classes(splits), config.seed)
+                dataset = dataset.apply(augment)
+        return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def make_datasets(self, config: VideoConfig, splits: Splits):
+        return (
+            self._dataset(config, splits, splits.train, training=True),
+            self._dataset(config, splits, splits.validation, training=False),
+        )
+
+    # -- export ------------------------------------------------------------------------------
+
+    def build_export(self, model, config: VideoConfig, splits: Splits) -> ExportBundle:
+        classes = self.classes(splits)
+        serving = VideoServing(model, classes)
+        return ExportBundle(
+            serving=serving,
+            signatures={
+                "serving_default": serving.serve.get_concrete_function(),
+                "step": serving.step.get_concrete_function(),
+            },
+            tflite_models=litert_models(model),
+            sidecars={CLASSES_FILE: json.dumps(classes, indent=1)},
+        )
+
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> VideoPredictor:
+        return VideoPredictor(model_dir, engine, variant)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, predictor: VideoPredictor, splits: Splits, config: VideoConfig) -> dict:
+        """Accuracy on the test clips, and on the same clips with their frames shuffled.
+
+        The shuffled-frame control keeps every frame and only breaks their order, so
+        a model that reads motion falls towards chance (1 / classes) on it. LiteRT
+        engines also stream every test clip through the step model, frame by frame.
+        The Keras engine draws the confusion matrix beside the model
+        (``confusion_matrix.png``) when none is there yet.
+        """
+        test = splits.test
+        frames, lengths = test["frames"], np.asarray(test["length"], np.int32)
+        labels = np.asarray(test["label"])
+        classes = self.classes(splits)
+        probabilities = predictor.probabilities(frames, lengths)
+        predicted = probabilities.argmax(axis=-1)
+        scores = classification_scores(labels, predicted, labels=list(range(len(classes))))
+        shuffled = predictor.probabilities(
+            shuffle_frames(frames, lengths, config.shuffle_seed), lengths
+        )
+        scores["shuffled_frames_accuracy"] = float(np.mean(shuffled.argmax(axis=-1) == labels))
+        scores["chance_accuracy"] = 1.0 / len(classes)
+        if predictor.engine.startswith("litert"):
+            scores.update(self._streaming_scores(predictor, frames, lengths, labels, probabilities))
+        if predictor.engine == "keras":
+            matrix = np.zeros((len(classes), len(classes)), np.int64)
+            np.add.at(matrix, (labels, predicted), 1)
+            if len(classes) <= 20:
+                scores["confusion_matrix"] = matrix.tolist()
+            path = predictor.model_dir / CONFUSION_MATRIX_FILE
+            if not path.exists():
+                title = f"video: test accuracy {scores['accuracy']:.3f} ({len(labels)} clips)"
+                write_confusion_matrix(matrix, classes, path, title)
+        return scores
+
+    def _streaming_scores(self, predictor, frames, lengths, labels, clip_probabilities) -> dict:
+        """Step model on every test clip: final answer, its gap to the clip model, early answers."""
+        right_after = {count: [] for count in STREAMING_CHECKPOINTS}
+        final, gap = [], 0.0
+        for clip, length, label, reference in zip(
+            frames, lengths, labels, clip_probabilities, strict=True
+        ):
+            streamed = predictor.stream(clip, int(length))  # [length, classes]
+            final.append(int(streamed[-1].argmax()) == int(label))
+            gap = max(gap, float(np.abs(streamed[-1] - reference).max()))
+            for count in STREAMING_CHECKPOINTS:
+                if count <= length:
+                    right_after[count].append(int(streamed[count - 1].argmax()) == int(label))
+        return {
+            "streaming_accuracy": float(np.mean(final)),
+            "streaming_max_abs_diff": gap,
+            "streaming_accuracy_after_frames": {
+                str(count): float(np.mean(hits)) for count, hits in right_after.items() if hits
+            },
+        }
+
+    def baselines(self, splits: Splits, config: VideoConfig) -> dict:
+        """Chance and the majority class; the shuffled-frame control is in ``metrics``."""
+        labels = np.asarray(splits.test["label"])
+        majority = np.bincount(np.asarray(splits.train["label"])).argmax()
+        return {
+            "chance": {"accuracy": 1.0 / len(self.classes(splits))},
+            "majority_class": {"accuracy": float(np.mean(labels == majority))},
+        }
+
+    def parity_inputs(self, splits: Splits, count: int) -> list:
+        test = splits.test
+        return [
+            (test["frames"][index], int(test["length"][index]))
+            for index in range(min(count, len(test["label"])))
+        ]
+
+    def latency(
+        self, model_dir: pathlib.Path, variant: str, predictor, splits: Splits, runs: int
+    ) -> dict:
+        """One-thread latency of a whole 16-frame clip (``latency_ms_*``) and of one streamed
+        frame through the step model (``step_latency_ms_*``)."""
+        model_dir = pathlib.Path(model_dir)
+        clip = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
+        step = LiteRTModel(model_dir / f"step_{variant}.tflite", num_threads=1)
+        frames = np.asarray(splits.test["frames"][:1], np.uint8)  # [1, time, h, w, 3]
+        timing = clip.latency_ms(
+            {"frames": frames, "length": np.array([frames.shape[1]], np.int32)}, runs=runs
+        )
+        step_inputs = {
+            "frame": frames[:, 1],
+            "previous_frame": frames[:, 0].astype(np.float32),
+            "state": np.zeros(step.input_shape("state"), np.float32),
+        }
+        step_timing = step.latency_ms(step_inputs, runs=max(runs, 10) * 5)
+        timing.update({f"step_{key}": value for key, value in step_timing.items()})
+        return timing
+
+    # -- prediction --------------------------------------------------------------------------
+
+    def predict(self, predictor: VideoPredictor, inputs: list[str]) -> list:
+        answers: list = []
+        valid: list[tuple[int, np.ndarray, int]] = []
+        for index, raw in enumerate(inputs):
+            try:
+                frames, length = video_data.load_video(
+                    raw, num_frames=predictor.num_frames, size=predictor.frame_shape
+                )
+                valid.append((index, frames, length))
+                answers.append(None)
+            except UserError as error:
+                answers.append(error)
+        if valid:
+            frames = np.stack([clip for _, clip, _ in valid])
+            lengths = np.asarray([length for _, _, length in valid], np.int32)
+            probabilities = predictor.probabilities(frames, lengths)
+            for (index, _, length), probs in zip(valid, probabilities, strict=True):
+                best = int(np.argmax(probs))
+                answers[index] = {
+                    "input": inputs[index],
+                    "label": predictor.classes[best],
+                    "score": round(float(probs[best]), 4),
+                    "frames": int(length),  # real frames read (a short clip is padded)
+                }
+        return answers
+
+    def summary(self, answer: dict) -> str:
+        return f"{answer['label']} ({answer['score']:.2f}, {answer['frames']} frames)"

@@ -1,0 +1,206 @@
+"""The video model's pieces: layers, streaming step == full clip, LiteRT == Keras."""
+
+import keras
+import numpy as np
+import pytest
+
+from apps.video.app import motion_augmenter, shuffle_frames
+from apps.video.config import VideoConfig
+from apps.video.data import CLASSES
+from apps.video.inference import (
+    build_step_model,
+    keras_step_callable,
+    litert_models,
+    step_state_shapes,
+    stream_clip,
+)
+from apps.video.model import FrameFeatures, LengthMask, PerFrame, build_model
+from shared.export import audit_builtin_ops, convert_to_tflite
+from shared.litert import LiteRTModel
+from shared.streaming import StreamingSession
+from shared.testing import check_layer
+
+SMALL = dict(filters=(4, 8), frame_embedding_dim=8, units=6, dropout_rate=0.0)
+
+
+def _clips(count=3, num_frames=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, num_frames, 16, 16, 3)).astype(np.uint8)
+
+
+def _small_model(cell="gru", differences=True, num_frames=6):
+    keras.utils.set_random_seed(1)
+    config = VideoConfig(
+        cell=cell, frame_differences=differences, motion_products=differences, **SMALL
+    )
+    model = build_model(config, num_classes=5, num_frames=num_frames, frame_shape=(16, 16))
+    # Non-trivial batch-norm statistics, so the step model must reuse them exactly.
+    for layer in model.get_layer("per_frame").layer.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.1, "float32"))
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, 0.5, "float32"))
+    return model
+
+
+def test_frame_features_scale_and_take_causal_differences(tmp_path):
+    clips = _clips(2, 4)
+    features = check_layer(
+        lambda: FrameFeatures(motion_products=True, name="frame_features"),
+        clips,
+        tmp_path,
+        expected_output_shape=(2, 4, 16, 16, 8),
+        trainable=False,
+    )
+    scaled = clips / 255.0
+    np.testing.assert_allclose(features[..., :3], scaled, atol=1e-6)
+    np.testing.assert_allclose(features[:, 0, ..., 3:6], scaled[:, 0], atol=1e-6)  # minus black
+    np.testing.assert_allclose(features[:, 1:, ..., 3:6], np.diff(scaled, axis=1), atol=1e-6)
+    # One-frame mode (the step model) gives the clip's values for frame t.
+    single = FrameFeatures(motion_products=True)(
+        clips[:, 2], previous_frames=clips[:, 1].astype("float32")
+    )
+    np.testing.assert_allclose(np.asarray(single), features[:, 2], atol=1e-6)
+    assert FrameFeatures(differences=False)(clips).shape == (2, 4, 16, 16, 3)
+    assert FrameFeatures()(clips).shape == (2, 4, 16, 16, 6)
+    with pytest.raises(ValueError, match="motion_products"):
+        FrameFeatures(differences=False, motion_products=True)
+
+
+@pytest.mark.parametrize("step", [1, -1])
+@pytest.mark.parametrize("bright_object", [True, False])
+def test_motion_products_point_against_the_motion_whatever_the_contrast(step, bright_object):
+    # A soft blob moving `step` pixels along x per frame over a flat background.
+    x = np.arange(32)
+    frames = np.zeros((1, 2, 32, 32, 3), np.uint8)
+    for t in range(2):
+        blob = np.exp(-(((x - 16 - step * t) / 3.0) ** 2))[None, :, None]
+        value = 40 + 180 * blob if bright_object else 220 - 180 * blob
+        frames[0, t] = np.broadcast_to(value, (32, 32, 3)).astype(np.uint8)
+    features = np.asarray(FrameFeatures(motion_products=True)(frames))[0, 1]
+    flow_x, flow_y = features[..., 6].sum(), features[..., 7].sum()
+    assert np.sign(flow_x) == -step and abs(flow_y) < 1e-3 * abs(flow_x)
+
+
+def test_length_mask_marks_real_frames(tmp_path):
+    mask = check_layer(
+        lambda: LengthMask(5, name="mask"), np.array([1, 3, 5]), tmp_path, trainable=False
+    )
+    assert mask.tolist() == [
+        [True, False, False, False, False],
+        [True, True, True, False, False],
+        [True, True, True, True, True],
+    ]
+    with pytest.raises(ValueError, match="num_frames"):
+        LengthMask(0)
+
+
+def test_per_frame_applies_the_layer_to_every_frame(tmp_path):
+    inputs = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    check_layer(
+        lambda: PerFrame(keras.layers.Dense(4, name="dense"), name="per_frame"),
+        inputs,
+        tmp_path,
+        expected_output_shape=(2, 5, 4),
+    )
+    dense = keras.layers.Dense(4)
+    dense.build((None, 3))
+    layer = PerFrame(dense)
+    np.testing.assert_allclose(
+        np.asarray(layer(inputs)), np.asarray(dense(inputs.reshape(10, 3))).reshape(2, 5, 4)
+    )
+
+
+def test_padding_after_the_length_changes_nothing():
+    model = _small_model()
+    clips = _clips(2)
+    lengths = np.array([4, 4], np.int32)
+    noisy = clips.copy()
+    noisy[:, 4:] = 255 - noisy[:, 4:]  # different "padding"
+    a = np.asarray(model({"frames": clips, "length": lengths}))
+    b = np.asarray(model({"frames": noisy, "length": lengths}))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    full = np.asarray(model({"frames": clips, "length": np.array([6, 6], np.int32)}))
+    assert np.abs(full - a).max() > 1e-4  # the length is really used
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "simple_rnn"])
+def test_stepping_frame_by_frame_equals_the_full_clip(cell):
+    model = _small_model(cell)
+    clips = _clips(3)
+    lengths = np.array([6, 1, 4], np.int32)
+    session = StreamingSession(
+        keras_step_callable(build_step_model(model, batch_size=1)),
+        step_state_shapes(model),
+        "frame",
+    )
+    for clip, length in zip(clips, lengths, strict=True):
+        streamed = stream_clip(session, clip, int(length))
+        assert streamed.shape == (length, 5)
+        for count in range(1, int(length) + 1):  # every prefix: a camera feed's answer
+            full = model({"frames": clip[None], "length": np.array([count], np.int32)})
+            np.testing.assert_allclose(streamed[count - 1], np.asarray(full)[0], atol=1e-5)
+
+
+def test_step_model_without_differences_matches_too():
+    model = _small_model(differences=False)
+    clip = _clips(1)[0]
+    session = StreamingSession(
+        keras_step_callable(build_step_model(model)), step_state_shapes(model), "frame"
+    )
+    full = model({"frames": clip[None], "length": np.array([6], np.int32)})
+    np.testing.assert_allclose(stream_clip(session, clip, 6)[-1], np.asarray(full)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_litert_clip_and_step_models_equal_keras(cell):
+    model = _small_model(cell)
+    clips = _clips(2)
+    lengths = np.array([6, 3], np.int32)
+    expected = np.asarray(model({"frames": clips, "length": lengths}))
+    graphs = litert_models(model)
+    clip_runner = LiteRTModel(convert_to_tflite(graphs["model"]))
+    step_content = convert_to_tflite(graphs["step"])
+    assert "WHILE" not in audit_builtin_ops(step_content, "step")  # one step: no loop
+    step_runner = LiteRTModel(step_content)
+    assert sorted(step_runner.input_names) == ["frame", "previous_frame", "state"]
+    shapes = {name: step_runner.input_shape(name) for name in ("previous_frame", "state")}
+    session = StreamingSession(step_runner, shapes, "frame")
+    for clip, length, reference in zip(clips, lengths, expected, strict=True):
+        out = clip_runner(frames=clip[None], length=np.array([length]))["probabilities"][0]
+        np.testing.assert_allclose(out, reference, atol=1e-5)
+        streamed = stream_clip(session, clip, int(length))[-1]
+        np.testing.assert_allclose(streamed, reference, atol=1e-4)
+
+
+def test_shuffled_control_keeps_frames_and_breaks_order():
+    clips = np.arange(2 * 16, dtype=np.uint8).reshape(2, 16, 1, 1, 1) * np.ones(
+        (1, 1, 2, 2, 3), np.uint8
+    )
+    lengths = np.array([16, 5])
+    shuffled = shuffle_frames(clips, lengths, seed=3)
+    for index, length in enumerate(lengths):
+        assert sorted(shuffled[index, :length, 0, 0, 0]) == sorted(clips[index, :length, 0, 0, 0])
+        np.testing.assert_array_equal(shuffled[index, length:], clips[index, length:])
+    assert not np.array_equal(shuffled[0], clips[0])
+    np.testing.assert_array_equal(shuffled, shuffle_frames(clips, lengths, seed=3))
+
+
+def test_augmenter_swaps_labels_with_the_motion():
+    import tensorflow as tf
+
+    # A bright dot moving right along the top row, over 4 real frames and 2 of padding.
+    frames = np.zeros((6, 8, 8, 3), np.uint8)
+    for t in range(4):
+        frames[t, 0, t + 2] = 255
+    right = CLASSES.index("move_right")
+    dataset = tf.data.Dataset.from_tensors(({"frames": frames, "length": np.int32(4)}, right))
+    augment = motion_augmenter(list(CLASSES), seed=0)
+    seen = set()
+    for inputs, label in augment(dataset.repeat(40)):
+        clip = inputs["frames"].numpy()
+        assert clip[4:].max() == 0  # padding stays at the end
+        first, last = np.argwhere(clip[0, ..., 0])[0], np.argwhere(clip[3, ..., 0])[0]
+        expected = "move_right" if last[1] > first[1] else "move_left"
+        assert CLASSES[int(label)] == expected
+        seen.add(expected)
+    assert seen == {"move_right", "move_left"}
