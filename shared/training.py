@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import sys
 
 import keras
@@ -66,7 +67,11 @@ def fit(
     """
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(config.to_json())
+    saved_config = run_dir / "config.json"
+    if saved_config.is_file() and saved_config.read_text() != config.to_json():
+        # A backup of another config would not load into this model: start afresh.
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    saved_config.write_text(config.to_json())
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(

@@ -1,0 +1,342 @@
+"""The captioning app object that the CLI and ``shared.workflow`` drive."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from apps.captioning import data as captioning_data
+from apps.captioning.config import CaptioningConfig
+from apps.captioning.inference import (
+    VOCABULARY_FILE,
+    CaptioningServing,
+    CaptionPredictor,
+    build_tokenizer,
+    litert_models,
+    teacher_forcing,
+)
+from apps.captioning.model import FEATURE_SIZE, build_model
+from shared.app import App, ExportBundle
+from shared.data.cache import data_dir
+from shared.data.sources import Source
+from shared.data.splits import Splits
+from shared.errors import UserError
+from shared.metrics_caption import bleu_scores
+from shared.preprocessing.image import load_image
+from shared.preprocessing.text_units import UnitTokenizer
+
+SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, two and three objects)
+INVERSE_RELATION = {
+    "to the left of": "to the right of",
+    "to the right of": "to the left of",
+    "above": "below",
+    "below": "above",
+}
+_COLOURS = "|".join(captioning_data.COLOURS)
+_SHAPES = "|".join(captioning_data.SHAPES)
+_OBJECT = re.compile(rf"\b(?:(small|large) )?({_COLOURS}) ({_SHAPES})\b")
+_RELATION = re.compile(
+    rf"\b({_COLOURS}) ({_SHAPES}) (to the left of|to the right of|above|below) "
+    rf"(?:an? |the )?(?:small |large )?({_COLOURS}) ({_SHAPES})\b"
+)
+
+
+def scene_objects(caption: str) -> dict[tuple[str, str], set[str]]:
+    """(colour, shape) -> the sizes said for it, for every object a scene caption names."""
+    objects: dict[tuple[str, str], set[str]] = {}
+    for size, colour, shape in _OBJECT.findall(caption):
+        sizes = objects.setdefault((colour, shape), set())
+        if size:
+            sizes.add(size)
+    return objects
+
+
+def scene_relations(caption: str) -> dict[tuple[tuple[str, str], tuple[str, str]], str]:
+    """((colour, shape), (colour, shape)) -> relation, both ways, for every relation stated."""
+    relations = {}
+    for colour_a, shape_a, relation, colour_b, shape_b in _RELATION.findall(caption):
+        a, b = (colour_a, shape_a), (colour_b, shape_b)
+        relations[(a, b)] = relation
+        relations[(b, a)] = INVERSE_RELATION[relation]
+    return relations
+
+
+def scene_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict:
+    """How well generated captions state the scene's facts (generated scenes only).
+
+    - ``attribute_exact_match``: the caption names exactly the scene's objects (colour and
+      shape), and every size it says is right. The truth is read from the references: the
+      objects they name, and the sizes they give (a size no reference gives is not checked,
+      which happens for about one object in 30).
+    - ``object_precision`` / ``object_recall``: over (colour, shape) pairs.
+    - ``relation_accuracy``: of the relations the caption states between two objects that the
+      references also relate, the fraction that are right (``relations_scored`` counts them).
+    """
+    exact = true_positive = predicted_count = true_count = 0
+    relations_right = relations_scored = 0
+    for hypothesis, refs in zip(hypotheses, references, strict=True):
+        truth: dict[tuple[str, str], set[str]] = {}
+        true_relations: dict = {}
+        for reference in refs:
+            for pair, sizes in scene_objects(reference).items():
+                truth.setdefault(pair, set()).update(sizes)
+            true_relations.update(scene_relations(reference))
+        said = scene_objects(hypothesis)
+        sizes_right = all(
+            not sizes or not truth.get(pair) or sizes <= truth[pair] for pair, sizes in said.items()
+        )
+        exact += int(set(said) == set(truth) and sizes_right)
+        true_positive += len(set(said) & set(truth))
+        predicted_count += len(said)
+        true_count += len(truth)
+        for pair, relation in scene_relations(hypothesis).items():
+            if pair in true_relations:
+                relations_scored += 1
+                relations_right += int(true_relations[pair] == relation)
+    count = len(hypotheses)
+    return {
+        "attribute_exact_match": exact / count,
+        "object_precision": true_positive / predicted_count if predicted_count else 0.0,
+        "object_recall": true_positive / true_count if true_count else 0.0,
+        # Both directions of a relation are counted, so halve to count relations once.
+        "relation_accuracy": relations_right / relations_scored if relations_scored else None,
+        "relations_scored": relations_scored // 2,
+    }
+
+
+class CaptioningApp(App):
+    name = "captioning"
+    task = "Image captioning (generated shape scenes; COCO or Flickr8k-style folders)"
+    pattern = "one-to-many (CNN encoder, attentive GRU decoder)"
+    default_data = "generated ShapeWorld-style scenes, 16k train, 5 captions each"
+    metric = "bleu4"
+    config_class = CaptioningConfig
+
+    @property
+    def sample_inputs(self) -> tuple[str, ...]:
+        """Generated scenes written as PNG files (the demo captions files, as a user would)."""
+        folder = data_dir() / "captioning_samples"
+        paths = []
+        for seed in SAMPLE_SEEDS:
+            path = folder / f"scene_{seed}.png"
+            if not path.is_file():
+                captioning_data.write_sample_image(path, seed=seed)
+            paths.append(str(path))
+        return tuple(paths)
+
+    # -- data and training -------------------------------------------------------------------
+
+    def load_data(self, config: CaptioningConfig, source: Source) -> Splits:
+        splits = captioning_data.load_data(
+            str(source), config.seed, size=config.train_size, quick=config.preset == "quick"
+        )
+        if config.test_limit:
+            splits.test = _head(splits.test, config.test_limit)
+            splits.extra = {k: _head(v, config.test_limit) for k, v in splits.extra.items()}
+        return splits
+
+    def tokenizer(self, config: CaptioningConfig, splits: Splits) -> UnitTokenizer:
+        """Built once from the training captions and kept with the splits."""
+        if "tokenizer" not in splits.info:
+            splits.info["tokenizer"] = build_tokenizer(splits.train["captions"], config)
+        return splits.info["tokenizer"]
+
+    def restore_state(self, model_dir, config: CaptioningConfig, splits: Splits) -> None:
+        splits.info["tokenizer"] = UnitTokenizer.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
+
+    def build_model(self, config: CaptioningConfig, splits: Splits):
+        steps_per_epoch = -(-len(splits.train["image"]) // config.batch_size)
+        return build_model(config, self.tokenizer(config, splits).vocabulary_size, steps_per_epoch)
+
+    def _caption_ids(self, config: CaptioningConfig, splits: Splits, captions: list) -> tuple:
+        """Teacher-forcing ids [n, references, time] for every reference of every image."""
+        tokenizer = self.tokenizer(config, splits)
+        most = max(len(refs) for refs in captions)
+        # Images with fewer references repeat theirs, so each is drawn about equally often.
+        padded = [[refs[k % len(refs)] for k in range(most)] for refs in captions]
+        flat_in, flat_out = teacher_forcing(tokenizer, [c for refs in padded for c in refs])
+        shape = (len(captions), most, flat_in.shape[-1])
+        return flat_in.reshape(shape), flat_out.reshape(shape)
+
+    def _dataset(self, config: CaptioningConfig, splits: Splits, columns: dict, training: bool):
+        """Batches of images with every reference of each image (the model repeats the image
+        code per caption, so the CNN runs once for k captions)."""
+        inputs, outputs = self._caption_ids(config, splits, columns["captions"])
+        images = np.asarray(columns["image"], dtype=np.uint8)
+        dataset = tf.data.Dataset.from_tensor_slices((images, inputs, outputs))
+        if training:
+            dataset = dataset.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(config.batch_size)
+
+        def flatten(image, caption_in, caption_out):
+            time_steps = tf.shape(caption_in)[-1]
+            caption_in = tf.reshape(caption_in, [-1, time_steps])  # [batch * k, time]
+            caption_out = tf.reshape(caption_out, [-1, time_steps])
+            weights = tf.cast(caption_out != 0, tf.float32)  # no loss on padding
+            return {"image": image, "decoder_input_ids": caption_in}, caption_out, weights
+
+        return dataset.map(flatten, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def make_datasets(self, config: CaptioningConfig, splits: Splits):
+        return (
+            self._dataset(config, splits, splits.train, training=True),
+            self._dataset(config, splits, splits.validation, training=False),
+        )
+
+    # -- export ------------------------------------------------------------------------------
+
+    def build_export(self, model, config: CaptioningConfig, splits: Splits) -> ExportBundle:
+        tokenizer = self.tokenizer(config, splits)
+        serving = CaptioningServing(model, config, tokenizer)
+        sample = np.asarray(splits.train["image"][:100], dtype=np.uint8)
+
+        def representative():
+            for image in sample:
+                yield [image[None]]
+
+        return ExportBundle(
+            serving=serving,
+            signatures=serving.signatures(),
+            tflite_models=litert_models(model, config),
+            representative_data={"encoder": representative},
+            sidecars={VOCABULARY_FILE: tokenizer.to_json()},
+        )
+
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> CaptionPredictor:
+        return CaptionPredictor(model_dir, engine, variant)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def _split_scores(
+        self, predictor: CaptionPredictor, columns: dict, scene: bool, beam_width: int = 1
+    ) -> dict:
+        config = predictor.config
+        captions = predictor.caption(
+            columns["image"], beam_width=beam_width, length_penalty=config.length_penalty
+        )
+        hypotheses = [c.text for c in captions]
+        scores = bleu_scores(hypotheses, columns["captions"])
+        if scene:
+            scores.update(scene_scores(hypotheses, columns["captions"]))
+        scores["mean_length"] = float(np.mean([len(c.token_ids) for c in captions]))
+        scores["count"] = len(hypotheses)
+        return scores
+
+    def evaluate(self, predictor, splits: Splits, config: CaptioningConfig) -> dict:
+        """BLEU-1..4 (0-1) on the test split, the scene-fact scores, and the same on every
+        extra split (the compositional one); beam search too on LiteRT fp32."""
+        scene = "shapes" in splits.info  # the generated scenes: facts can be checked
+        scores = self._split_scores(predictor, splits.test, scene)
+        for name, columns in splits.extra.items():
+            scores[name] = self._split_scores(predictor, columns, scene)
+        if config.evaluate_beam and predictor.engine == "litert-fp32" and config.beam_width > 1:
+            scores["beam"] = {"beam_width": config.beam_width}
+            scores["beam"]["test"] = self._split_scores(
+                predictor, splits.test, scene, config.beam_width
+            )
+            for name, columns in splits.extra.items():
+                scores["beam"][name] = self._split_scores(
+                    predictor, columns, scene, config.beam_width
+                )
+        return scores
+
+    def baselines(self, splits: Splits, config: CaptioningConfig) -> dict:
+        """One reference caption scored against the others: what a caption written by the
+        same grammar (or another COCO annotator) gets, with one reference fewer."""
+        results = {}
+        for name, columns in {"test": splits.test, **splits.extra}.items():
+            usable = [refs for refs in columns["captions"] if len(refs) >= 2]
+            if not usable:
+                continue
+            results[name] = bleu_scores([refs[0] for refs in usable], [r[1:] for r in usable])
+        return {"reference_vs_other_references": results}
+
+    def parity_inputs(self, splits: Splits, count: int) -> list:
+        images = splits.test["image"][:count]
+        return [
+            (image, refs[0]) for image, refs in zip(images, splits.test["captions"], strict=False)
+        ]
+
+    def latency(self, model_dir, variant: str, predictor, splits: Splits, runs: int) -> dict:
+        """One whole on-device caption: the encoder, then the greedy host loop of steps."""
+        image = np.asarray(splits.test["image"][:1], dtype=np.uint8)
+        for _ in range(3):
+            predictor.caption(image)
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            predictor.caption(image)
+            times.append((time.perf_counter() - start) * 1000.0)
+        return {
+            "latency_ms_p50": float(np.percentile(times, 50)),
+            "latency_ms_p90": float(np.percentile(times, 90)),
+        }
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def predict(self, predictor, inputs: list[str]) -> list:
+        answers: list = []
+        valid: list[tuple[int, np.ndarray]] = []
+        for index, raw in enumerate(inputs):
+            try:
+                valid.append((index, load_image(raw, size=(64, 64))))
+                answers.append(None)
+            except UserError as error:
+                answers.append(error)
+        if valid:
+            captions = predictor.caption(np.stack([image for _, image in valid]))
+            for (index, _), caption in zip(valid, captions, strict=True):
+                answers[index] = {"input": inputs[index], "caption": caption.text}
+        return answers
+
+    def summary(self, answer: dict) -> str:
+        return answer["caption"]
+
+    def save_attention(self, predictor, image_path: str, out_path: str, dpi: int = 100) -> dict:
+        """Caption one image and save it with each written word's attention overlaid.
+
+        Returns the answer (``{"input", "caption"}``); raises UserError for a bad image.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        image = load_image(image_path, size=(64, 64))
+        caption = predictor.caption(image[None])[0]
+        words = predictor.tokenizer.display_tokens(caption.token_ids)
+        panels = len(words) + 1
+        columns = min(6, panels)
+        rows = -(-panels // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows))
+        axes = np.atleast_1d(axes).ravel()
+        axes[0].imshow(image)
+        axes[0].set_title("input", fontsize=9)
+        for axis, word, weights in zip(axes[1:], words, caption.attention, strict=False):
+            axis.imshow(image)
+            axis.imshow(
+                np.asarray(weights).reshape(FEATURE_SIZE, FEATURE_SIZE),
+                cmap="inferno",
+                alpha=0.6,
+                extent=(-0.5, 63.5, 63.5, -0.5),
+                interpolation="bilinear",
+            )
+            axis.set_title(word, fontsize=9)
+        for axis in axes:
+            axis.axis("off")
+        figure.suptitle(caption.text, fontsize=10)
+        figure.tight_layout()
+        out = pathlib.Path(out_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, dpi=dpi)
+        plt.close(figure)
+        return {"input": image_path, "caption": caption.text}
+
+
+def _head(columns: dict, limit: int) -> dict:
+    return {name: values[:limit] for name, values in columns.items()}

@@ -1,0 +1,100 @@
+"""Hyper-parameters of the captioning app."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from shared.config import BaseConfig
+from shared.errors import UserError
+
+ATTENTIONS = ("bahdanau", "luong")
+CELLS = ("gru", "lstm")
+BACKBONES = ("small_cnn", "mobilenet_v3_small")
+
+
+@dataclasses.dataclass
+class CaptioningConfig(BaseConfig):
+    # Images per batch; each brings all its references (5 for the scenes): 160 captions a step.
+    batch_size: int = 32
+    train_size: int = 16000  # generated training scenes (evaluation splits get 1,000 each)
+    max_caption_length: int = 24  # words written before the caption is cut; the scenes need 24
+    max_tokens: int = 10000  # vocabulary cap (incl. pad, unknown, start, end); shapes need ~40
+    min_count: int = 2  # rarer words stay unknown (matters for COCO / Flickr, not the scenes)
+    backbone: str = "small_cnn"  # small_cnn (from scratch) | mobilenet_v3_small (local weights)
+    backbone_weights: str = ""  # path to a local keras.applications weights file (no download)
+    # Filters of the three conv stages (64 -> 32 -> 16 -> 8 pixels). Kept small so the encoder
+    # runs in a few milliseconds on one phone-class core; the scenes have simple textures.
+    conv_filters: tuple[int, ...] = (24, 48, 96)
+    feature_dim: int = 128  # channels of the 8x8 feature map the decoder attends over
+    summary_channels: int = 16  # per-cell channels of the whole-scene code for the initial state
+    cell: str = "gru"  # gru | lstm
+    # luong (multiplicative) | bahdanau (additive). Luong by default: with 64 regions and ~25
+    # words, the additive score's [captions, words, regions, units] tensor made training 2x slower.
+    attention: str = "luong"
+    embedding_dim: int = 64
+    decoder_units: int = 256
+    attention_units: int = 64  # Bahdanau's score layer
+    dropout_rate: float = 0.1
+    cosine_decay: bool = True  # learning rate from learning_rate down to 5% over all epochs
+    beam_width: int = 3  # hypotheses kept per step in beam search
+    length_penalty: float = 0.6  # GNMT alpha for ranking beams (0 = raw log-probability)
+    evaluate_beam: bool = True  # also score beam search (LiteRT fp32 only)
+    test_limit: int = 0  # evaluate on at most this many rows of each test split (0 = all)
+
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(
+            epochs=1,
+            train_size=96,
+            batch_size=16,
+            conv_filters=(8, 8, 16),
+            feature_dim=16,
+            summary_channels=2,
+            embedding_dim=8,
+            decoder_units=16,
+            attention_units=8,
+            test_limit=16,
+            latency_runs=5,
+            evaluate_beam=False,
+        ),
+        "demo": dict(epochs=4, train_size=4000),
+        # ~205 s an epoch of 16k images on one thread: 6 epochs keep the run within 25 minutes.
+        "default": dict(epochs=6),
+    }
+
+    def validate(self) -> None:
+        for name, choices in (
+            ("cell", CELLS),
+            ("attention", ATTENTIONS),
+            ("backbone", BACKBONES),
+        ):
+            if getattr(self, name) not in choices:
+                raise UserError(
+                    f"--set {name}={getattr(self, name)}: choose from {', '.join(choices)}"
+                )
+        for name in (
+            "train_size",
+            "max_caption_length",
+            "feature_dim",
+            "summary_channels",
+            "embedding_dim",
+            "decoder_units",
+            "attention_units",
+            "beam_width",
+            "epochs",
+            "batch_size",
+            "min_count",
+        ):
+            if getattr(self, name) < 1:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        if len(self.conv_filters) != 3 or min(self.conv_filters) < 1:
+            raise UserError(
+                f"--set conv_filters={','.join(map(str, self.conv_filters))}: "
+                "give three positive filter counts (one per stage)"
+            )
+        if self.max_tokens < 8:
+            raise UserError(f"--set max_tokens={self.max_tokens}: must be at least 8")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
+        if self.length_penalty < 0:
+            raise UserError(f"--set length_penalty={self.length_penalty}: must be >= 0")

@@ -1,0 +1,191 @@
+"""Quick preset: train -> export -> convert -> caption from the .tflite, through the CLI."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apps import cli
+from apps.captioning import data
+from apps.captioning.app import CaptioningApp
+from apps.captioning.inference import BANNED_IDS, END_ID, START_ID, CaptionPredictor
+from shared.decoding import beam_search
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("captioning")
+    previous = os.environ.get("RNNAPPS_DATA")
+    os.environ["RNNAPPS_DATA"] = str(root / "data")
+    try:
+        out = root / "models" / "captioning"
+        assert cli.main(["train", "captioning", "--preset", "quick", "--out", str(out)]) == 0
+        yield out
+    finally:
+        if previous is None:
+            os.environ.pop("RNNAPPS_DATA", None)
+        else:
+            os.environ["RNNAPPS_DATA"] = previous
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    return data.generate_split("test", 6, seed=1234)
+
+
+def test_a_finished_run_leaves_every_artifact(model_dir):
+    for name in (
+        "model.keras",
+        "saved_model/saved_model.pb",
+        "vocabulary.json",
+        "config.json",
+        "metrics.json",
+        "model_card.md",
+    ):
+        assert (model_dir / name).exists(), name
+    for variant in ("fp32", "fp16", "int8"):
+        for model in ("encoder", "decoder_step"):
+            assert (model_dir / f"{model}_{variant}.tflite").exists()
+
+
+def test_metrics_json_has_bleu_on_both_splits_for_every_engine(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert (metrics["app"], metrics["data"], metrics["preset"]) == (
+        "captioning",
+        "default",
+        "quick",
+    )
+    for scores in (metrics["metrics"], metrics["savedmodel"], *metrics["litert"].values()):
+        for split in (scores, scores["compositional"]):
+            for order in (1, 2, 3, 4):
+                assert 0.0 <= split[f"bleu{order}"] <= 1.0
+            assert 0.0 <= split["attribute_exact_match"] <= 1.0
+            assert split["count"] == 16
+    # fp32 LiteRT and the SavedModel write the captions Keras writes, so the scores agree.
+    for engine in (metrics["savedmodel"], metrics["litert"]["fp32"]):
+        assert engine["bleu4"] == pytest.approx(metrics["metrics"]["bleu4"])
+        assert engine["compositional"]["bleu1"] == pytest.approx(
+            metrics["metrics"]["compositional"]["bleu1"]
+        )
+    fp32 = metrics["litert"]["fp32"]
+    sizes = sum(
+        (model_dir / f"{m}_fp32.tflite").stat().st_size for m in ("encoder", "decoder_step")
+    )
+    assert fp32["size_bytes"] == sizes and fp32["latency_ms_p50"] > 0
+    # A reference against the others scores high: the references agree with each other.
+    assert metrics["baselines"]["reference_vs_other_references"]["test"]["bleu1"] > 0.8
+    for name, ops in metrics["ops"].items():
+        assert not any("Flex" in op or "CUSTOM" in op for op in ops), name
+    assert (
+        max(metrics["parity_max_abs_diff"]["fp32"], metrics["parity_max_abs_diff"]["savedmodel"])
+        < 1e-5
+    )
+
+
+def test_litert_steps_equal_savedmodel_teacher_forcing(model_dir, test_images):
+    pairs = [
+        (image, refs[0])
+        for image, refs in zip(test_images["image"], test_images["captions"], strict=True)
+    ]
+    savedmodel = CaptionPredictor(model_dir, "savedmodel").outputs(pairs)
+    litert = CaptionPredictor(model_dir, "litert").outputs(pairs)
+    keras_probabilities = CaptionPredictor(model_dir, "keras").outputs(pairs)
+    assert savedmodel.shape == litert.shape and np.abs(savedmodel).sum() > 0
+    np.testing.assert_allclose(litert, savedmodel, atol=1e-5)
+    np.testing.assert_allclose(keras_probabilities, savedmodel, atol=1e-5)
+
+
+def test_litert_captions_equal_savedmodel_captions(model_dir, test_images):
+    images = test_images["image"]
+    savedmodel = CaptionPredictor(model_dir, "savedmodel")
+    from_bytes = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "PNG")
+        from_bytes.append(buffer.getvalue())
+    graph = savedmodel.caption_bytes(from_bytes)  # serving_default: encoded PNG in, text out
+    pixels = savedmodel.caption(images)
+    litert = CaptionPredictor(model_dir, "litert").caption(images)
+    assert [c.text for c in graph] == [c.text for c in litert] == [c.text for c in pixels]
+    assert [c.token_ids for c in graph] == [c.token_ids for c in litert]
+    for a, b in zip(graph, litert, strict=True):
+        np.testing.assert_allclose(a.attention, b.attention, atol=1e-5)
+        assert a.attention.shape == (len(a.token_ids), 64)
+
+
+def test_beam_of_one_is_greedy(model_dir, test_images):
+    predictor = CaptionPredictor(model_dir, "litert")
+    images = test_images["image"][:3]
+    greedy = predictor.caption(images)
+    state = predictor.encode(images[:1])
+    best = beam_search(
+        predictor.step, state, START_ID, END_ID, 24, beam_width=1, length_penalty=0.0,
+        banned_tokens=BANNED_IDS,
+    )[0]  # fmt: skip
+    assert best.tokens == greedy[0].token_ids
+    beams = predictor.caption(images, beam_width=3)
+    assert len(beams) == 3 and all(isinstance(c.text, str) for c in beams)
+
+
+def test_predict_json_answers_from_the_tflite(model_dir, tmp_path, capsys):
+    image = tmp_path / "scene.png"
+    data.write_sample_image(image, seed=2)
+    assert cli.main(["predict", "captioning", str(image), "--model", str(model_dir), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip())
+    assert set(answer) == {"input", "caption"} and answer["input"] == str(image)
+    expected = CaptionPredictor(model_dir, "litert").caption(data.make_scene(2).image[None])[0]
+    assert answer["caption"] == expected.text
+
+
+def test_bad_inputs_fail_alone_with_one_line_each(model_dir, tmp_path, capsys):
+    scene = Image.fromarray(data.make_scene(8).image)
+    good = {
+        "grey.png": scene.convert("L"),
+        "alpha.png": scene.convert("RGBA"),
+        "huge.jpg": scene.resize((4000, 3000)),
+    }
+    for name, picture in good.items():
+        picture.save(tmp_path / name)
+    (tmp_path / "notes.png").write_text("this is not an image")
+    truncated = io.BytesIO()
+    scene.resize((256, 256)).save(truncated, "PNG")
+    (tmp_path / "truncated.png").write_bytes(truncated.getvalue()[:400])
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    inputs = [
+        str(tmp_path / "grey.png"),
+        str(tmp_path / "notes.png"),
+        str(tmp_path / "alpha.png"),
+        str(tmp_path / "truncated.png"),
+        str(tmp_path / "missing.png"),
+        str(tmp_path / "empty.jpg"),
+        str(tmp_path / "huge.jpg"),
+    ]
+    code = cli.main(["predict", "captioning", *inputs, "--model", str(model_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    answered = [json.loads(line) for line in out.splitlines()]
+    assert [a["input"] for a in answered] == [inputs[0], inputs[2], inputs[6]]
+    errors = err.strip().splitlines()
+    assert len(errors) == 4 and all(line.startswith("rnnapps: error: ") for line in errors)
+    assert "notes.png: not an image" in errors[0]
+    assert "truncated.png: truncated or corrupt" in errors[1]
+    assert "missing.png: no such file" in errors[2]
+    assert "empty.jpg: empty file" in errors[3]
+
+
+def test_attention_overlay_is_saved(model_dir, tmp_path):
+    image = tmp_path / "scene.png"
+    data.write_sample_image(image, seed=3)
+    app = CaptioningApp()
+    predictor = app.load_predictor(model_dir, "litert")
+    answer = app.save_attention(predictor, str(image), str(tmp_path / "attention.png"))
+    overlay = Image.open(tmp_path / "attention.png")
+    assert (
+        overlay.size[0] > 200
+        and answer["caption"] == predictor.caption(data.make_scene(3).image[None])[0].text
+    )
