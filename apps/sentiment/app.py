@@ -18,7 +18,7 @@ from apps.sentiment.inference import (
 from apps.sentiment.model import build_model
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
-from shared.data.splits import Splits, take
+from shared.data.splits import Splits, limit_rows
 from shared.data.vader import rating_to_label
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
@@ -43,12 +43,7 @@ class SentimentApp(App):
 
     def load_data(self, config: SentimentConfig, source: Source) -> Splits:
         splits = sentiment_data.load_data(source, config.seed, config.neutral_threshold)
-        rng = np.random.default_rng(config.seed)
-        for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
-            columns = getattr(splits, part)
-            if limit and len(columns["text"]) > limit:
-                keep = np.sort(rng.choice(len(columns["text"]), limit, replace=False))
-                setattr(splits, part, take(columns, keep))
+        limit_rows(splits, config.seed, config.train_limit, config.test_limit)
         return splits
 
     def tokenizer(self, config: SentimentConfig, splits: Splits) -> WordTokenizer:

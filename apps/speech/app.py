@@ -25,7 +25,7 @@ from apps.speech.model import build_model
 from apps.speech.stream import build_stream, stream_scores
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
-from shared.data.splits import Splits, take
+from shared.data.splits import Splits, limit_rows, take
 from shared.errors import UserError
 from shared.metrics_text import character_error_rate, word_error_rate
 from shared.preprocessing import audio as audio_lib
@@ -56,12 +56,7 @@ class SpeechApp(App):
 
     def load_data(self, config: SpeechConfig, source: Source) -> Splits:
         splits = data.load_keyword_data(str(source), config.seed, quick=config.quick_corpus)
-        rng = np.random.default_rng(config.seed)
-        for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
-            columns = getattr(splits, part)
-            if limit and len(columns["label"]) > limit:
-                keep = np.sort(rng.choice(len(columns["label"]), limit, replace=False))
-                setattr(splits, part, take(columns, keep))
+        limit_rows(splits, config.seed, config.train_limit, config.test_limit)
         if config.transcription:
             # Phrases come from the generated corpus whatever the keyword source is.
             phrases = data.load_transcription_data(

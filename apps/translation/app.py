@@ -23,7 +23,7 @@ from apps.translation.inference import (
 from apps.translation.model import build_model
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
-from shared.data.splits import Splits, take
+from shared.data.splits import Splits, limit_rows
 from shared.errors import UserError
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
 from shared.preprocessing.text_units import OOV_ID, UnitTokenizer, build_unit_vocabulary
@@ -57,12 +57,7 @@ class TranslationApp(App):
         splits = translation_data.load_data(
             str(source), config.target_language, config.seed, config.corpus_size
         )
-        rng = np.random.default_rng(config.seed)
-        for part, limit in (("train", config.train_limit), ("test", config.test_limit)):
-            columns = getattr(splits, part)
-            if limit and len(columns["source"]) > limit:
-                keep = np.sort(rng.choice(len(columns["source"]), limit, replace=False))
-                setattr(splits, part, take(columns, keep))
+        limit_rows(splits, config.seed, config.train_limit, config.test_limit)
         return splits
 
     def tokenizers(self, config: TranslationConfig, splits: Splits) -> Tokenizers:

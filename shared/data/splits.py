@@ -68,3 +68,18 @@ def stratified_split(
         parts[1].extend(rows[n_train : n_train + n_val])
         parts[2].extend(rows[n_train + n_val :])
     return tuple(take(columns, np.sort(np.asarray(p, dtype=int))) for p in parts)
+
+
+def limit_rows(splits: Splits, seed: int, train_limit: int = 0, test_limit: int = 0) -> Splits:
+    """Keep at most `train_limit` training and `test_limit` test rows (0 keeps all).
+
+    A seeded random subset in original order, for the quick presets; the same
+    seed always keeps the same rows.
+    """
+    rng = np.random.default_rng(seed)
+    for part, limit in (("train", train_limit), ("test", test_limit)):
+        columns = getattr(splits, part)
+        rows = num_rows(columns)
+        if limit and rows > limit:
+            setattr(splits, part, take(columns, np.sort(rng.choice(rows, limit, replace=False))))
+    return splits

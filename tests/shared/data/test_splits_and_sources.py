@@ -30,3 +30,18 @@ def test_parse_source(tmp_path):
         parse_source(str(tmp_path / "missing.csv"))
     with pytest.raises(UserError, match="dataset name"):
         parse_source("tfds:")
+
+
+def test_limit_rows_keeps_a_seeded_ordered_subset():
+    from shared.data.splits import Splits, limit_rows
+
+    def make():
+        part = {"row": np.arange(50), "name": [f"r{i}" for i in range(50)]}
+        return Splits(dict(part), dict(part), dict(part))
+
+    limited = limit_rows(make(), seed=3, train_limit=10, test_limit=0)
+    rows = limited.train["row"]
+    assert len(rows) == 10 and np.all(np.diff(rows) > 0)
+    assert limited.train["name"] == [f"r{i}" for i in rows]
+    assert len(limited.test["row"]) == 50 and len(limited.validation["row"]) == 50
+    np.testing.assert_array_equal(limit_rows(make(), 3, 10).train["row"], rows)
