@@ -6,6 +6,7 @@
     rnnapps predict APP INPUT... [--model DIR] [--engine litert|savedmodel] [--json]
     rnnapps export APP [--model DIR]
     rnnapps demo [APP ...]
+    rnnapps lab [--out DIR] [--quick]
 
 User errors end in one line on stderr and exit status 2.
 """
@@ -242,7 +243,20 @@ def command_report(args) -> int:
 
 
 def command_bench(args) -> int:
-    """Measure every trained app and regenerate the README's benchmark block."""
+    """Measure every trained app and regenerate the README's benchmark block.
+
+    With ``--cells``: train every app once per recurrent cell and regenerate the README's
+    cell-comparison block instead.
+    """
+    if args.cells is not None:
+        from shared.bench import cells_main
+
+        out = pathlib.Path(args.out).with_name("cells.json")
+        models = pathlib.Path(args.models) / "cells"
+        cells = [cell.strip() for cell in args.cells.split(",") if cell.strip()]
+        return cells_main(
+            args.apps, cells, out, pathlib.Path(args.readme), args.quick, models=models
+        )
     from shared.bench import main as bench_main
 
     return bench_main(
@@ -253,6 +267,13 @@ def command_bench(args) -> int:
         models=pathlib.Path(args.models),
         train=args.train,
     )
+
+
+def command_lab(args) -> int:
+    """Train every cell on long-range synthetic tasks; write lab.json and the plots."""
+    from shared.lab import main as lab_main
+
+    return lab_main(pathlib.Path(args.out), quick=args.quick)
 
 
 def command_serve(args) -> int:
@@ -338,6 +359,19 @@ def make_parser() -> Parser:
         "--quick", action="store_true", help="few runs, no per-engine memory (tests)"
     )
     bench.add_argument("--train", action="store_true", help="also time training steps: input wait")
+    bench.add_argument(
+        "--cells",
+        nargs="?",
+        const="elman,jordan,lstm,gru,indrnn",
+        default=None,
+        metavar="CELL,...",
+        help="train each app with each cell (demo preset, quick with --quick); default all five",
+    )
+    lab = commands.add_parser(
+        "lab", help="why gates matter: every cell on long-range synthetic tasks"
+    )
+    lab.add_argument("--out", default="saved_models/lab", help="folder for lab.json and PNGs")
+    lab.add_argument("--quick", action="store_true", help="tiny lengths and models (seconds)")
     serve = commands.add_parser("serve", help="web page and REST API for every app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -357,6 +391,7 @@ COMMANDS = {
     "report": command_report,
     "bench": command_bench,
     "serve": command_serve,
+    "lab": command_lab,
 }
 
 

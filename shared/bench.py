@@ -1013,3 +1013,151 @@ def main(
     log(f"wrote {out} and the results block of {readme}")
     print(body)
     return 0
+
+
+# ---------------------------------------------------------------------------
+# ``rnnapps bench --cells``: what the choice of recurrent cell costs or buys on each app
+
+CELLS_START = "<!-- cells:start -->"
+CELLS_END = "<!-- cells:end -->"
+COMPARED_CELLS = ("elman", "jordan", "lstm", "gru", "indrnn")
+
+
+def run_cells(
+    app_names: list[str],
+    cells: list[str],
+    models_dir: pathlib.Path,
+    quick: bool = False,
+    data: str | None = None,
+) -> dict:
+    """Train every app of `app_names` once per cell of `cells`; the headline test metric of each.
+
+    Each run is a whole ``rnnapps train APP --set cell=CELL`` (quick preset with `quick`,
+    else demo) into ``models_dir/APP/CELL``: its Keras and LiteRT fp32 test metric, wall
+    time and parameter count (of the ``.keras`` file's model) are recorded.
+    """
+    import datetime
+
+    import keras
+
+    from apps import registry
+    from shared.config import resolve_config
+    from shared.data.sources import parse_source
+    from shared.errors import UserError
+    from shared.layers import CELLS
+    from shared.workflow import train, versions
+
+    names = app_names or registry.names()
+    for name in names:
+        registry.check_name(name)
+    for cell in cells:
+        if cell not in CELLS:
+            raise UserError(f"--cells {cell}: choose from {', '.join(sorted(CELLS))}")
+    preset = "quick" if quick else "demo"
+    results: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine_description(),
+        "versions": versions(),
+        "preset": preset,
+        "cells": list(cells),
+        "apps": {},
+    }
+    for name in names:
+        app = registry.get_app(name)
+        runs = {}
+        for cell in cells:
+            log(f"cells: {name} with cell={cell} ({preset} preset)")
+            config = resolve_config(app.config_class, preset, [f"cell={cell}"])
+            out = pathlib.Path(models_dir) / name / cell
+            started = time.perf_counter()
+            metrics = train(app, config, parse_source(data), out)
+            seconds = time.perf_counter() - started
+            model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+            runs[cell] = {
+                "keras": metrics["metrics"].get(app.metric),
+                "litert_fp32": metrics["litert"]["fp32"].get(app.metric),
+                "train_seconds": metrics.get("training", {}).get("seconds"),
+                "run_seconds": round(seconds, 1),
+                "parameters": int(model.count_params()),
+            }
+        results["apps"][name] = {
+            "metric": app.metric,
+            "lower_is_better": any(word in app.metric for word in LOWER_IS_BETTER),
+            "runs": runs,
+        }
+    results["machine"]["load_average_end"] = _load_average()
+    return results
+
+
+def cells_markdown(results: dict) -> str:
+    """The README's cell-comparison block, generated from ``cells.json``."""
+    cells = results["cells"]
+    lines = [
+        f"Measured {results['date']} by `rnnapps bench --cells` ({results['preset']} preset, "
+        f"{results['machine']['cpu_model']}, load average {_loads(results['machine'])}). "
+        "Each entry: the app's headline test metric on LiteRT fp32 (Keras in brackets), "
+        "then training wall time and parameters; the best per app is in bold.",
+        "",
+        "| app | metric | " + " | ".join(cells) + " |",
+        "|---|---|" + "---|" * len(cells),
+    ]
+    for name, app in results["apps"].items():
+        scores = {
+            cell: run["litert_fp32"]
+            for cell, run in app["runs"].items()
+            if _is_number(run["litert_fp32"])
+        }
+        pick = min if app["lower_is_better"] else max
+        best = pick(scores, key=scores.get) if scores else None
+        row = []
+        for cell in cells:
+            run = app["runs"].get(cell)
+            if run is None:
+                row.append("–")
+                continue
+            shown = f"{_number(run['litert_fp32'])} ({_number(run['keras'])})"
+            if cell == best:
+                shown = f"**{shown}**"
+            row.append(f"{shown}<br>{_number(run['train_seconds'], 0)} s, {run['parameters']:,}")
+        direction = " ↓" if app["lower_is_better"] else " ↑"
+        lines.append(f"| {name} | {app['metric']}{direction} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def update_block(readme: pathlib.Path, start: str, end: str, body: str) -> None:
+    """Replace the text between `start` and `end` in `readme` with `body`."""
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise ValueError(f"{readme}: markers {start} / {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
+
+
+def cells_main(
+    apps: list[str],
+    cells: list[str],
+    out: pathlib.Path,
+    readme: pathlib.Path,
+    quick: bool,
+    models: pathlib.Path = pathlib.Path("saved_models/cells"),
+) -> int:
+    """``rnnapps bench --cells``: train each app with each cell, write `out` and the README block.
+
+    Args:
+        apps: app names; empty for every registered app.
+        cells: cell names (keys of ``shared.layers.CELLS``).
+        out: the results JSON to write.
+        readme: the README whose cells block (:data:`CELLS_START`) is regenerated.
+        quick: the quick preset (seconds per run) rather than demo (minutes).
+        models: where the trained models go (``APP/CELL``).
+    """
+    results = run_cells(apps, cells, pathlib.Path(models), quick=quick)
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    body = cells_markdown(results)
+    update_block(pathlib.Path(readme), CELLS_START, CELLS_END, body)
+    log(f"wrote {out} and the cells block of {readme}")
+    print(body)
+    return 0

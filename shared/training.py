@@ -1,20 +1,38 @@
-"""One training wiring for every app: strategy, seeds, callbacks, resumable fit."""
+"""One training wiring for every app: strategy, seeds, callbacks, resumable fit.
+
+A killed run resumes where it stopped and ends exactly as an uninterrupted run
+would (same seed, same machine). Keras' BackupAndRestore keeps the weights, the
+optimizer and the epoch; three more things decide what the rest of a run does,
+and this module makes each of them a function of the epoch or saves it:
+
+- the order of the training data: apps shuffle with ``shuffle_each_epoch``,
+  whose seed is derived from (config seed, epoch) instead of a tf.data seed
+  generator that advances once per iterator this *process* created;
+- the random state of dropout (Keras ``SeedGenerator`` states are not in the
+  backup's weights file);
+- the best-so-far bookkeeping of EarlyStopping and ModelCheckpoint, and the
+  best weights themselves (read back from ``best.weights.h5``, not held in memory).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import shutil
 import sys
+from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from shared.config import BaseConfig
 from shared.errors import UserError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+STATE_FILE = "resume_state.json"  # in the backup folder, beside Keras' own files
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -32,9 +50,17 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     )
 
 
+def _task() -> dict:
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    except json.JSONDecodeError:
+        raise UserError("TF_CONFIG: not valid JSON") from None
+    return config
+
+
 def is_chief() -> bool:
     """True on the worker that writes checkpoints and exports (or when alone)."""
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    config = _task()
     task = config.get("task", {})
     return task.get("type", "chief") == "chief" or (
         task.get("type") == "worker"
@@ -43,10 +69,220 @@ def is_chief() -> bool:
     )
 
 
+def worker_name() -> str:
+    """This process's task in TF_CONFIG, e.g. ``worker1`` ("chief" when alone)."""
+    task = _task().get("task", {})
+    return f"{task.get('type', 'chief')}{task.get('index', '')}" if task else "chief"
+
+
 def set_seeds(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and ask TF for deterministic kernels."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+_TRAINING_EPOCH: tf.Variable | None = None
+
+
+def training_epoch() -> tf.Variable:
+    """The epoch ``fit`` is training, as a variable a tf.data pipeline reads.
+
+    ``fit`` sets it at the start of every epoch, before Keras creates that
+    epoch's iterator, so a pipeline built with ``each_epoch`` sees the epoch
+    index that Keras (and BackupAndRestore, after a resume) is at.
+    """
+    global _TRAINING_EPOCH
+    if _TRAINING_EPOCH is None:
+        with tf.init_scope():  # eager, even if first asked for inside a traced function
+            _TRAINING_EPOCH = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    return _TRAINING_EPOCH
+
+
+def epoch_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
+    """An int64 scalar seed that depends only on (`seed`, `epoch`)."""
+    base = tf.constant([seed, 0], dtype=tf.int64)
+    return tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64))[0]
+
+
+def each_epoch(
+    build: Callable[[tf.Tensor], tf.data.Dataset], cardinality: int = -1
+) -> tf.data.Dataset:
+    """A dataset that ``build(epoch)`` makes afresh for every epoch of ``fit``.
+
+    Random choices inside `build` that take ``epoch_seed(seed, epoch)`` are
+    then the same in a resumed run as in an uninterrupted one.
+
+    Args:
+        build: epoch (an int64 scalar tensor) -> the dataset for that epoch.
+        cardinality: the number of elements of every epoch, when known; Keras
+            uses it for the progress bar and to end an epoch.
+    """
+    epoch = training_epoch()
+    dataset = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(
+        lambda _: build(epoch.read_value())
+    )
+    if cardinality >= 0:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(cardinality))
+    return dataset
+
+
+def shuffle_each_epoch(dataset: tf.data.Dataset, buffer_size: int, seed: int) -> tf.data.Dataset:
+    """`dataset` shuffled in an order that depends only on (`seed`, epoch).
+
+    Use it instead of ``dataset.shuffle(..., reshuffle_each_iteration=True)``
+    for training data: that one's order depends on how many iterators this
+    process has made, so a resumed run would replay epoch 0's order.
+    """
+    return each_epoch(
+        lambda epoch: dataset.shuffle(buffer_size, seed=epoch_seed(seed, epoch)),
+        int(dataset.cardinality()),
+    )
+
+
+def _seed_states(model: keras.Model) -> list[keras.Variable]:
+    # Dropout and recurrent dropout draw from these counters; they are not in the weights file.
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Keeps what BackupAndRestore does not, so a resumed run repeats an uninterrupted one.
+
+    At the end of every epoch it writes `path` (atomically): the epoch, the
+    model's random-seed states and the best-so-far records of `early_stopping`
+    and `checkpoint`. At the first epoch of a run it restores them if they
+    belong to the epoch Keras resumes at, and it tells ``training_epoch()``
+    which epoch each one is.
+
+    Args:
+        path: the state file, inside the BackupAndRestore folder so it is
+            deleted with it when training finishes.
+        early_stopping: the run's EarlyStopping callback.
+        checkpoint: the run's best-only ModelCheckpoint callback.
+    """
+
+    def __init__(
+        self,
+        path: pathlib.Path,
+        early_stopping: keras.callbacks.EarlyStopping,
+        checkpoint: keras.callbacks.ModelCheckpoint,
+    ):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.early_stopping = early_stopping
+        self.checkpoint = checkpoint
+        self.resumed_from: int | None = None
+        self._first_epoch = True
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if _TRAINING_EPOCH is not None:  # made by a pipeline that depends on the epoch
+            _TRAINING_EPOCH.assign(epoch)
+        if self._first_epoch:
+            self._first_epoch = False
+            if epoch > 0:
+                self.resumed_from = epoch
+                self._restore(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        stopping = self.early_stopping
+        state = {
+            "epoch": epoch + 1,
+            "seed_states": {v.path: np.asarray(v).tolist() for v in _seed_states(self.model)},
+            "early_stopping": {
+                "wait": stopping.wait,
+                "best": _to_json_number(stopping.best),
+                "best_epoch": stopping.best_epoch,
+            },
+            "checkpoint_best": _to_json_number(self.checkpoint.best),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(state))
+        os.replace(partial, self.path)
+
+    def _restore(self, epoch: int) -> None:
+        state = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        if state.get("epoch") != epoch:
+            # Killed between Keras' backup and ours: the weights resume, the rest starts afresh.
+            print(
+                f"[rnnapps] resuming at epoch {epoch + 1} without the saved random and "
+                "early-stopping state: metrics may differ slightly from an uninterrupted run",
+                file=sys.stderr,
+            )
+            return
+        saved = state["seed_states"]
+        for variable in _seed_states(self.model):
+            if variable.path in saved:
+                variable.assign(np.asarray(saved[variable.path], dtype=variable.dtype))
+        records = state["early_stopping"]
+        self.early_stopping.wait = records["wait"]
+        self.early_stopping.best = _from_json_number(records["best"])
+        self.early_stopping.best_epoch = records["best_epoch"]
+        self.checkpoint.best = _from_json_number(state["checkpoint_best"])
+        print(f"[rnnapps] resumed at epoch {epoch + 1} from {self.path.parent}", file=sys.stderr)
+
+
+def _to_json_number(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else repr(value)  # "inf", "nan": JSON has no such numbers
+
+
+def _from_json_number(value):
+    return float(value) if isinstance(value, str) else value
+
+
+def distributed_options() -> tf.data.Options:
+    """Shard every worker's input by element (our datasets are in-memory, not files)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
+
+
+def _build_for_distribution(model: keras.Model, train_data: tf.data.Dataset) -> None:
+    """Build `model`'s loss, metrics and optimizer from the data's shapes, before ``fit``.
+
+    Keras 3.15 builds them under a strategy by averaging the first distributed
+    batch across replicas (``strategy.reduce("MEAN", batch)``), which raises
+    under MultiWorkerMirroredStrategy and would all-reduce token ids. The
+    shapes are all it needs: build from the dataset's element spec instead and
+    tell ``fit`` the model is built.
+    """
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=train_data.element_spec)
+
+    def already_built(iterator=None, data_batch=None) -> None:
+        return None
+
+    model._maybe_symbolic_build = already_built
+
+
+def _average_logs_across_workers() -> None:
+    """Make Keras 3.15 ``fit`` average its logs correctly under MultiWorkerMirroredStrategy.
+
+    Keras averages each per-replica log value with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on the scalar losses and metrics every model logs ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388). Averaging
+    across replicas only (``axis=None``) is what the single-worker branch does.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "averages_across_workers", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.averages_across_workers = True
+    trainer.reduce_per_replica = reduce_per_replica
 
 
 def fit(
@@ -60,43 +296,62 @@ def fit(
 ) -> keras.callbacks.History:
     """``model.fit`` with the callbacks every app wants.
 
-    - BackupAndRestore in ``run_dir/backup``: a killed run resumes at the epoch
-      it had reached when the same command runs again.
-    - ModelCheckpoint of the best weights, EarlyStopping on `monitor`
-      (restoring the best weights), CSV and TensorBoard logs in `run_dir`.
+    - BackupAndRestore in ``run_dir/backup`` (plus ``ResumeState``): a killed
+      run resumes at the epoch it had reached when the same command runs again,
+      and ends with the same weights and metrics as an uninterrupted run.
+    - ModelCheckpoint of the best weights, EarlyStopping on `monitor`; the best
+      weights are loaded back at the end. CSV and TensorBoard logs in `run_dir`.
+    - Both datasets are sharded by element across workers (global batches).
+
+    ``history.epoch`` holds the epoch indices this call trained (after a
+    resume, the later ones only).
     """
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config = run_dir / "config.json"
+    backup = run_dir / "backup"
     if saved_config.is_file() and saved_config.read_text() != config.to_json():
         # A backup of another config would not load into this model: start afresh.
-        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+        shutil.rmtree(backup, ignore_errors=True)
     saved_config.write_text(config.to_json())
+    best_weights = run_dir / "best.weights.h5"
+    if not backup.exists():
+        best_weights.unlink(missing_ok=True)  # a fresh run: an old best must not come back
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(best_weights),
+        monitor=monitor,
+        mode=mode,
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    # The best weights are read back from `best_weights` after fit, not kept in memory,
+    # so that a resumed run restores the same ones as an uninterrupted run.
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode=mode, patience=config.early_stopping_patience
+    )
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"),
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            mode=mode,
-            patience=config.early_stopping_patience,
-            restore_best_weights=True,
-        ),
+        # Two generations of backup: a kill while one is being written leaves the other.
+        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
+        checkpoint,
+        early_stopping,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
+        ResumeState(backup / STATE_FILE, early_stopping, checkpoint),  # last: after the above
     ]
+    if model.distribute_strategy is not tf.distribute.get_strategy():
+        _build_for_distribution(model, train_data)
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _average_logs_across_workers()
     verbose = (
         1 if sys.stderr.isatty() else 2
     )  # a progress bar on a terminal, a line per epoch in logs
-    return model.fit(
-        train_data,
-        validation_data=validation_data,
+    history = model.fit(
+        train_data.with_options(distributed_options()),
+        validation_data=validation_data.with_options(distributed_options()),
         epochs=config.epochs,
         callbacks=callbacks,
         verbose=verbose,
     )
+    if best_weights.is_file():
+        model.load_weights(str(best_weights))
+    return history

@@ -12,6 +12,7 @@ import datetime
 import json
 import pathlib
 import platform
+import shutil
 import sys
 import time
 
@@ -24,13 +25,17 @@ from shared.app import App
 from shared.config import BaseConfig
 from shared.data.cache import atomic_path
 from shared.data.sources import Source
-from shared.training import fit, is_chief, make_strategy, set_seeds
+from shared.training import fit, is_chief, make_strategy, set_seeds, worker_name
 
 PARITY_INPUTS = 32
 
 
+_START = time.monotonic()
+
+
 def log(message: str) -> None:
-    print(f"[rnnapps] {message}", file=sys.stderr, flush=True)
+    """A progress line on stderr, with the seconds since the process started."""
+    print(f"[rnnapps {time.monotonic() - _START:6.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 def versions() -> dict:
@@ -61,12 +66,20 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
     with strategy.scope():
         model = app.build_model(config, splits)
     train_data, validation_data = app.make_datasets(config, splits)
-    run_dir = out_dir.with_name(f".{out_dir.name}.run")
+    chief = is_chief()
+    # Only the chief keeps a run folder and exports; another worker's run (its backup, so it
+    # can resume too) goes to a folder of its own, deleted when training ends.
+    suffix = "run" if chief else f"{worker_name()}.run"
+    run_dir = out_dir.with_name(f".{out_dir.name}.{suffix}")
     log(f"{app.name}: training ({config.preset} preset, {config.epochs} epochs at most)")
     history = fit(model, train_data, validation_data, config, run_dir)
     train_seconds = time.time() - started
-    if not is_chief():
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log(f"{app.name}: {worker_name()} finished; the chief exports the model")
         return {}
+    # After a resume, history.epoch holds only this process's epochs; the run's total is the last.
+    epochs_run = history.epoch[-1] + 1 if history.epoch else config.epochs
     return export_and_evaluate(
         app,
         model,
@@ -76,7 +89,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         source=str(source),
         training={
             "seconds": round(train_seconds, 1),
-            "epochs_run": len(history.history.get("loss", [])),
+            "epochs_run": epochs_run,
         },
     )
 

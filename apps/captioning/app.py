@@ -29,6 +29,7 @@ from shared.errors import UserError
 from shared.metrics_caption import bleu_scores
 from shared.preprocessing.image import load_image
 from shared.preprocessing.text_units import UnitTokenizer
+from shared.training import shuffle_each_epoch
 
 SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, two and three objects)
 INVERSE_RELATION = {
@@ -170,7 +171,7 @@ class CaptioningApp(App):
         images = np.asarray(columns["image"], dtype=np.uint8)
         dataset = tf.data.Dataset.from_tensor_slices((images, inputs, outputs))
         if training:
-            dataset = dataset.shuffle(len(images), seed=config.seed, reshuffle_each_iteration=True)
+            dataset = shuffle_each_epoch(dataset, len(images), config.seed)
         dataset = dataset.batch(config.batch_size)
 
         def flatten(image, caption_in, caption_out):

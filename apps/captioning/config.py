@@ -7,9 +7,9 @@ from typing import ClassVar
 
 from shared.config import BaseConfig
 from shared.errors import UserError
+from shared.layers import CELLS
 
 ATTENTIONS = ("bahdanau", "luong")
-CELLS = ("gru", "lstm")
 BACKBONES = ("small_cnn", "mobilenet_v3_small")
 
 
@@ -28,7 +28,7 @@ class CaptioningConfig(BaseConfig):
     conv_filters: tuple[int, ...] = (24, 48, 96)
     feature_dim: int = 128  # channels of the 8x8 feature map the decoder attends over
     summary_channels: int = 16  # per-cell channels of the whole-scene code for the initial state
-    cell: str = "gru"  # gru | lstm
+    cell: str = "gru"  # any of shared.layers.CELLS
     # luong (multiplicative) | bahdanau (additive). Luong by default: with 64 regions and ~25
     # words, the additive score's [captions, words, regions, units] tensor made training 2x slower.
     attention: str = "luong"
@@ -57,14 +57,14 @@ class CaptioningConfig(BaseConfig):
             latency_runs=5,
             evaluate_beam=False,
         ),
-        "demo": dict(epochs=4, train_size=4000),
+        "demo": dict(epochs=3, train_size=2000, test_limit=200),
         # ~205 s an epoch of 16k images on one thread: 6 epochs keep the run within 25 minutes.
         "default": dict(epochs=6),
     }
 
     def validate(self) -> None:
         for name, choices in (
-            ("cell", CELLS),
+            ("cell", tuple(sorted(CELLS))),
             ("attention", ATTENTIONS),
             ("backbone", BACKBONES),
         ):

@@ -23,10 +23,11 @@ import tensorflow as tf
 from keras import ops
 
 from apps.captioning.config import CaptioningConfig
-from apps.captioning.model import FEATURE_SIZE, IMAGE_SIZE, state_names
+from apps.captioning.model import FEATURE_SIZE, IMAGE_SIZE
 from shared.app import Predictor
 from shared.config import load_config
 from shared.decoding import Hypothesis, beam_search, greedy_decode
+from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.litert import LiteRTModel
 from shared.preprocessing.text_units import PAD_ID, UnitTokenizer, build_unit_vocabulary

@@ -24,7 +24,7 @@ from keras import ops
 
 from apps.captioning.config import CaptioningConfig
 from shared.errors import UserError
-from shared.layers import recurrent_layer
+from shared.layers import recurrent_layer, state_names
 from shared.layers.bahdanau_attention import BahdanauAttention
 from shared.layers.luong_attention import LuongAttention
 
@@ -32,11 +32,6 @@ IMAGE_SIZE = 64
 FEATURE_SIZE = 8  # the feature map is 8x8: 64 regions to attend over
 # keras.applications MobileNetV3Small: the block whose output has stride 8 (8x8 at 64x64).
 MOBILENET_STRIDE8_LAYER = "expanded_conv_2_add"
-
-
-def state_names(cell: str) -> list[str]:
-    """The decoder's recurrent states: one for a GRU, hidden and cell for an LSTM."""
-    return ["state"] if cell == "gru" else ["state_h", "state_c"]
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")

@@ -23,6 +23,7 @@ from shared.data.vader import rating_to_label
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
+from shared.training import shuffle_each_epoch
 
 MAX_INPUT_CHARACTERS = 20_000
 LABELS = sentiment_data.LABELS
@@ -85,9 +86,14 @@ class SentimentApp(App):
             "label": np.ones(len(ids), dtype=np.float32),
             "rating": known.astype(np.float32),  # no rating (CSV, TFDS): no regression loss
         }
+        # An ensemble's members each learn from the same targets (see build_model).
+        for index in range(config.ensemble if config.ensemble > 1 else 0):
+            for head in ("label", "rating"):
+                targets[f"{head}_{index}"] = targets[head]
+                weights[f"{head}_{index}"] = weights[head]
         dataset = tf.data.Dataset.from_tensor_slices((ids, targets, weights))
         if training:
-            dataset = dataset.shuffle(len(ids), seed=config.seed, reshuffle_each_iteration=True)
+            dataset = shuffle_each_epoch(dataset, len(ids), config.seed)
         dataset = dataset.batch(config.batch_size)
         if training and config.token_dropout_rate > 0:
             rate = config.token_dropout_rate

@@ -30,6 +30,7 @@ from shared.errors import UserError
 from shared.metrics_text import character_error_rate, word_error_rate
 from shared.preprocessing import audio as audio_lib
 from shared.streaming import detect_events
+from shared.training import each_epoch, epoch_seed, shuffle_each_epoch
 
 MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
 MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
@@ -119,9 +120,7 @@ class SpeechApp(App):
         labels = keras.utils.to_categorical(columns["label"], len(data.LABELS)).astype(np.float32)
         keywords = tf.data.Dataset.from_tensor_slices((columns["audio"], labels))
         if training:
-            keywords = keywords.shuffle(
-                len(labels), seed=config.seed, reshuffle_each_iteration=True
-            )
+            keywords = shuffle_each_epoch(keywords, len(labels), config.seed)
         keywords = keywords.batch(config.batch_size)
         if training:
             augment = self._augmenter(config, data.CLIP_SAMPLES)
@@ -136,8 +135,16 @@ class SpeechApp(App):
         )
         phrases = tf.data.Dataset.from_tensor_slices((phrase_audio, phrase_labels))
         if training:
-            phrases = phrases.shuffle(len(phrase_labels), seed=config.seed)
-        phrases = phrases.repeat().batch(config.transcription_batch_size, drop_remainder=True)
+            # A new order for every pass over the phrases, from (seed, epoch) only.
+            shuffled = phrases
+            phrases = each_epoch(
+                lambda epoch: shuffled.shuffle(
+                    len(phrase_labels), seed=epoch_seed(config.seed, epoch)
+                ).repeat()
+            )
+        else:
+            phrases = phrases.repeat()
+        phrases = phrases.batch(config.transcription_batch_size, drop_remainder=True)
         if training:
             augment = self._augmenter(config, TRANSCRIPTION_SAMPLES)
             phrases = phrases.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)

@@ -23,6 +23,7 @@ from shared.export import fixed_shape_model
 
 # Registers the custom layers before any ``.keras`` file is loaded.
 from shared.layers import causal_frames, ctc_greedy_decoder, log_mel_spectrogram, spec_augment  # noqa: F401, I001
+from shared.layers.recurrent_layer import state_count
 from shared.litert import LiteRTModel
 from shared.streaming import NEXT_PREFIX, WindowedStream, context_window, window_starts
 
@@ -80,7 +81,8 @@ def keyword_step_model(spotter: keras.Model, config: SpeechConfig) -> keras.Mode
         cell = trained.__class__.from_config({**trained.get_config(), "name": f"rnn_{index}_step"})
         cell.build((None, x.shape[-1]))
         cell.set_weights(trained.get_weights())
-        names = [f"rnn_{index}_state"] + ([f"rnn_{index}_cell"] if config.cell == "lstm" else [])
+        # An LSTM carries its memory cell beside the hidden state; every other cell one state.
+        names = [f"rnn_{index}_state", f"rnn_{index}_cell"][: state_count(config.cell)]
         previous = [keras.Input(batch_shape=(1, config.units), name=name) for name in names]
         states += previous
         x, new = cell(x, previous if len(previous) > 1 else previous[0])

@@ -10,8 +10,9 @@
   (``tf.while_loop``); ``logits`` is the sequence model; ``encode`` shows the ids.
 
 Every recurrent state travels as one tensor ``states`` [batch, state_count, units]: layer by
-layer, ``h`` for a GRU, ``h`` then ``c`` for an LSTM. The graphs share the training model's
-embedding, cells and output layer, so they compute the same function with the same weights.
+layer, ``h`` then ``c`` for an LSTM, the one state of every other cell (``h`` for a GRU, the
+fed-back output for a Jordan cell). The graphs share the training model's embedding, cells and
+output layer, so they compute the same function with the same weights.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from apps.text_generation.data import BEGIN_ID, UNKNOWN_ID, CharVocabulary
 from apps.text_generation.model import recurrent_layer_names
 from shared.app import Predictor
 from shared.config import load_config
+from shared.layers import state_count
 from shared.litert import LiteRTModel
 from shared.sampling import filter_mask, resolve_strategy, tf_sample_next
 
@@ -61,7 +63,7 @@ def model_parts(model: keras.Model, config: TextGenerationConfig) -> ModelParts:
         embedding=model.get_layer("embedding"),
         cells=[model.get_layer(name).cell for name in recurrent_layer_names(config)],
         logits=logits,
-        states_per_cell=2 if config.cell == "lstm" else 1,
+        states_per_cell=state_count(config.cell),
         units=config.units,
         vocabulary_size=int(logits.units),
     )
@@ -227,7 +229,7 @@ class TextGenerationPredictor(Predictor):
         self.engine = engine if engine != "litert" else f"litert-{variant}"
         self.vocabulary = CharVocabulary.load(model_dir / VOCABULARY_FILE)
         config = load_config(TextGenerationConfig, model_dir / "config.json")
-        self.state_shape = ((2 if config.cell == "lstm" else 1) * config.num_layers, config.units)
+        self.state_shape = (state_count(config.cell) * config.num_layers, config.units)
         if engine == "keras":
             model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
             # Kept on self: a tf.function method holds only a weak reference to its module.

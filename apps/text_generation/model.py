@@ -1,4 +1,4 @@
-"""The training model: character ids -> embedding -> stacked stateful GRU/LSTM -> next-id logits."""
+"""The training model: character ids -> embedding -> stacked stateful RNN -> next-id logits."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import keras
 
 from apps.text_generation.config import TextGenerationConfig
+from shared.layers import make_cell
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
@@ -14,9 +15,6 @@ def bits_per_character(y_true, y_pred):
     """Cross-entropy in bits (log base 2) of integer targets under logits, per position."""
     nats = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
     return nats / math.log(2.0)
-
-
-CELL_CLASSES = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 
 
 def recurrent_layer_names(config: TextGenerationConfig) -> list[str]:
@@ -42,7 +40,7 @@ def build_model(config: TextGenerationConfig, vocabulary_size: int) -> keras.Mod
     for name in recurrent_layer_names(config):
         # RNN(cell) rather than GRU/LSTM: the cells then get unique names ("gru_1_cell"), which
         # the step model, calling every cell directly, needs.
-        cell = CELL_CLASSES[config.cell](config.units, name=f"{name}_cell")
+        cell = make_cell(config.cell, config.units, name=f"{name}_cell")
         rnn = keras.layers.RNN(cell, return_sequences=True, stateful=True, name=name)
         x = rnn(x)  # [batch, window, units]
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)

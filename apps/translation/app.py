@@ -27,6 +27,7 @@ from shared.data.splits import Splits, limit_rows
 from shared.errors import UserError
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
 from shared.preprocessing.text_units import OOV_ID, UnitTokenizer, build_unit_vocabulary
+from shared.training import shuffle_each_epoch
 
 MAX_INPUT_CHARACTERS = 2_000
 LATENCY_SOURCE_UNITS = 10  # the benchmark: a greedy translation of a 10-token input
@@ -122,7 +123,7 @@ class TranslationApp(App):
         decoder_inputs, decoder_outputs = tokenizers.teacher_forcing(targets)
         dataset = tf.data.Dataset.from_tensor_slices((source_ids, decoder_inputs, decoder_outputs))
         if training:
-            dataset = dataset.shuffle(len(rows), seed=config.seed, reshuffle_each_iteration=True)
+            dataset = shuffle_each_epoch(dataset, len(rows), config.seed)
         dataset = dataset.batch(config.batch_size)
 
         def trim(source, decoder_input, decoder_output):

@@ -22,10 +22,10 @@ import tensorflow as tf
 from keras import ops
 
 from apps.translation.config import TranslationConfig
-from apps.translation.model import state_names
 from shared.app import Predictor
 from shared.config import load_config
 from shared.decoding import Hypothesis, beam_search, greedy_decode
+from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.layers.unit_vectorizer import UnitVectorizer
 from shared.litert import LiteRTModel

@@ -1,8 +1,8 @@
 """The training model: a bidirectional encoder, an attentive recurrent decoder, teacher forcing.
 
-    source ids -> embedding -> bidirectional GRU/LSTM -> encoder outputs  ------------------+
+    source ids -> embedding -> bidirectional RNN (config.cell) -> encoder outputs  ---------+
                                      \\-> final states -> bridge -> decoder initial state    |
-    <start> + target ids -> embedding -> GRU/LSTM decoder -> decoder outputs (queries)      |
+    <start> + target ids -> embedding -> RNN decoder -> decoder outputs (queries)           |
                                           attention(query, encoder outputs, source mask) <--+
                                           [context; query] -> tanh combine -> logits
 
@@ -19,14 +19,9 @@ import keras
 from keras import ops
 
 from apps.translation.config import TranslationConfig
-from shared.layers import recurrent_layer
+from shared.layers import recurrent_layer, state_names
 from shared.layers.bahdanau_attention import BahdanauAttention
 from shared.layers.luong_attention import LuongAttention
-
-
-def state_names(cell: str) -> list[str]:
-    """The decoder's recurrent states: one for a GRU, hidden and cell for an LSTM."""
-    return ["state"] if cell == "gru" else ["state_h", "state_c"]
 
 
 def attention_layer(config: TranslationConfig) -> keras.layers.Layer:

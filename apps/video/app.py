@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pathlib
 
@@ -24,6 +25,7 @@ from shared.data.splits import Splits, take
 from shared.errors import UserError
 from shared.litert import LiteRTModel
 from shared.metrics import classification_scores
+from shared.training import each_epoch, epoch_seed, shuffle_each_epoch
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 SAMPLE_CLASSES = ("move_right", "rotate_clockwise", "shrink")
@@ -76,8 +78,8 @@ def motion_augmenter(classes: list[str], seed: int):
         return {"frames": frames, "length": length}, label
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
-        # New draws every epoch, from one seed.
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        # New draws every epoch, from (seed, epoch): a resumed run draws the same ones.
+        randoms = each_epoch(lambda epoch: tf.data.Dataset.random(seed=epoch_seed(seed, epoch)))
         paired = tf.data.Dataset.zip((dataset, randoms))
         return paired.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -181,7 +183,7 @@ class VideoApp(App):
         labels = np.asarray(columns["label"], np.int64)
         dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
         if training:
-            dataset = dataset.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+            dataset = shuffle_each_epoch(dataset, len(labels), config.seed)
             if config.augment and self.classes(splits) == list(video_data.CLASSES):
                 augment = motion_augmenter(self.classes(splits), config.seed)
                 dataset = dataset.apply(augment)
@@ -332,6 +334,41 @@ class VideoApp(App):
                     "frames": int(length),  # real frames read (a short clip is padded)
                 }
         return answers
+
+    def figure(self, predictor: VideoPredictor, raw: str, answers: list[dict]) -> bytes | None:
+        """The label over time: each class's probability after every frame, as PNG bytes.
+
+        The clip runs frame by frame through the streaming step model (the same
+        weights as the clip model), so the curve shows when the network made up
+        its mind. SavedModel has no step model: no figure there.
+        """
+        if predictor.engine == "savedmodel":
+            return None
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        frames, length = video_data.load_video(
+            raw, num_frames=predictor.num_frames, size=predictor.frame_shape
+        )
+        over_time = predictor.stream(frames, length)  # [length, classes]
+        figure = Figure(figsize=(7.0, 2.6), dpi=100)
+        FigureCanvasAgg(figure)
+        axis = figure.add_subplot()
+        steps = np.arange(1, length + 1)
+        # The classes that ever lead, plus the final answer: the rest stay near zero.
+        shown = sorted(set(over_time.argmax(axis=-1).tolist()) | {int(over_time[-1].argmax())})
+        for index in shown:
+            axis.plot(steps, over_time[:, index], linewidth=2, label=predictor.classes[index])
+        axis.set_xlabel("frame")
+        axis.set_ylabel("probability")
+        axis.set_ylim(0.0, 1.0)
+        axis.set_xlim(1, max(2, length))
+        axis.legend(loc="upper left", fontsize=8)
+        axis.set_title("label over time (streaming step model)", fontsize=9)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
 
     def summary(self, answer: dict) -> str:
         return f"{answer['label']} ({answer['score']:.2f}, {answer['frames']} frames)"

@@ -49,7 +49,7 @@ class VideoConfig(BaseConfig):
             units=16,
             latency_runs=10,
         ),
-        "demo": dict(epochs=8, train_size=1200, batch_size=32, learning_rate=3e-3),
+        "demo": dict(epochs=5, train_size=800, batch_size=32, learning_rate=3e-3),
         "default": dict(
             epochs=30,
             train_size=2400,

@@ -8,6 +8,7 @@ their completion marker (holding a checksum of the contents) is present.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -43,11 +44,15 @@ def atomic_path(target: pathlib.Path) -> Iterator[pathlib.Path]:
     """Yield a temporary path beside `target`; rename it onto `target` on success.
 
     Works for files and folders. If the body raises, the temporary is removed
-    and `target` is left as it was.
+    and `target` is left as it was. If the process is killed (SIGKILL, power
+    loss), `target` is also left as it was; the next ``atomic_path`` on the
+    same target removes what the dead process left behind.
     """
     target = pathlib.Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _recover_after_kill(target)
+    # The writer's pid in the name tells a later writer whether it is still alive.
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent))
     work = tmp / target.name
     try:
         yield work
@@ -61,6 +66,27 @@ def atomic_path(target: pathlib.Path) -> Iterator[pathlib.Path]:
             os.replace(work, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _recover_after_kill(target: pathlib.Path) -> None:
+    """Undo what a killed ``atomic_path`` on `target` left: a lost rename, stale temporaries."""
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():
+        os.replace(old, target)  # killed between the two renames: the previous version is back
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.*"):
+        pid = leftover.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def fetch_pypi_sdist(name: str, version: str, sha256: str) -> pathlib.Path:
@@ -94,7 +120,9 @@ def fetch_pypi_sdist(name: str, version: str, sha256: str) -> pathlib.Path:
     return target
 
 
-def cached_folder(name: str, build: Callable[[pathlib.Path], None], version: str = "1") -> pathlib.Path:
+def cached_folder(
+    name: str, build: Callable[[pathlib.Path], None], version: str = "1"
+) -> pathlib.Path:
     """A folder under the cache built once by ``build(folder)``.
 
     The folder is built under a temporary name and moved into place with a

@@ -189,3 +189,15 @@ def test_attention_overlay_is_saved(model_dir, tmp_path):
         overlay.size[0] > 200
         and answer["caption"] == predictor.caption(data.make_scene(3).image[None])[0].text
     )
+
+
+def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
+    """Fuzz the on-device predict path: random bytes, cut and corrupt files, lying headers, folders."""
+    from apps.captioning.app import CaptioningApp
+    from tests.apps.fuzzing import fuzz_predict
+
+    app = CaptioningApp()
+    predictor = app.load_predictor(model_dir, "litert", "fp32")
+    tried = fuzz_predict(app, predictor, "files", max_examples=80)
+    print(f"captioning: {tried} hostile inputs tried")
+    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case

@@ -72,7 +72,10 @@ def test_tokenizer_round_trips_captions_with_reserved_ids():
     np.testing.assert_array_equal(inputs[0, 1 : length + 1], outputs[0, :length])
 
 
-@pytest.mark.parametrize(("cell", "attention"), [("gru", "bahdanau"), ("lstm", "luong")])
+@pytest.mark.parametrize(
+    ("cell", "attention"),
+    [("gru", "bahdanau"), ("lstm", "luong"), ("indrnn", "bahdanau"), ("jordan", "luong")],
+)
 def test_step_by_step_equals_teacher_forced(cell, attention):
     config = tiny_config(cell=cell, attention=attention)
     model, tokenizer = tiny_model(config)
@@ -81,7 +84,7 @@ def test_step_by_step_equals_teacher_forced(cell, attention):
     full = np.asarray(model({"image": images, "decoder_input_ids": decoder_inputs}))
     encoder, step = build_inference_models(model, config)
     encoded = {k: np.asarray(v) for k, v in encoder(images).items()}
-    names = ["state"] if cell == "gru" else ["state_h", "state_c"]
+    names = ["state_h", "state_c"] if cell == "lstm" else ["state"]
     states = {name: encoded[name] for name in names}
     for position in range(decoder_inputs.shape[1]):
         out = step(

@@ -174,3 +174,15 @@ def test_export_rebuilds_the_same_model(model_dir, capsys):
     after = json.loads((model_dir / "metrics.json").read_text())
     assert after["metrics"]["f1_weighted"] == pytest.approx(before["metrics"]["f1_weighted"])
     assert after["source"] == "default" and (model_dir / "model_int8.tflite").is_file()
+
+
+def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
+    """Fuzz the on-device predict path: random Unicode, control characters, huge texts."""
+    from apps.sentiment.app import SentimentApp
+    from tests.apps.fuzzing import fuzz_predict
+
+    app = SentimentApp()
+    predictor = app.load_predictor(model_dir, "litert", "fp32")
+    tried = fuzz_predict(app, predictor, "text", max_examples=80)
+    print(f"sentiment: {tried} hostile inputs tried")
+    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case

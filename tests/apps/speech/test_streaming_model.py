@@ -48,7 +48,7 @@ def clips():
     return np.stack([tone, 0.05 * rng.standard_normal(data.CLIP_SAMPLES)]).astype(np.float32)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", "lstm", "indrnn"])
 def test_keras_step_model_hop_by_hop_equals_the_full_model(cell, clips):
     config = resolve_config(
         SpeechConfig, "quick", ["units=12", "conv_filters=4,6", f"cell={cell}", "rnn_layers=2"]

@@ -9,6 +9,7 @@ from apps.text_generation.inference import draw_next, model_parts, sequence_mode
 from apps.text_generation.model import build_model
 from shared import export
 from shared.config import resolve_config
+from shared.layers import state_count
 from shared.litert import LiteRTModel
 from shared.sampling import token_probabilities
 
@@ -34,7 +35,7 @@ def token_ids(batch: int, length: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, VOCABULARY_SIZE, (batch, length), np.int32)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", "lstm", "elman", "jordan", "indrnn"])
 def test_stepping_token_by_token_equals_the_full_sequence(cell):
     model, config = small_model(cell)
     parts = model_parts(model, config)
@@ -48,7 +49,7 @@ def test_stepping_token_by_token_equals_the_full_sequence(cell):
         states = np.asarray(out["new_states"])
     np.testing.assert_allclose(np.stack(rows), np.asarray(full["logits"])[0], atol=1e-5)
     np.testing.assert_allclose(states, np.asarray(full["new_states"]), atol=1e-5)
-    assert states.shape == (1, 2 * (2 if cell == "lstm" else 1), 12)
+    assert states.shape == (1, 2 * state_count(cell), 12)
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
@@ -65,8 +66,9 @@ def test_sequence_model_equals_the_stateful_training_model_across_windows(cell):
     np.testing.assert_allclose(np.concatenate(windows, axis=1), np.asarray(full), atol=1e-5)
 
 
-def test_litert_step_model_is_builtin_only_and_matches_keras(tmp_path):
-    model, config = small_model("gru")
+@pytest.mark.parametrize("cell", ["gru", "indrnn"])
+def test_litert_step_model_is_builtin_only_and_matches_keras(cell):
+    model, config = small_model(cell)
     parts = model_parts(model, config)
     content = export.convert_to_tflite(step_model(parts), "fp32")
     ops = export.audit_builtin_ops(content, "step")
@@ -80,6 +82,15 @@ def test_litert_step_model_is_builtin_only_and_matches_keras(tmp_path):
         rows.append(out["logits"][0])
         states = out["new_states"]
     np.testing.assert_allclose(np.stack(rows), full, atol=1e-5)
+
+
+def test_a_cell_keras_lacks_trains_a_step():
+    model, _ = small_model("indrnn")
+    before = [np.array(w) for w in model.trainable_weights]
+    loss = model.train_on_batch(token_ids(2, 9), token_ids(2, 9, seed=1))
+    assert np.isfinite(np.atleast_1d(loss)[0])
+    after = [np.array(w) for w in model.trainable_weights]
+    assert all(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_training_model_saves_and_reloads_safely(tmp_path):

@@ -162,3 +162,15 @@ def test_user_errors_exit_2_without_traceback(model_dir):
         )
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
+    """Fuzz the on-device predict path: random Unicode, control characters, huge texts."""
+    from apps.translation.app import TranslationApp
+    from tests.apps.fuzzing import fuzz_predict
+
+    app = TranslationApp()
+    predictor = app.load_predictor(model_dir, "litert", "fp32")
+    tried = fuzz_predict(app, predictor, "text", max_examples=80)
+    print(f"translation: {tried} hostile inputs tried")
+    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case

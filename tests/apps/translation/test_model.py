@@ -63,8 +63,11 @@ def step_through(step_model, encoder_model, config, source, decoder_input, runne
     return np.stack(logits, axis=1), np.stack(attention, axis=1)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+@pytest.mark.parametrize(
+    ("cell", "attention"),
+    [("gru", "bahdanau"), ("gru", "luong"), ("lstm", "bahdanau"), ("lstm", "luong")]
+    + [("jordan", "bahdanau"), ("indrnn", "luong"), ("elman", "bahdanau")],
+)
 def test_step_by_step_reproduces_the_teacher_forced_logits(cell, attention):
     config, model = tiny(cell, attention)
     full = np.asarray(model({"source_ids": SOURCE, "decoder_input_ids": DECODER_INPUT}))
@@ -102,3 +105,15 @@ def test_litert_encoder_and_step_match_keras_with_builtin_ops(cell, attention):
             None, None, config, SOURCE[row : row + 1], DECODER_INPUT[row : row + 1], runner
         )
         np.testing.assert_allclose(logits[0], full[row], atol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["indrnn", "jordan"])
+def test_a_cell_keras_lacks_trains_a_step(cell):
+    _, model = tiny(cell, "bahdanau")
+    decoder = model.get_layer("decoder")
+    before = [np.array(w) for w in decoder.trainable_weights]
+    targets = np.roll(DECODER_INPUT, -1, axis=1)
+    loss = model.train_on_batch({"source_ids": SOURCE, "decoder_input_ids": DECODER_INPUT}, targets)
+    assert np.isfinite(np.atleast_1d(loss)[0])
+    after = [np.array(w) for w in decoder.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))

@@ -147,6 +147,24 @@ def test_short_odd_clip_is_padded_and_streaming_matches(model_dir, tmp_path):
     np.testing.assert_allclose(streamed[-1].max(), answer["score"], atol=1e-4)
 
 
+def test_label_over_time_figure_draws_the_streamed_answer(model_dir, clips):
+    import io
+
+    from PIL import Image
+
+    predictor = VideoPredictor(model_dir, "litert")
+    app = VideoApp()
+    [answer] = app.predict(predictor, [str(clips["move_up"])])
+    png = app.figure(predictor, str(clips["move_up"]), [answer])
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.size == (700, 260)
+    # The figure is drawn from the stream; its last step is the answer the page shows.
+    frames, length = data.load_video(clips["move_up"])
+    streamed = predictor.stream(frames, length)
+    assert predictor.classes[int(streamed[-1].argmax())] == answer["label"]
+    assert app.figure(VideoPredictor(model_dir, "savedmodel"), str(clips["move_up"]), []) is None
+
+
 def test_bad_inputs_fail_alone_with_one_line_each(model_dir, clips, capsys, tmp_path):
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "notes.mp4").write_text("not a video at all\n" * 10)
@@ -224,3 +242,19 @@ def test_tfds_ucf101_trains_with_101_classes_and_no_motion_augmentation():
     history = model.fit(train, validation_data=validation, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert model.output.shape[-1] == 101
+
+
+def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir, tmp_path):
+    """Fuzz the on-device predict path: random bytes, cut and corrupt files, lying headers, folders."""
+    from apps.video.app import VideoApp
+    from tests.apps.fuzzing import check_cli_rejects, fuzz_predict
+
+    app = VideoApp()
+    predictor = app.load_predictor(model_dir, "litert", "fp32")
+    tried = fuzz_predict(app, predictor, "files", max_examples=80)
+    print(f"video: {tried} hostile inputs tried")
+    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case
+
+    bad = tmp_path / "noise.mp4"
+    bad.write_bytes(bytes(range(256)) * 4)
+    check_cli_rejects("video", model_dir, str(bad))

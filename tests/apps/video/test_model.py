@@ -123,7 +123,7 @@ def test_padding_after_the_length_changes_nothing():
     assert np.abs(full - a).max() > 1e-4  # the length is really used
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["gru", "lstm", "simple_rnn", "jordan", "indrnn"])
 def test_stepping_frame_by_frame_equals_the_full_clip(cell):
     model = _small_model(cell)
     clips = _clips(3)
@@ -151,7 +151,7 @@ def test_step_model_without_differences_matches_too():
     np.testing.assert_allclose(stream_clip(session, clip, 6)[-1], np.asarray(full)[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", "lstm", "indrnn"])
 def test_litert_clip_and_step_models_equal_keras(cell):
     model = _small_model(cell)
     clips = _clips(2)
@@ -204,3 +204,14 @@ def test_augmenter_swaps_labels_with_the_motion():
         assert CLASSES[int(label)] == expected
         seen.add(expected)
     assert seen == {"move_right", "move_left"}
+
+
+def test_a_cell_keras_lacks_trains_a_step():
+    model = _small_model("indrnn")
+    recurrent = model.get_layer("recurrent")
+    before = [np.array(w) for w in recurrent.trainable_weights]
+    inputs = {"frames": _clips(), "length": np.array([6, 4, 2], np.int32)}
+    loss = model.train_on_batch(inputs, np.array([0, 1, 2]))
+    assert np.isfinite(np.atleast_1d(loss)[0])
+    after = [np.array(w) for w in recurrent.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))

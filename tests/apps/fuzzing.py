@@ -1,0 +1,198 @@
+"""Hostile inputs for every app's ``predict`` path (hypothesis), shared by the end-to-end tests.
+
+Each app's end-to-end module already trains the quick preset once; its fuzz test
+reuses that model and calls ``fuzz_predict``. Every answer must be a valid answer
+dict or the UserError for that input: one line, naming the input, no traceback,
+returned (not raised) within a few seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import struct
+import tempfile
+import time
+import zlib
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.errors import UserError
+
+EXTENSIONS = (".wav", ".flac", ".mp3", ".png", ".jpg", ".gif", ".mp4", ".avi", ".txt", "")
+SECONDS_PER_ANSWER = 30  # a hang would take far longer; the slowest real answer takes < 1 s
+COUNTS: dict[str, int] = {}  # app -> inputs tried, for the report
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` pixels but holds almost nothing."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _real_files() -> dict[str, bytes]:
+    """Small valid files of every kind, to truncate and corrupt."""
+    import soundfile
+    from PIL import Image
+
+    files = {}
+    audio = io.BytesIO()
+    soundfile.write(audio, np.zeros(16000, np.float32), 16000, format="WAV")
+    files[".wav"] = audio.getvalue()
+    image = Image.fromarray(np.full((32, 32, 3), 120, np.uint8))
+    for extension, kind in ((".png", "PNG"), (".jpg", "JPEG")):
+        buffer = io.BytesIO()
+        image.save(buffer, kind)
+        files[extension] = buffer.getvalue()
+    frames = [Image.fromarray(np.full((16, 16, 3), 40 * k, np.uint8)) for k in range(4)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=40)
+    files[".gif"] = buffer.getvalue()
+    return files
+
+
+REAL = _real_files()
+
+# A file's content: random bytes, a cut or corrupted real file, a lying header, or nothing.
+file_contents = st.one_of(
+    st.binary(max_size=4096),
+    st.builds(
+        lambda kind, cut: REAL[kind][: max(1, int(len(REAL[kind]) * cut))],
+        st.sampled_from(sorted(REAL)),
+        st.floats(0.0, 0.99),
+    ),
+    st.builds(
+        lambda kind, offset, byte: REAL[kind][:offset] + bytes([byte]) + REAL[kind][offset + 1 :],
+        st.sampled_from(sorted(REAL)),
+        st.integers(0, 60),
+        st.integers(0, 255),
+    ),
+    st.sampled_from(
+        [
+            b"",
+            _png_header(1, 100_000),
+            _png_header(100_000, 100_000),
+            _png_header(0, 0),
+            b"RIFF\xff\xff\xff\xffWAVEfmt ",
+            b"GIF89a\xff\xff\xff\xff",
+        ]
+    ),
+)
+file_inputs = st.tuples(
+    st.sampled_from(EXTENSIONS), file_contents, st.sampled_from(["file", "dir", "missing"])
+)
+# Any Unicode (control characters, NUL, lone surrogates), and extreme lengths.
+text_inputs = st.one_of(
+    st.text(max_size=300),
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=300),
+    st.text(st.characters(categories=["Cc", "Cs", "Zs", "Zl", "Mn"]), max_size=50),
+    st.builds(lambda t, n: t * n, st.text(min_size=1, max_size=3), st.integers(1, 30_000)),
+    st.sampled_from(["", " ", "\x00", "\ud800", "@", "@/", "@/nonexistent", "\n" * 100]),
+)
+
+
+def _write(folder: pathlib.Path, index: int, extension: str, content: bytes, kind: str) -> str:
+    path = folder / f"input{index}{extension}"
+    if kind == "file":
+        path.write_bytes(content)
+    elif kind == "dir":
+        path.mkdir()
+    return str(path)
+
+
+def check_answer(raw: str, answer) -> None:
+    """A valid answer dict, or the UserError for `raw`: one line, naming it, no traceback.
+
+    An answer may show the input cleaned (a lone surrogate replaced), but it must print.
+    """
+    if isinstance(answer, Exception):
+        assert isinstance(answer, UserError), f"{raw!r}: {type(answer).__name__}: {answer}"
+        message = str(answer)
+        assert message and "\n" not in message and "Traceback" not in message, message
+        if raw.startswith("/"):  # a file: its path (or name) is in the message
+            assert pathlib.Path(raw).name in message, message
+    else:
+        assert isinstance(answer, dict) and isinstance(answer.get("input"), str), answer
+        # What `rnnapps predict --json` prints must encode (a lone surrogate would not).
+        json.dumps(answer, ensure_ascii=False).encode("utf-8")
+
+
+def fuzz_predict(app, predictor, inputs: str, max_examples: int = 60, **options) -> int:
+    """Feed `app.predict` hostile `inputs` ("files" or "text"); returns how many were tried."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix=f"fuzz-{app.name}-"))
+    counter = iter(range(10**9))
+
+    def one(raw: str) -> None:
+        started = time.perf_counter()
+        answers = app.predict(predictor, [raw], **options)
+        assert time.perf_counter() - started < SECONDS_PER_ANSWER, f"{raw!r}: too slow"
+        assert len(answers) == 1
+        check_answer(raw, answers[0])
+        COUNTS[app.name] = COUNTS.get(app.name, 0) + 1
+
+    quiet = settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,  # the same inputs in CI as on a laptop
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    if inputs == "files":
+
+        @quiet
+        @given(file_inputs)
+        def run(case) -> None:
+            one(_write(folder, next(counter), *case))
+
+    else:
+
+        @quiet
+        @given(text_inputs)
+        def run(text: str) -> None:
+            one(text)
+
+    run()
+    return COUNTS.get(app.name, 0)
+
+
+def check_cli_rejects(app_name: str, model_dir: pathlib.Path, bad_input: str) -> None:
+    """``rnnapps predict APP BAD`` prints one ``rnnapps: error:`` line and exits 2."""
+    import os
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apps.cli",
+            "predict",
+            app_name,
+            bad_input,
+            "--model",
+            str(model_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        cwd=pathlib.Path(__file__).resolve().parents[2],
+    )
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("rnnapps: error:")]
+    assert len(errors) == 1 and bad_input in errors[0], completed.stderr[-2000:]
+    assert "Traceback" not in completed.stderr

@@ -1,0 +1,51 @@
+"""``rnnapps bench --cells``: the table it writes, and the checks before any training."""
+
+import pytest
+
+from shared import bench
+from shared.errors import UserError
+
+RESULTS = {
+    "date": "2026-01-01T00:00:00+00:00",
+    "machine": {"cpu_model": "test cpu", "load_average_start": [1.0], "load_average_end": [2.0]},
+    "preset": "quick",
+    "cells": ["elman", "lstm"],
+    "apps": {
+        "video": {
+            "metric": "accuracy",
+            "lower_is_better": False,
+            "runs": {
+                "elman": {"keras": 0.5, "litert_fp32": 0.5, "train_seconds": 3.0, "parameters": 10},
+                "lstm": {"keras": 0.7, "litert_fp32": 0.75, "train_seconds": 5.0, "parameters": 40},
+            },
+        },
+        "text_generation": {
+            "metric": "bits_per_character",
+            "lower_is_better": True,
+            "runs": {
+                "elman": {"keras": 3.0, "litert_fp32": 3.0, "train_seconds": 1.0, "parameters": 9},
+                "lstm": {"keras": 2.0, "litert_fp32": 2.1, "train_seconds": 2.0, "parameters": 30},
+            },
+        },
+    },
+}
+
+
+def test_table_marks_the_best_cell_in_the_metric_direction():
+    table = bench.cells_markdown(RESULTS)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("|")}
+    assert "**0.750 (0.700)**" in rows["video"] and "**0.500" not in rows["video"]
+    assert "**2.100 (2.000)**" in rows["text_generation"]  # lower is better here
+    assert "| app | metric | elman | lstm |" in table
+
+
+def test_block_is_replaced_between_its_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"a\n{bench.CELLS_START}\nold\n{bench.CELLS_END}\nb\n")
+    bench.update_block(readme, bench.CELLS_START, bench.CELLS_END, "new")
+    assert readme.read_text() == f"a\n{bench.CELLS_START}\nnew\n{bench.CELLS_END}\nb\n"
+
+
+def test_unknown_cell_is_a_user_error_before_training(tmp_path):
+    with pytest.raises(UserError, match="--cells transformer"):
+        bench.run_cells(["video"], ["gru", "transformer"], tmp_path, quick=True)
