@@ -136,6 +136,32 @@ def _app_options(app, args) -> dict:
     return options
 
 
+def _read_text_files(app, inputs: list[str]) -> tuple[list[str], list]:
+    """A text app's ``@FILE`` arguments read as the file's UTF-8 text.
+
+    A convenience of the command line only: the server never reads a path a request
+    names. Returns the inputs to predict and, per input, None or the UserError that
+    stops it.
+    """
+    from shared.serve.catalog import INPUT_KINDS
+
+    texts, errors = list(inputs), [None] * len(inputs)
+    if INPUT_KINDS.get(app.name, "text") != "text":
+        return texts, errors
+    for index, raw in enumerate(inputs):
+        if not raw.startswith("@"):
+            continue
+        path = pathlib.Path(raw[1:])
+        try:
+            texts[index] = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            errors[index] = UserError(f"{path}: not valid UTF-8 text")
+        except OSError as error:
+            reason = "no such file" if not path.exists() else (error.strerror or "unreadable")
+            errors[index] = UserError(f"{path}: {reason.lower()}")
+    return texts, errors
+
+
 def command_predict(args) -> int:
     app, directory, _ = _load(args.app, args.model)
     options = _app_options(app, args)
@@ -143,9 +169,17 @@ def command_predict(args) -> int:
         raise UserError(f"--attention: the {app.name} app has no attention to show")
     predictor = app.load_predictor(directory, args.engine, args.variant)
     status = 0
-    answers = app.predict(predictor, args.inputs, **options)
+    texts, answers = _read_text_files(app, args.inputs)
+    valid = [index for index, answer in enumerate(answers) if answer is None]
+    predicted = (
+        app.predict(predictor, [texts[index] for index in valid], **options) if valid else []
+    )
+    for index, answer in zip(valid, predicted, strict=True):
+        if isinstance(answer, dict) and texts[index] is not args.inputs[index]:
+            answer["input"] = args.inputs[index]  # "@FILE" as typed, not the whole text
+        answers[index] = answer
     if args.attention:
-        for index, (raw, answer) in enumerate(zip(args.inputs, answers, strict=False)):
+        for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
             if isinstance(answer, Exception):
                 continue
             path = pathlib.Path(args.attention)

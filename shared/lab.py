@@ -83,8 +83,8 @@ class LabSettings:
     tasks: tuple[str, ...] = TASKS
     units: int = 32
     batch_size: int = 32
-    train_steps: int = 300
-    time_step_budget: int = 150_000
+    train_steps: int = 400
+    time_step_budget: int = 200_000
     learning_rate: float = 1e-2  # measured: at 3e-3 no cell learned adding (T=50) in 300 updates
     clip_norm: float | None = 1.0
     test_examples: int = 256

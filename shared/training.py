@@ -82,6 +82,7 @@ def set_seeds(seed: int) -> None:
 
 
 _TRAINING_EPOCH: tf.Variable | None = None
+_EACH_EPOCH_GRAPH_SEED = 87654321
 
 
 def training_epoch() -> tf.Variable:
@@ -118,9 +119,15 @@ def each_epoch(
             uses it for the progress bar and to end an epoch.
     """
     epoch = training_epoch()
-    dataset = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(
-        lambda _: build(epoch.read_value())
-    )
+
+    def build_in_graph(_) -> tf.data.Dataset:
+        # tf.data pairs an op seed with the graph's seed, and when that one is 0 it
+        # compares the (here symbolic) op seed in Python, which fails. A fixed graph seed
+        # avoids that and makes the draws depend on (seed, epoch) alone.
+        tf.compat.v1.get_default_graph().seed = _EACH_EPOCH_GRAPH_SEED
+        return build(epoch.read_value())
+
+    dataset = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(build_in_graph)
     if cardinality >= 0:
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(cardinality))
     return dataset

@@ -189,14 +189,6 @@ class SentimentApp(App):
     def check_input(self, text: str) -> str:
         """The text to classify, or a UserError naming what is wrong with it."""
         shown = text if len(text) <= 40 else text[:37] + "..."
-        if text.startswith("@"):
-            path = pathlib.Path(text[1:])
-            if not path.is_file():
-                raise UserError(f"{text}: no such file")
-            try:
-                text = path.read_bytes().decode("utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{path}: not valid UTF-8 text") from None
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

@@ -75,8 +75,8 @@ def _raw_input(instance: Instance, index: int, kind: str, folder: pathlib.Path) 
         with open(path, "xb") as file:  # the folder is ours alone; never overwrite
             file.write(instance.data)
         return str(path)
-    # The CLI reads "@FILE" as a file's text; a request must never name a server file.
-    return " " + instance.text if instance.text.startswith("@") else instance.text
+    # Only the CLI reads "@FILE" as a file's text; through here "@..." is just text.
+    return instance.text
 
 
 def _scrub(message: str, raw: str, where: str, kind: str) -> str:

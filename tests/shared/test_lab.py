@@ -69,17 +69,20 @@ def test_state_gradient_profile_equals_the_direct_gradient(cell):
     inputs, targets = lab.copy_memory(np.random.default_rng(2), 3, 7, 2, 3)
     profile = lab.state_gradient_log10_norms("copy_memory", model, inputs, targets, options)
 
+    # The state as carried to the next step: a zero perturbation added to it has gradient
+    # dL/ds_t (for an LSTM, c_t's then excludes the path through the same step's h_t).
     rnn_cell = model.get_layer("rnn").cell
-    states = [tf.zeros((3, 5))] * (2 if cell == "lstm" else 1)
+    count = 2 if cell == "lstm" else 1
+    perturbations = [[tf.zeros((3, 5)) for _ in range(count)] for _ in range(7)]
+    states = [tf.zeros((3, 5))] * count
     with tf.GradientTape() as tape:
-        history = []
+        tape.watch(perturbations)
         for t in range(7):
-            output, states = rnn_cell(inputs[:, t], states)
-            history.append(states)
-        loss = tf.reduce_sum(
-            lab.per_example_loss("copy_memory", model.get_layer("head")(output), targets, options)
-        )
-    gradients = tape.gradient(loss, history)
+            _, states = rnn_cell(inputs[:, t], states)
+            states = [s + e for s, e in zip(states, perturbations[t], strict=True)]
+        prediction = model.get_layer("head")(states[0])
+        loss = tf.reduce_sum(lab.per_example_loss("copy_memory", prediction, targets, options))
+    gradients = tape.gradient(loss, perturbations)
     expected = [
         np.log10(np.mean(np.sqrt(sum(np.sum(np.square(g), -1) for g in step))))
         for step in gradients

@@ -108,6 +108,19 @@ def test_engines_agree_on_answers(model_dir, capsys):
             assert a["score"] == pytest.approx(b["score"], abs=1e-3)
 
 
+def test_at_file_reads_the_text_of_a_file_on_the_command_line(model_dir, capsys, tmp_path):
+    review = tmp_path / "review.txt"
+    review.write_text("The battery died after two days.\nSupport never answered.", "utf-8")
+    text = review.read_text("utf-8")
+    code = cli.main(
+        ["predict", "sentiment", f"@{review}", text, "--model", str(model_dir), "--json"]
+    )
+    from_file, typed = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert code == 0
+    assert from_file["input"] == f"@{review}" and typed["input"] == text
+    assert from_file["probabilities"] == typed["probabilities"]
+
+
 def test_bad_inputs_fail_alone_with_one_line_each(model_dir, capsys, tmp_path):
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes(b"caf\xe9 is great")
