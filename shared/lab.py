@@ -12,8 +12,12 @@ lengths:
   (one-hot), then blanks, then a "recall" marker on the last step; the answer is the symbols
   in order, read from the final state. Accuracy per symbol; guessing scores 1 / vocabulary.
 
-For each (task, cell, length) the lab records the test metric after ``train_steps`` Adam
-updates (gradient global norm clipped at ``clip_norm``), the training loss curve, and the
+Every cell starts the way it is meant to be used on long sequences: LSTM, GRU and IndRNN
+with their units' memory times spread over 2 .. T steps (chrono initialisation, see
+:func:`memory_initialise`), Elman and Jordan with Keras's orthogonal recurrent matrix (they
+have no per-unit knob). For each (task, cell, length) the lab records the test metric after
+:func:`updates` Adam updates on fresh batches (gradient global norm clipped at
+``clip_norm``), the training loss curve, and the
 norm of the gradient of the loss with respect to the recurrent state at every time step,
 ``||dL/ds_t||`` for t = 0 .. T-1, at initialisation and after training: how fast the signal
 from the answer fades (or grows) on its way back to the early steps, which is what a cell
@@ -48,6 +52,7 @@ ADDING_BASELINE = 2.0 / 12.0  # the variance of U(0, 1) + U(0, 1): always answer
 # Up to this length a step-by-step loop runs eagerly: tracing a tf.function (~0.4 s) costs
 # more than the few eager steps it would save.
 EAGER_MAX_LENGTH = 100
+GRADIENT_PLOT_DECADES = 40  # the gradient plot's depth: a plain RNN falls far below it at T=1000
 
 
 def log(message: str) -> None:
@@ -499,19 +504,27 @@ def plot(figures: dict, out: pathlib.Path) -> list[pathlib.Path]:
     paths = []
 
     figure, axes = pyplot.subplots(
-        len(tasks), 2, figsize=(10, 3.4 * len(tasks)), squeeze=False, sharey="row"
+        len(tasks), 2, figsize=(10, 3.4 * len(tasks)), squeeze=False, sharey=True
     )
     for row, task in enumerate(tasks):
         for column, when in enumerate(("initial", "trained")):
             axis = axes[row][column]
             for cell in cells:
                 profile = results[task][cell][longest]["gradient"][when]["log10_norm"]
-                values = np.asarray([np.nan if v is None else 10.0**v for v in profile])
-                axis.semilogy(np.arange(len(values)), values, label=cell)
+                # Relative to the last step, where the loss's gradient enters: what is left.
+                last = profile[-1] if profile[-1] is not None else 0.0
+                values = np.asarray([np.nan if v is None else v - last for v in profile])
+                axis.plot(np.arange(len(values)), values, label=cell)
+            axis.set_ylim(-GRADIENT_PLOT_DECADES, 5)
             axis.set_title(f"{task}, T={longest}, {when}", fontsize=10)
             axis.set_xlabel("time step t")
             axis.grid(True, which="major", alpha=0.3)
-        axes[row][0].set_ylabel("||dL/ds_t|| (mean over examples)")
+        axes[row][0].set_ylabel("log10 ||dL/ds_t|| / ||dL/ds_T-1||")
+    figure.suptitle(
+        f"Gradient of the loss with respect to the state at step t (below -{GRADIENT_PLOT_DECADES}"
+        " off the chart)",
+        fontsize=10,
+    )
     axes[0][1].legend(fontsize=8)
     figure.tight_layout()
     paths.append(_save(figure, out / "gradient_norms.png", pyplot))
@@ -544,14 +557,16 @@ def plot(figures: dict, out: pathlib.Path) -> list[pathlib.Path]:
             style = "-" if label == "clipped" else ":"
             name = f"{cell}, {label}"
             axes[0].plot(_smooth(run_figures["train_loss"], window), style, label=name)
-            axes[1].semilogy(run_figures["gradient_norm"], style, label=name, linewidth=0.8)
+            axes[1].semilogy(_smooth(run_figures["gradient_norm"], window), style, label=name)
     axes[0].axhline(ADDING_BASELINE, color="grey", linestyle="--", label="no learning")
     axes[0].set_title(
         f"adding, T={clipping['length']}: training loss (moving mean of {window})", fontsize=10
     )
     axes[0].set_xlabel("update")
     axes[1].axhline(clipping["clip_norm"], color="grey", linestyle="--", label="clip norm")
-    axes[1].set_title("gradient global norm before clipping", fontsize=10)
+    axes[1].set_title(
+        f"gradient global norm before clipping (moving mean of {window})", fontsize=10
+    )
     axes[1].set_xlabel("update")
     for axis in axes:
         axis.grid(True, alpha=0.3)
@@ -583,16 +598,23 @@ def main(out: pathlib.Path, quick: bool = False) -> int:
 
 
 def summary_markdown(figures: dict) -> str:
-    """Tables of the metric and of the gradient ratio: cell x length, one per task."""
+    """The README's tables: per task, cell x length, and the clipping experiment."""
     options, results = figures["settings"], figures["results"]
     lengths = options["lengths"]
+
+    def decades(entry: dict, when: str) -> str:
+        ratio = entry["gradient"][when]["log10_ratio_first_to_last"]
+        return "zero" if ratio is None else f"{ratio:+.1f}"
+
     lines = []
     for task in options["tasks"]:
         metric = figures["metrics"][task]
         baseline = results[task][options["cells"][0]][str(lengths[0])]["baseline"]
         lines += [
-            f"**{task}**: test {metric} (no learning: {baseline:.3f}); in brackets, "
-            "log10 ||dL/ds_0|| / ||dL/ds_T-1|| after training",
+            f"**{task}**: test {metric} (no learning scores {baseline:.3f}); in brackets "
+            "log10 ||dL/ds_0|| / ||dL/ds_T-1||, the decades of gradient kept (0) or lost "
+            "(negative) from the last step back to the first, at initialisation → after "
+            "training (zero: the gradient is exactly 0, every ReLU on the path off)",
             "",
             "| cell | " + " | ".join(f"T={n}" for n in lengths) + " |",
             "|---|" + "---|" * len(lengths),
@@ -601,9 +623,26 @@ def summary_markdown(figures: dict) -> str:
             row = []
             for n in lengths:
                 entry = results[task][cell][str(n)]
-                ratio = entry["gradient"]["trained"]["log10_ratio_first_to_last"]
-                shown = "–" if ratio is None else f"{ratio:+.1f}"
-                row.append(f"{entry[metric]:.3f} ({shown})")
+                row.append(
+                    f"{entry[metric]:.3f} ({decades(entry, 'initial')} → "
+                    f"{decades(entry, 'trained')})"
+                )
             lines.append(f"| {cell} | " + " | ".join(row) + " |")
         lines.append("")
+    clipping = figures["clipping"]
+    if clipping["cells"]:
+        lines += [
+            f"**Clipping** (adding, T={clipping['length']}, global norm "
+            f"{clipping['clip_norm']} vs none)",
+            "",
+            "| cell | test mse clipped | unclipped | largest gradient norm clipped / unclipped |",
+            "|---|---|---|---|",
+        ]
+        for cell, runs in clipping["cells"].items():
+            clipped, unclipped = runs["clipped"], runs["unclipped"]
+            lines.append(
+                f"| {cell} | {clipped['mse']:.3f} | {unclipped['mse']:.3f}"
+                + (" (diverged)" if unclipped["diverged"] else "")
+                + f" | {clipped['max_gradient_norm']:.2f} / {unclipped['max_gradient_norm']:.2f} |"
+            )
     return "\n".join(lines)

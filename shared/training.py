@@ -101,8 +101,8 @@ def training_epoch() -> tf.Variable:
 
 def epoch_seed(seed: int, epoch: tf.Tensor) -> tf.Tensor:
     """An int64 scalar seed that depends only on (`seed`, `epoch`)."""
-    base = tf.constant([seed, 0], dtype=tf.int64)
-    return tf.random.experimental.stateless_fold_in(base, tf.cast(epoch, tf.int64))[0]
+    # tf.data reduces seeds modulo 2**31 - 1: distinct for a million epochs of any seed.
+    return tf.constant(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
 
 
 def each_epoch(
@@ -196,7 +196,8 @@ class ResumeState(keras.callbacks.Callback):
         stopping = self.early_stopping
         state = {
             "epoch": epoch + 1,
-            "seed_states": {v.path: np.asarray(v).tolist() for v in _seed_states(self.model)},
+            # In model order: names of seed generators get numbered per process, not per model.
+            "seed_states": [np.asarray(v).tolist() for v in _seed_states(self.model)],
             "early_stopping": {
                 "wait": stopping.wait,
                 "best": _to_json_number(stopping.best),
@@ -219,10 +220,11 @@ class ResumeState(keras.callbacks.Callback):
                 file=sys.stderr,
             )
             return
-        saved = state["seed_states"]
-        for variable in _seed_states(self.model):
-            if variable.path in saved:
-                variable.assign(np.asarray(saved[variable.path], dtype=variable.dtype))
+        variables = _seed_states(self.model)
+        if len(variables) != len(state["seed_states"]):
+            raise ValueError(f"{self.path}: saved for another model; delete its folder")
+        for variable, value in zip(variables, state["seed_states"], strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
         records = state["early_stopping"]
         self.early_stopping.wait = records["wait"]
         self.early_stopping.best = _from_json_number(records["best"])
