@@ -86,11 +86,9 @@ class SentimentApp(App):
             "label": np.ones(len(ids), dtype=np.float32),
             "rating": known.astype(np.float32),  # no rating (CSV, TFDS): no regression loss
         }
-        # An ensemble's members each learn from the same targets (see build_model).
-        for index in range(config.ensemble if config.ensemble > 1 else 0):
-            for head in ("label", "rating"):
-                targets[f"{head}_{index}"] = targets[head]
-                weights[f"{head}_{index}"] = weights[head]
+        if config.vader_distillation > 0:
+            targets["vader"] = sentiment_data.vader_compound(columns["text"])[:, None]
+            weights["vader"] = np.ones(len(ids), dtype=np.float32)
         dataset = tf.data.Dataset.from_tensor_slices((ids, targets, weights))
         if training:
             dataset = shuffle_each_epoch(dataset, len(ids), config.seed)
@@ -154,10 +152,8 @@ class SentimentApp(App):
         """VADER itself and a TF-IDF bigram logistic regression, on the same test split."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression, Ridge
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-        analyzer = SentimentIntensityAnalyzer()
-        compound = np.array([analyzer.polarity_scores(t)["compound"] for t in splits.test["text"]])
+        compound = sentiment_data.vader_compound(splits.test["text"]).astype(np.float64)
         vader_labels = rating_to_label(compound * 4.0, config.neutral_threshold)
 
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)

@@ -42,6 +42,14 @@ def read_vader_lexicon() -> dict[str, float]:
     return lexicon
 
 
+def vader_compound(texts: list[str]) -> np.ndarray:
+    """The VADER analyzer's compound score (in [-1, 1]) of each text, as float32."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float32)
+
+
 def load_data(source: Source, seed: int = 1234, threshold: float = 0.05) -> Splits:
     """Columns: ``text`` (str), ``label`` (0/1/2), ``rating`` (float, NaN if unknown), ``domain``."""
     if source.kind == "default":

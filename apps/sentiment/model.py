@@ -22,10 +22,10 @@ def build_model(
             never trained.
 
     Outputs ``label`` (softmax over negative/neutral/positive) and ``rating``
-    (tanh, the human rating divided by 4, so in [-1, 1]). With
-    ``config.ensemble > 1`` the model holds that many independent members, each
-    trained on its own outputs (``label_0``, ``rating_0``...), and ``label`` and
-    ``rating`` are their averages: one graph, one call, less variance.
+    (tanh, the human rating divided by 4, so in [-1, 1]); with
+    ``config.vader_distillation > 0`` also ``vader`` (tanh), trained to match the
+    VADER analyzer's compound score: a teacher for the rules a lexicon alone lacks.
+    Only ``label`` and ``rating`` are served.
     """
     token_ids = keras.Input(shape=(config.max_length,), dtype="int32", name="token_ids")
     prior = None
@@ -40,29 +40,17 @@ def build_model(
             ),
             name="lexicon_valence",
         )(token_ids)  # [batch, time, 1]
-    members = [
-        _member(
-            token_ids, prior, config, vocabulary_size, f"_{index}" if config.ensemble > 1 else ""
-        )
-        for index in range(config.ensemble)
-    ]
-    if config.ensemble == 1:
-        outputs = {"label": members[0][0], "rating": members[0][1]}
-        losses = {"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"}
-        weights = {"label": 1.0, "rating": config.rating_loss_weight}
-    else:
-        outputs = {
-            "label": keras.layers.Average(name="label")([label for label, _ in members]),
-            "rating": keras.layers.Average(name="rating")([rating for _, rating in members]),
-        }
-        losses, weights = {}, {}
-        for index, (label, rating) in enumerate(members):
-            outputs[f"label_{index}"] = label
-            outputs[f"rating_{index}"] = rating
-            losses[f"label_{index}"] = "sparse_categorical_crossentropy"
-            losses[f"rating_{index}"] = "mean_squared_error"
-            weights[f"label_{index}"] = 1.0 / config.ensemble
-            weights[f"rating_{index}"] = config.rating_loss_weight / config.ensemble
+    features = _encode(token_ids, prior, config, vocabulary_size)
+    outputs = {
+        "label": keras.layers.Dense(3, activation="softmax", name="label")(features),
+        "rating": keras.layers.Dense(1, activation="tanh", name="rating")(features),
+    }
+    losses = {"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"}
+    weights = {"label": 1.0, "rating": config.rating_loss_weight}
+    if config.vader_distillation > 0:
+        outputs["vader"] = keras.layers.Dense(1, activation="tanh", name="vader")(features)
+        losses["vader"] = "mean_squared_error"
+        weights["vader"] = config.vader_distillation
     model = keras.Model(token_ids, outputs, name="sentiment")
     model.compile(
         optimizer=keras.optimizers.AdamW(
@@ -75,22 +63,22 @@ def build_model(
     return model
 
 
-def _member(token_ids, prior, config: SentimentConfig, vocabulary_size: int, suffix: str):
-    """One embedding -> encoder -> heads stack; returns its (label, rating) tensors."""
+def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int):
+    """Token ids (and their lexicon valence) -> the sentence's feature vector."""
     x = keras.layers.Embedding(
-        vocabulary_size, config.embedding_dim, mask_zero=True, name=f"embedding{suffix}"
+        vocabulary_size, config.embedding_dim, mask_zero=True, name="embedding"
     )(token_ids)  # [batch, time, embedding]
     # Dropout on the learned embedding only: the lexicon prior is never hidden.
-    x = keras.layers.Dropout(config.dropout_rate, name=f"embedding_dropout{suffix}")(x)
+    x = keras.layers.Dropout(config.dropout_rate, name="embedding_dropout")(x)
     if prior is not None:
-        x = keras.layers.Concatenate(name=f"token_features{suffix}")([x, prior])
+        x = keras.layers.Concatenate(name="token_features")([x, prior])
         # A bag-of-valence summary beside the RNN, like the sums a lexicon method uses:
         # the recurrent part then has to learn only what order changes (negation, "but").
-        valence_summary = keras.layers.Concatenate(name=f"valence_summary{suffix}")(
+        valence_summary = keras.layers.Concatenate(name="valence_summary")(
             [
-                keras.layers.GlobalAveragePooling1D(name=f"valence_mean{suffix}")(prior),
-                keras.layers.GlobalMaxPooling1D(name=f"valence_max{suffix}")(prior),
-                -keras.layers.GlobalMaxPooling1D(name=f"valence_min{suffix}")(-prior),
+                keras.layers.GlobalAveragePooling1D(name="valence_mean")(prior),
+                keras.layers.GlobalMaxPooling1D(name="valence_max")(prior),
+                -keras.layers.GlobalMaxPooling1D(name="valence_min")(-prior),
             ]
         )  # [batch, 3]
     shifters = prior is not None and config.valence_shifters
@@ -99,25 +87,21 @@ def _member(token_ids, prior, config: SentimentConfig, vocabulary_size: int, suf
         config.units,
         return_sequences=shifters,
         return_state=shifters,
-        name=f"{config.cell}_encoder{suffix}",
+        name=f"{config.cell}_encoder",
     )
     if config.bidirectional:
-        rnn = keras.layers.Bidirectional(rnn, name=f"encoder{suffix}")
+        rnn = keras.layers.Bidirectional(rnn, name="encoder")
     if shifters:
         sequence, *states = rnn(x)  # [batch, time, units * directions], final states
         # The state after the last real token (forward) and after the first (backward).
         finals = [states[0], states[len(states) // 2]] if config.bidirectional else states[:1]
-        x = (
-            finals[0]
-            if len(finals) == 1
-            else keras.layers.Concatenate(name=f"final_state{suffix}")(finals)
-        )
+        x = finals[0] if len(finals) == 1 else keras.layers.Concatenate(name="final_state")(finals)
         # VADER's rules (negation flips, boosters, "but") scale each word's valence by its
         # context; here the encoder learns that gain for every token, starting at 1.
         gain = keras.layers.Dense(
-            1, kernel_initializer="zeros", bias_initializer="ones", name=f"valence_gain{suffix}"
+            1, kernel_initializer="zeros", bias_initializer="ones", name="valence_gain"
         )(sequence)  # [batch, time, 1]
-        shifted = keras.layers.Multiply(name=f"shifted_valence{suffix}")([gain, prior])
+        shifted = keras.layers.Multiply(name="shifted_valence")([gain, prior])
         # VADER sums the shifted valences and squashes the sum (x / sqrt(x^2 + 15)); a long
         # editorial's mean hides what its sum shows. tanh(sum) is the same shape.
         shifted_sum = keras.layers.Dense(
@@ -126,22 +110,20 @@ def _member(token_ids, prior, config: SentimentConfig, vocabulary_size: int, suf
             kernel_initializer="ones",
             trainable=False,
             activation="tanh",
-            name=f"shifted_sum{suffix}",
-        )(keras.layers.Flatten(name=f"shifted_tokens{suffix}")(shifted))  # [batch, 1]
-        valence_summary = keras.layers.Concatenate(name=f"shifted_summary{suffix}")(
+            name="shifted_sum",
+        )(keras.layers.Flatten(name="shifted_tokens")(shifted))  # [batch, 1]
+        valence_summary = keras.layers.Concatenate(name="shifted_summary")(
             [
                 valence_summary,
                 shifted_sum,
-                keras.layers.GlobalAveragePooling1D(name=f"shifted_mean{suffix}")(shifted),
-                keras.layers.GlobalMaxPooling1D(name=f"shifted_max{suffix}")(shifted),
-                -keras.layers.GlobalMaxPooling1D(name=f"shifted_min{suffix}")(-shifted),
+                keras.layers.GlobalAveragePooling1D(name="shifted_mean")(shifted),
+                keras.layers.GlobalMaxPooling1D(name="shifted_max")(shifted),
+                -keras.layers.GlobalMaxPooling1D(name="shifted_min")(-shifted),
             ]
         )  # [batch, 7]
     else:
         x = rnn(x)  # [batch, units * directions]: the state after the last real token
-    x = keras.layers.Dropout(config.dropout_rate, name=f"encoder_dropout{suffix}")(x)
+    x = keras.layers.Dropout(config.dropout_rate, name="encoder_dropout")(x)
     if prior is not None:
-        x = keras.layers.Concatenate(name=f"sentence_features{suffix}")([x, valence_summary])
-    label = keras.layers.Dense(3, activation="softmax", name=f"label{suffix}")(x)
-    rating = keras.layers.Dense(1, activation="tanh", name=f"rating{suffix}")(x)
-    return label, rating
+        x = keras.layers.Concatenate(name="sentence_features")([x, valence_summary])
+    return x
