@@ -86,9 +86,6 @@ class SentimentApp(App):
             "label": np.ones(len(ids), dtype=np.float32),
             "rating": known.astype(np.float32),  # no rating (CSV, TFDS): no regression loss
         }
-        if config.vader_distillation > 0:
-            targets["vader"] = sentiment_data.vader_compound(columns["text"])[:, None]
-            weights["vader"] = np.ones(len(ids), dtype=np.float32)
         dataset = tf.data.Dataset.from_tensor_slices((ids, targets, weights))
         if training:
             dataset = shuffle_each_epoch(dataset, len(ids), config.seed)

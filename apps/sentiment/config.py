@@ -30,10 +30,6 @@ class SentimentConfig(BaseConfig):
     # With the lexicon prior: the encoder also learns a gain for each word's valence from its
     # context (VADER's negation, booster and "but" rules, learned instead of hand-written).
     valence_shifters: bool = True
-    # Weight of a training-only head that learns to give the VADER analyzer's compound score
-    # for each training text: VADER's hand-written rules (negation, boosters, "but", caps)
-    # taught by example. 0 turns it off; the served model never has it.
-    vader_distillation: float = 0.5
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset
@@ -65,12 +61,9 @@ class SentimentConfig(BaseConfig):
             "units",
             "epochs",
             "batch_size",
-            "ensemble",
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
-        if self.vader_distillation < 0:
-            raise UserError(f"--set vader_distillation={self.vader_distillation}: must be >= 0")
         for name in ("dropout_rate", "token_dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")

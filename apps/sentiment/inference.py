@@ -47,16 +47,8 @@ class SentimentServing(tf.Module):
 
 
 def litert_model(model: keras.Model) -> keras.Model:
-    """The batch-1, fixed-length graph that converts with builtin ops.
-
-    Only the served outputs: an ensemble's per-member heads stay in training.
-    """
-    served = keras.Model(
-        model.inputs,
-        {name: model.get_layer(name).output for name in ("label", "rating")},
-        name="sentiment_served",
-    )
-    return fixed_shape_model(served, batch_size=1)
+    """The batch-1, fixed-length graph that converts with builtin ops."""
+    return fixed_shape_model(model, batch_size=1)
 
 
 class SentimentPredictor(Predictor):

@@ -22,10 +22,7 @@ def build_model(
             never trained.
 
     Outputs ``label`` (softmax over negative/neutral/positive) and ``rating``
-    (tanh, the human rating divided by 4, so in [-1, 1]); with
-    ``config.vader_distillation > 0`` also ``vader`` (tanh), trained to match the
-    VADER analyzer's compound score: a teacher for the rules a lexicon alone lacks.
-    Only ``label`` and ``rating`` are served.
+    (tanh, the human rating divided by 4, so in [-1, 1]).
     """
     token_ids = keras.Input(shape=(config.max_length,), dtype="int32", name="token_ids")
     prior = None
@@ -45,19 +42,13 @@ def build_model(
         "label": keras.layers.Dense(3, activation="softmax", name="label")(features),
         "rating": keras.layers.Dense(1, activation="tanh", name="rating")(features),
     }
-    losses = {"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"}
-    weights = {"label": 1.0, "rating": config.rating_loss_weight}
-    if config.vader_distillation > 0:
-        outputs["vader"] = keras.layers.Dense(1, activation="tanh", name="vader")(features)
-        losses["vader"] = "mean_squared_error"
-        weights["vader"] = config.vader_distillation
     model = keras.Model(token_ids, outputs, name="sentiment")
     model.compile(
         optimizer=keras.optimizers.AdamW(
             config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
         ),
-        loss=losses,
-        loss_weights=weights,
+        loss={"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"},
+        loss_weights={"label": 1.0, "rating": config.rating_loss_weight},
         metrics={"label": ["accuracy"]},
     )
     return model
