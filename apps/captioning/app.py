@@ -18,7 +18,6 @@ from apps.captioning.inference import (
     CaptionPredictor,
     build_tokenizer,
     litert_models,
-    teacher_forcing,
 )
 from apps.captioning.model import FEATURE_SIZE, build_model
 from shared.app import App, ExportBundle
@@ -29,6 +28,7 @@ from shared.errors import UserError
 from shared.metrics_caption import bleu_scores
 from shared.preprocessing.image import load_image
 from shared.preprocessing.text_units import UnitTokenizer
+from shared.step_decoder import teacher_forcing
 from shared.training import shuffle_each_epoch
 
 SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, two and three objects)

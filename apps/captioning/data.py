@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import pathlib
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from shared.data.cache import cached_folder
-from shared.data.sources import load_tfds, parse_source
+from shared.data.cache import cached_splits
+from shared.data.sources import load_source, load_tfds
 from shared.data.splits import Splits, stratified_split
 from shared.errors import UserError
 from shared.preprocessing.image import load_image, resize_image
@@ -103,18 +102,18 @@ def load_data(
     The default source also has ``extra["compositional"]``: test scenes that each
     hold a pair from ``HELD_OUT_PAIRS``.
     """
-    parsed = parse_source(source)
-    if size is not None and size < 1:
-        raise ValueError(f"size must be a positive number of examples, got {size}")
-    if parsed.kind == "default":
-        train_size = size or (QUICK_TRAIN_SIZE if quick else DEFAULT_TRAIN_SIZE)
-        return _load_generated(seed, train_size, cache=not quick)
-    limit = size or (QUICK_TRAIN_SIZE if quick else None)
-    if parsed.kind == "tfds":
-        if parsed.value.split("/")[0].split(":")[0] != "coco_captions":
-            raise UserError(f"--data {source!r}: captioning reads tfds:coco_captions only")
-        return _load_coco(parsed.value, limit)
-    return _load_flickr_layout(pathlib.Path(parsed.value), seed, limit)
+    return load_source(
+        source,
+        size,
+        quick,
+        app="captioning",
+        rows="examples",
+        train_sizes=(DEFAULT_TRAIN_SIZE, QUICK_TRAIN_SIZE),
+        load_generated=lambda train_size: _load_generated(seed, train_size, cache=not quick),
+        tfds_dataset="coco_captions",
+        load_tfds_dataset=_load_coco,
+        load_files=lambda path, limit: _load_flickr_layout(path, seed, limit),
+    )
 
 
 # ---------------------------------------------------------------- generated scenes
@@ -171,25 +170,14 @@ def _load_generated(seed: int, train_size: int, cache: bool) -> Splits:
         "sizes": list(SIZES),
         "held_out_pairs": [list(pair) for pair in HELD_OUT_PAIRS],
     }
-    if not cache:
-        splits = {name: generate_split(name, count, seed) for name, count in sizes.items()}
-    else:
-
-        def build(folder: pathlib.Path) -> None:
-            for name, count in sizes.items():
-                columns = generate_split(name, count, seed)
-                np.save(folder / f"{name}_image.npy", columns["image"])
-                (folder / f"{name}_captions.json").write_text(json.dumps(columns["captions"]))
-
-        name = f"captioning_shapes_v{GENERATOR_VERSION}_seed{seed}_n{train_size}"
-        folder = cached_folder(name, build, version=GENERATOR_VERSION)
-        splits = {
-            split: {
-                "image": np.load(folder / f"{split}_image.npy"),
-                "captions": json.loads((folder / f"{split}_captions.json").read_text()),
-            }
-            for split in sizes
-        }
+    splits = cached_splits(
+        f"captioning_shapes_v{GENERATOR_VERSION}_seed{seed}_n{train_size}",
+        sizes,
+        lambda split, count: generate_split(split, count, seed),
+        ("image", "captions"),
+        cache=cache,
+        version=GENERATOR_VERSION,
+    )
     return Splits(
         train=splits["train"],
         validation=splits["validation"],

@@ -9,6 +9,9 @@
   feature map and the decoder's initial state) and ``decoder_step_<variant>.tflite`` (previous
   token, state, regions -> logits, new state, attention weights over the 64 regions), driven by
   ``shared.decoding`` on the host.
+
+The decoder step, the in-graph greedy loop and the host predictor come from
+``shared.step_decoder``; this module adds the image side.
 """
 
 from __future__ import annotations
@@ -20,23 +23,30 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.model import FEATURE_SIZE, IMAGE_SIZE
-from shared.app import Predictor
 from shared.config import load_config
-from shared.decoding import Hypothesis, beam_search, greedy_decode
+from shared.decoding import Hypothesis
 from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
-from shared.litert import LiteRTModel
-from shared.preprocessing.text_units import PAD_ID, UnitTokenizer, build_unit_vocabulary
+from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
+from shared.step_decoder import (
+    RESERVED,
+    StepDecoderPredictor,
+    banned_logits,
+    decode_step_signature,
+    decoder_step_inputs,
+    decoder_step_outputs,
+    graph_greedy_decode,
+    pack_states,
+    packed_step_outputs,
+    teacher_forced_probabilities,
+    teacher_forcing,
+    written_length,
+)
 
 VOCABULARY_FILE = "vocabulary.json"
-START, END = "<start>", "<end>"
-RESERVED = (START, END)
-START_ID, END_ID = 2, 3  # the reserved tokens follow pad (0) and unknown (1)
-BANNED_IDS = (PAD_ID, START_ID)  # never written by the decoder
 REGIONS = FEATURE_SIZE * FEATURE_SIZE
 
 
@@ -61,18 +71,6 @@ def make_tokenizer(vocabulary: list[str], config: CaptioningConfig) -> UnitToken
     )
 
 
-def teacher_forcing(tokenizer: UnitTokenizer, captions: Sequence[str]) -> tuple:
-    """Decoder inputs (start + caption) and targets (caption + end), [n, max_length + 1]."""
-    length = tokenizer.max_length + 1
-    inputs = np.zeros((len(captions), length), dtype=np.int32)
-    outputs = np.zeros((len(captions), length), dtype=np.int32)
-    for row, text in enumerate(captions):
-        ids = tokenizer.ids(text)[: tokenizer.max_length]
-        inputs[row, : len(ids) + 1] = [START_ID, *ids]
-        outputs[row, : len(ids) + 1] = [*ids, END_ID]
-    return inputs, outputs
-
-
 def build_inference_models(
     model: keras.Model, config: CaptioningConfig, batch_size: int | None = None
 ) -> tuple[keras.Model, keras.Model]:
@@ -93,22 +91,10 @@ def build_inference_models(
         encoder_outputs[name] = model.get_layer(f"init_{name}")(summary)  # [batch, units]
     encoder = keras.Model(image, encoder_outputs, name="encoder")
 
-    previous_token = keras.Input(batch_shape=(batch_size,), dtype="int32", name="previous_token")
-    states = [
-        keras.Input(batch_shape=(batch_size, config.decoder_units), name=name) for name in names
-    ]
+    previous_token, states = decoder_step_inputs(batch_size, config.decoder_units, names)
     values = keras.Input(batch_shape=(batch_size, REGIONS, config.feature_dim), name="regions")
     embedded = model.get_layer("word_embedding")(previous_token)  # [batch, embedding]
-    cell = model.get_layer("decoder").cell
-    output, new_states = cell(embedded, states if len(states) > 1 else states[0])
-    new_states = list(new_states) if isinstance(new_states, list | tuple) else [new_states]
-    query = ops.expand_dims(output, 1)  # [batch, 1, decoder_units]
-    context, weights = model.get_layer("attention")(query, values, return_weights=True)
-    combined = model.get_layer("context_and_query")([context, query])
-    logits = model.get_layer("logits")(model.get_layer("combine")(combined))
-    step_outputs = {"logits": ops.squeeze(logits, 1), "attention": ops.squeeze(weights, 1)}
-    for name, state in zip(names, new_states, strict=True):
-        step_outputs[f"new_{name}"] = state
+    step_outputs = decoder_step_outputs(model, embedded, states, names, values)
     step = keras.Model(
         {"previous_token": previous_token, "regions": values}
         | {name: state for name, state in zip(names, states, strict=True)},
@@ -171,9 +157,7 @@ class CaptioningServing(tf.Module):
         self.detokenizer = UnitDetokenizer(
             tokenizer.vocabulary, mark_attached=True, reserved=RESERVED, name="detokenizer"
         )
-        ban = np.zeros(tokenizer.vocabulary_size, dtype=np.float32)
-        ban[list(BANNED_IDS)] = -1e9
-        self.ban = tf.constant(ban)
+        self.ban = banned_logits(tokenizer.vocabulary_size)
         image_bytes = tf.TensorSpec([None], tf.string, name="image_bytes")
         pixels = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.uint8, name="image")
         self.caption_bytes = tf.function(self._caption_bytes, input_signature=[image_bytes])
@@ -187,14 +171,13 @@ class CaptioningServing(tf.Module):
                 tf.TensorSpec([None, None], tf.int32, name="decoder_input_ids"),
             ],
         )
-        packed = len(self.names) * config.decoder_units
         self.decode_step = tf.function(
             self._decode_step,
-            input_signature=[
-                tf.TensorSpec([None], tf.int32, name="previous_token"),
-                tf.TensorSpec([None, packed], tf.float32, name="state"),
+            input_signature=decode_step_signature(
+                self.names,
+                config.decoder_units,
                 tf.TensorSpec([None, REGIONS, config.feature_dim], tf.float32, name="regions"),
-            ],
+            ),
         )
 
     def signatures(self) -> dict:
@@ -222,9 +205,7 @@ class CaptioningServing(tf.Module):
 
     def _encode(self, image):
         encoded = self.encoder(image, training=False)
-        # States packed into one tensor, so the signature is the same for GRU and LSTM.
-        state = tf.concat([encoded[name] for name in self.names], axis=-1)
-        return {"regions": encoded["regions"], "state": state}
+        return {"regions": encoded["regions"], "state": pack_states(encoded, self.names)}
 
     def _decode_step(self, previous_token, state, regions):
         states = tf.split(state, len(self.names), axis=-1)
@@ -233,11 +214,7 @@ class CaptioningServing(tf.Module):
             | dict(zip(self.names, states, strict=True)),
             training=False,
         )
-        return {
-            "logits": out["logits"],
-            "attention": out["attention"],
-            "state": tf.concat([out[f"new_{name}"] for name in self.names], axis=-1),
-        }
+        return packed_step_outputs(out, self.names)
 
     def _teacher_forced(self, image, decoder_input_ids):
         logits = self.model(
@@ -248,47 +225,19 @@ class CaptioningServing(tf.Module):
     def _caption_pixels(self, image):
         encoded = self.encoder(image, training=False)
         regions = encoded["regions"]
-        batch = tf.shape(image)[0]
-        steps = self.config.max_caption_length + 1  # room for the end token
-        tokens = tf.fill([batch], tf.constant(START_ID, tf.int32))
-        finished = tf.zeros([batch], tf.bool)
-        states = tuple(encoded[name] for name in self.names)
-        written = tf.TensorArray(tf.int32, size=steps)
-        attention = tf.TensorArray(tf.float32, size=steps)
-
-        def keep_going(index, tokens, finished, states, written, attention):
-            return tf.logical_and(index < steps, tf.logical_not(tf.reduce_all(finished)))
-
-        def body(index, tokens, finished, states, written, attention):
-            out = self.step(
+        token_ids, weights = graph_greedy_decode(
+            lambda tokens, states: self.step(
                 {"previous_token": tokens, "regions": regions}
                 | dict(zip(self.names, states, strict=True)),
                 training=False,
-            )
-            chosen = tf.argmax(out["logits"] + self.ban, axis=-1, output_type=tf.int32)
-            # The last step may only end a caption (as shared.decoding.greedy_decode does).
-            chosen = tf.where(index == steps - 1, END_ID, chosen)
-            # Rows that already ended write padding (which the detokenizer writes as nothing).
-            chosen = tf.where(finished, PAD_ID, chosen)
-            finished = tf.logical_or(finished, tf.equal(chosen, END_ID))
-            new_states = tuple(out[f"new_{name}"] for name in self.names)
-            return (
-                index + 1,
-                tf.where(finished, END_ID, chosen),
-                finished,
-                new_states,
-                written.write(index, chosen),
-                attention.write(index, out["attention"]),
-            )
-
-        _, _, _, _, written, attention = tf.while_loop(
-            keep_going,
-            body,
-            (tf.constant(0), tokens, finished, states, written, attention),
-            maximum_iterations=steps,
+            ),
+            tuple(encoded[name] for name in self.names),
+            self.names,
+            tf.shape(image)[0],
+            self.config.max_caption_length + 1,  # room for the end token
+            self.ban,
+            end_at_last_step=True,
         )
-        token_ids = tf.transpose(written.stack(), [1, 0])  # [batch, steps taken]
-        weights = tf.transpose(attention.stack(), [1, 0, 2])  # [batch, steps, regions]
         return {
             "caption": self.detokenizer(token_ids),
             "token_ids": token_ids,
@@ -306,13 +255,7 @@ class Caption:
     log_prob: float | None = None
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-class CaptionPredictor(Predictor):
+class CaptionPredictor(StepDecoderPredictor):
     """uint8 images [n, 64, 64, 3] -> captions, through one engine.
 
     ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host (greedy
@@ -324,79 +267,21 @@ class CaptionPredictor(Predictor):
         model_dir = pathlib.Path(model_dir)
         self.model_dir = model_dir
         self.variant = variant
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
         self.config = load_config(CaptioningConfig, model_dir / "config.json")
         self.tokenizer = UnitTokenizer.load(model_dir / VOCABULARY_FILE)
-        self.names = state_names(self.config.cell)
-        if engine == "keras":
-            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
-            encoder, step = build_inference_models(self.model, self.config)
-            self._keras_encoder = tf.function(encoder, reduce_retracing=True)
-            self._keras_step = tf.function(step, reduce_retracing=True)
-        elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
-            self.signatures = self.loaded.signatures
-        elif engine == "litert":
-            self.encoder = LiteRTModel(model_dir / f"encoder_{variant}.tflite", num_threads=1)
-            self.step_model = LiteRTModel(
-                model_dir / f"decoder_step_{variant}.tflite", num_threads=1
-            )
-        else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
-
-    # -- the two halves, batched -------------------------------------------------------------
+        super().__init__(
+            model_dir,
+            engine,
+            variant,
+            state_names(self.config.cell),
+            lambda model: build_inference_models(model, self.config),
+            encoder_input="image",
+            context_names=("regions",),
+        )
 
     def encode(self, images: np.ndarray) -> dict:
         """Decoder inputs for each image: the regions and the initial states."""
-        images = np.asarray(images, dtype=np.uint8)
-        if self.engine == "keras":
-            out = {k: np.asarray(v) for k, v in self._keras_encoder(images).items()}
-            states = [out[name] for name in self.names]
-        elif self.engine == "savedmodel":
-            out = {k: v.numpy() for k, v in self.signatures["encode"](image=images).items()}
-            states = np.split(out["state"], len(self.names), axis=-1)
-        else:
-            rows = [self.encoder(image=image[None]) for image in images]
-            out = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-            states = [out[name] for name in self.names]
-        return {"regions": out["regions"], "states": states}
-
-    def step(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, dict, np.ndarray]:
-        """One decoder step for every row: (log-probabilities, new state, attention)."""
-        logits, new_states, attention = self._step_logits(tokens, state)
-        return _log_softmax(logits), state | {"states": new_states}, attention
-
-    def _step_logits(self, tokens: np.ndarray, state: dict):
-        tokens = np.asarray(tokens, dtype=np.int32)
-        if self.engine == "keras":
-            inputs = {"previous_token": tokens, "regions": state["regions"]} | dict(
-                zip(self.names, state["states"], strict=True)
-            )
-            out = {k: np.asarray(v) for k, v in self._keras_step(inputs).items()}
-            return out["logits"], [out[f"new_{n}"] for n in self.names], out["attention"]
-        if self.engine == "savedmodel":
-            out = self.signatures["decode_step"](
-                previous_token=tf.constant(tokens),
-                state=tf.constant(np.concatenate(state["states"], axis=-1)),
-                regions=tf.constant(state["regions"]),
-            )
-            new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
-            return out["logits"].numpy(), new_states, out["attention"].numpy()
-        rows = []
-        for row in range(len(tokens)):  # the .tflite has a batch of 1
-            rows.append(
-                self.step_model(
-                    previous_token=tokens[row : row + 1],
-                    regions=state["regions"][row : row + 1],
-                    **{
-                        n: s[row : row + 1]
-                        for n, s in zip(self.names, state["states"], strict=True)
-                    },
-                )
-            )
-        logits = np.concatenate([r["logits"] for r in rows])
-        new_states = [np.concatenate([r[f"new_{n}"] for r in rows]) for n in self.names]
-        return logits, new_states, np.concatenate([r["attention"] for r in rows])
+        return self.encode_inputs(np.asarray(images, dtype=np.uint8))
 
     # -- whole answers -----------------------------------------------------------------------
 
@@ -415,30 +300,9 @@ class CaptionPredictor(Predictor):
             if self.engine == "savedmodel" and beam_width == 1:
                 results += self._savedmodel_greedy(chunk)
                 continue
-            state = self.encode(chunk)
-            if beam_width == 1:
-                hypotheses = greedy_decode(
-                    self.step,
-                    state,
-                    np.full(len(chunk), START_ID),
-                    END_ID,
-                    self.config.max_caption_length,
-                    banned_tokens=BANNED_IDS,
-                )
-            else:
-                hypotheses = [
-                    beam_search(
-                        self.step,
-                        {k: _row(v, row) for k, v in state.items()},
-                        START_ID,
-                        END_ID,
-                        self.config.max_caption_length,
-                        beam_width=beam_width,
-                        length_penalty=length_penalty,
-                        banned_tokens=BANNED_IDS,
-                    )[0]
-                    for row in range(len(chunk))
-                ]
+            hypotheses = self.decode(
+                self.encode(chunk), self.config.max_caption_length, beam_width, length_penalty
+            )
             results += [self._answer(h) for h in hypotheses]
         return results
 
@@ -484,26 +348,18 @@ class CaptionPredictor(Predictor):
             )["logits"].numpy()
         else:
             logits = self.stepped_logits(images, decoder_inputs)
-        probabilities = np.exp(_log_softmax(logits))
-        real = np.cumsum(decoder_outputs == END_ID, axis=1) - (decoder_outputs == END_ID) == 0
-        return (probabilities * real[..., None]).astype(np.float32)
+        return teacher_forced_probabilities(logits, decoder_outputs)
 
     def stepped_logits(self, images: np.ndarray, decoder_inputs: np.ndarray) -> np.ndarray:
         """Logits [n, time, vocabulary] from the step model fed `decoder_inputs` one by one."""
-        state = self.encode(images)
-        steps = []
-        for position in range(decoder_inputs.shape[1]):
-            step_logits, new_states, _ = self._step_logits(decoder_inputs[:, position], state)
-            state = state | {"states": new_states}
-            steps.append(step_logits)
-        return np.stack(steps, axis=1)
+        return self.stepped_logits_from(self.encode(images), decoder_inputs)
 
 
 def _graph_captions(out: dict) -> list[Caption]:
     answers = []
     for row in range(int(out["caption"].shape[0])):
         ids = out["token_ids"][row].numpy().tolist()
-        length = next((i for i, t in enumerate(ids) if t in (END_ID, PAD_ID)), len(ids))
+        length = written_length(ids)
         answers.append(
             Caption(
                 out["caption"][row].numpy().decode("utf-8"),
@@ -512,9 +368,3 @@ def _graph_captions(out: dict) -> list[Caption]:
             )
         )
     return answers
-
-
-def _row(value, row: int):
-    if isinstance(value, list):
-        return [v[row : row + 1] for v in value]
-    return value[row : row + 1]

@@ -11,9 +11,7 @@ import tensorflow as tf
 from apps.translation import data as translation_data
 from apps.translation.config import TranslationConfig
 from apps.translation.inference import (
-    END_ID,
     RESERVED,
-    START_ID,
     VOCABULARY_FILE,
     Tokenizers,
     TranslationPredictor,
@@ -27,6 +25,7 @@ from shared.data.splits import Splits, limit_rows
 from shared.errors import UserError
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
 from shared.preprocessing.text_units import OOV_ID, UnitTokenizer, build_unit_vocabulary
+from shared.step_decoder import END_ID, START_ID
 from shared.training import shuffle_each_epoch
 
 MAX_INPUT_CHARACTERS = 2_000

@@ -8,6 +8,9 @@
   the decoder's initial state) and ``decoder_step_<variant>.tflite`` (previous token, state,
   encoder outputs, source mask -> logits, new state, attention weights), driven by
   ``shared.decoding`` on the host.
+
+Only the text side is here: ``shared.step_decoder`` holds what any attentive step decoder
+needs (its step graph, greedy loop in the graph, and host predictor).
 """
 
 from __future__ import annotations
@@ -19,23 +22,30 @@ import pathlib
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from apps.translation.config import TranslationConfig
-from shared.app import Predictor
 from shared.config import load_config
-from shared.decoding import Hypothesis, beam_search, greedy_decode
+from shared.decoding import Hypothesis
 from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.layers.unit_vectorizer import UnitVectorizer
-from shared.litert import LiteRTModel
 from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
+from shared.step_decoder import (
+    RESERVED,
+    StepDecoderPredictor,
+    banned_logits,
+    decode_step_signature,
+    decoder_step_inputs,
+    decoder_step_outputs,
+    graph_greedy_decode,
+    pack_states,
+    packed_step_outputs,
+    teacher_forced_probabilities,
+    teacher_forcing,
+    written_length,
+)
 
 VOCABULARY_FILE = "vocabulary.json"
-START, END = "<start>", "<end>"
-RESERVED = (START, END)
-START_ID, END_ID = 2, 3  # the reserved tokens follow pad (0) and unknown (1)
-BANNED_IDS = (PAD_ID, START_ID)  # never written by the decoder
 
 
 @dataclasses.dataclass
@@ -61,14 +71,7 @@ class Tokenizers:
 
     def teacher_forcing(self, targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Decoder inputs (start + target) and outputs (target + end), [n, max_length + 1]."""
-        length = self.target.max_length + 1
-        inputs = np.zeros((len(targets), length), dtype=np.int32)
-        outputs = np.zeros((len(targets), length), dtype=np.int32)
-        for row, text in enumerate(targets):
-            ids = self.target.ids(text)[: self.target.max_length]
-            inputs[row, : len(ids) + 1] = [START_ID, *ids]
-            outputs[row, : len(ids) + 1] = [*ids, END_ID]
-        return inputs, outputs
+        return teacher_forcing(self.target, targets)
 
 
 def build_inference_models(
@@ -95,27 +98,13 @@ def build_inference_models(
         encoder_outputs[name] = model.get_layer(f"bridge_{name}")(final)  # [batch, units]
     encoder = keras.Model(source_ids, encoder_outputs, name="encoder")
 
-    previous_token = keras.Input(batch_shape=(batch_size,), dtype="int32", name="previous_token")
-    states = [
-        keras.Input(batch_shape=(batch_size, config.decoder_units), name=name) for name in names
-    ]
+    previous_token, states = decoder_step_inputs(batch_size, config.decoder_units, names)
     values = keras.Input(
         batch_shape=(batch_size, source_length, 2 * config.encoder_units), name="encoder_outputs"
     )
     source_mask = keras.Input(batch_shape=(batch_size, source_length), name="source_mask")
     embedded = model.get_layer("target_embedding")(previous_token)  # [batch, embedding]
-    cell = model.get_layer("decoder").cell
-    output, new_states = cell(embedded, states if len(states) > 1 else states[0])
-    new_states = list(new_states) if isinstance(new_states, list | tuple) else [new_states]
-    query = ops.expand_dims(output, 1)  # [batch, 1, decoder_units]
-    context, weights = model.get_layer("attention")(
-        query, values, values_mask=source_mask, return_weights=True
-    )
-    combined = model.get_layer("context_and_query")([context, query])
-    logits = model.get_layer("logits")(model.get_layer("combine")(combined))
-    step_outputs = {"logits": ops.squeeze(logits, 1), "attention": ops.squeeze(weights, 1)}
-    for name, state in zip(names, new_states, strict=True):
-        step_outputs[f"new_{name}"] = state
+    step_outputs = decoder_step_outputs(model, embedded, states, names, values, source_mask)
     # A list, not a dict, of inputs: the LiteRT converter traces Keras 3 models from a flat
     # input signature (the tensors keep their names in the .tflite signature).
     step = keras.Model(
@@ -144,9 +133,7 @@ class TranslationServing(tf.Module):
         self.detokenizer = UnitDetokenizer(
             tokenizers.target.vocabulary, mark_attached=True, reserved=RESERVED, name="detokenizer"
         )
-        ban = np.zeros(tokenizers.target.vocabulary_size, dtype=np.float32)
-        ban[list(BANNED_IDS)] = -1e9
-        self.ban = tf.constant(ban)
+        self.ban = banned_logits(tokenizers.target.vocabulary_size)
         text = tf.TensorSpec([None], tf.string, name="text")
         self.translate = tf.function(self._translate, input_signature=[text])
         self.tokenize = tf.function(self._tokenize, input_signature=[text])
@@ -155,19 +142,18 @@ class TranslationServing(tf.Module):
             self._teacher_forced,
             input_signature=[text, tf.TensorSpec([None, None], tf.int32, name="decoder_input_ids")],
         )
-        packed = len(self.names) * config.decoder_units
         self.decode_step = tf.function(
             self._decode_step,
-            input_signature=[
-                tf.TensorSpec([None], tf.int32, name="previous_token"),
-                tf.TensorSpec([None, packed], tf.float32, name="state"),
+            input_signature=decode_step_signature(
+                self.names,
+                config.decoder_units,
                 tf.TensorSpec(
                     [None, config.max_source_length, 2 * config.encoder_units],
                     tf.float32,
                     name="encoder_outputs",
                 ),
                 tf.TensorSpec([None, config.max_source_length], tf.float32, name="source_mask"),
-            ],
+            ),
         )
 
     def signatures(self) -> dict:
@@ -191,18 +177,13 @@ class TranslationServing(tf.Module):
             "source_ids": source_ids,
             "source_mask": tf.cast(source_ids != PAD_ID, tf.float32),
             "encoder_outputs": tf.identity(encoded["encoder_outputs"]),
-            # States packed into one tensor, so the signature is the same for GRU and LSTM.
-            "state": tf.concat([encoded[name] for name in self.names], axis=-1),
+            "state": pack_states(encoded, self.names),
         }
 
     def _decode_step(self, previous_token, state, encoder_outputs, source_mask):
         states = tf.split(state, len(self.names), axis=-1)
         out = self.step([previous_token, *states, encoder_outputs, source_mask], training=False)
-        return {
-            "logits": out["logits"],
-            "attention": out["attention"],
-            "state": tf.concat([out[f"new_{name}"] for name in self.names], axis=-1),
-        }
+        return packed_step_outputs(out, self.names)
 
     def _teacher_forced(self, text, decoder_input_ids):
         source_ids = self.vectorizer(text)
@@ -218,41 +199,17 @@ class TranslationServing(tf.Module):
         # tf.identity drops the Keras mask the encoder attaches (the step model takes the mask
         # as an explicit input instead).
         values = tf.identity(encoded["encoder_outputs"])
-        batch = tf.shape(source_ids)[0]
-        steps = self.config.max_target_length
-        tokens = tf.fill([batch], tf.constant(START_ID, tf.int32))
-        finished = tf.zeros([batch], tf.bool)
-        states = tuple(encoded[name] for name in self.names)
-        written = tf.TensorArray(tf.int32, size=steps)
-        attention = tf.TensorArray(tf.float32, size=steps)
-
-        def keep_going(index, tokens, finished, states, written, attention):
-            return tf.logical_and(index < steps, tf.logical_not(tf.reduce_all(finished)))
-
-        def body(index, tokens, finished, states, written, attention):
-            out = self.step([tokens, *states, values, source_mask], training=False)
-            chosen = tf.argmax(out["logits"] + self.ban, axis=-1, output_type=tf.int32)
-            # Rows that already ended write padding (which the detokenizer writes as nothing).
-            chosen = tf.where(finished, PAD_ID, chosen)
-            finished = tf.logical_or(finished, tf.equal(chosen, END_ID))
-            new_states = tuple(out[f"new_{name}"] for name in self.names)
-            return (
-                index + 1,
-                tf.where(finished, END_ID, chosen),
-                finished,
-                new_states,
-                written.write(index, chosen),
-                attention.write(index, out["attention"]),
-            )
-
-        count, _, _, _, written, attention = tf.while_loop(
-            keep_going,
-            body,
-            (tf.constant(0), tokens, finished, states, written, attention),
-            maximum_iterations=steps,
+        token_ids, weights = graph_greedy_decode(
+            lambda tokens, states: self.step(
+                [tokens, *states, values, source_mask], training=False
+            ),
+            tuple(encoded[name] for name in self.names),
+            self.names,
+            tf.shape(source_ids)[0],
+            self.config.max_target_length,
+            self.ban,
+            end_at_last_step=False,  # the model was exported without it; keep its answers
         )
-        token_ids = tf.transpose(written.stack(), [1, 0])  # [batch, steps taken]
-        weights = tf.transpose(attention.stack(), [1, 0, 2])  # [batch, steps, source]
         return {
             "translation": self.detokenizer(token_ids),
             "token_ids": token_ids,
@@ -280,13 +237,7 @@ class Translation:
     log_prob: float | None = None
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-class TranslationPredictor(Predictor):
+class TranslationPredictor(StepDecoderPredictor):
     """Raw English texts -> translations, through one engine.
 
     ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host
@@ -296,82 +247,25 @@ class TranslationPredictor(Predictor):
 
     def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
         model_dir = pathlib.Path(model_dir)
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
         self.config = load_config(TranslationConfig, model_dir / "config.json")
         self.tokenizers = Tokenizers.load(model_dir / VOCABULARY_FILE)
-        self.names = state_names(self.config.cell)
-        if engine == "keras":
-            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
-            encoder, step = build_inference_models(self.model, self.config)
-            self._keras_encoder = tf.function(encoder, reduce_retracing=True)
-            self._keras_step = tf.function(step, reduce_retracing=True)
-        elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
-            self.signatures = self.loaded.signatures
-        elif engine == "litert":
-            self.encoder = LiteRTModel(model_dir / f"encoder_{variant}.tflite", num_threads=1)
-            self.step_model = LiteRTModel(
-                model_dir / f"decoder_step_{variant}.tflite", num_threads=1
-            )
-        else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
-
-    # -- the two halves, batched -------------------------------------------------------------
+        super().__init__(
+            model_dir,
+            engine,
+            variant,
+            state_names(self.config.cell),
+            lambda model: build_inference_models(model, self.config),
+            encoder_input="source_ids",
+            context_names=("encoder_outputs",),
+        )
 
     def encode(self, texts: list[str]) -> dict:
         """Decoder inputs for each text: encoder outputs, source mask, initial states."""
         source_ids = self.tokenizers.source.encode(texts)
+        # The mask is computed here, not taken from the encoder: the step model's own input.
         mask = (source_ids != PAD_ID).astype(np.float32)
-        if self.engine == "keras":
-            out = {k: np.asarray(v) for k, v in self._keras_encoder(source_ids).items()}
-            states = [out[name] for name in self.names]
-        elif self.engine == "savedmodel":
-            out = {
-                k: v.numpy() for k, v in self.signatures["encode"](text=tf.constant(texts)).items()
-            }
-            states = np.split(out["state"], len(self.names), axis=-1)
-        else:
-            rows = [self.encoder(source_ids=row[None, :]) for row in source_ids]
-            out = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-            states = [out[name] for name in self.names]
-        return {"encoder_outputs": out["encoder_outputs"], "source_mask": mask, "states": states}
-
-    def step(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, dict, np.ndarray]:
-        """One decoder step for every row: (log-probabilities, new state, attention)."""
-        logits, new_states, attention = self._step_logits(tokens, state)
-        return _log_softmax(logits), state | {"states": new_states}, attention
-
-    def _step_logits(self, tokens: np.ndarray, state: dict):
-        tokens = np.asarray(tokens, dtype=np.int32)
-        if self.engine == "keras":
-            inputs = [tokens, *state["states"], state["encoder_outputs"], state["source_mask"]]
-            out = {k: np.asarray(v) for k, v in self._keras_step(inputs).items()}
-            return out["logits"], [out[f"new_{n}"] for n in self.names], out["attention"]
-        if self.engine == "savedmodel":
-            out = self.signatures["decode_step"](
-                previous_token=tf.constant(tokens),
-                state=tf.constant(np.concatenate(state["states"], axis=-1)),
-                encoder_outputs=tf.constant(state["encoder_outputs"]),
-                source_mask=tf.constant(state["source_mask"]),
-            )
-            new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
-            return out["logits"].numpy(), new_states, out["attention"].numpy()
-        rows = []
-        for row in range(len(tokens)):  # the .tflite has a batch of 1
-            rows.append(
-                self.step_model(
-                    previous_token=tokens[row : row + 1],
-                    encoder_outputs=state["encoder_outputs"][row : row + 1],
-                    source_mask=state["source_mask"][row : row + 1],
-                    **{
-                        n: s[row : row + 1]
-                        for n, s in zip(self.names, state["states"], strict=True)
-                    },
-                )
-            )
-        logits = np.concatenate([r["logits"] for r in rows])
-        new_states = [np.concatenate([r[f"new_{n}"] for r in rows]) for n in self.names]
-        return logits, new_states, np.concatenate([r["attention"] for r in rows])
+        state = self.encode_inputs(source_ids, {"text": tf.constant(texts)})
+        return state | {"source_mask": mask}
 
     # -- whole answers -----------------------------------------------------------------------
 
@@ -389,30 +283,9 @@ class TranslationPredictor(Predictor):
             if self.engine == "savedmodel" and beam_width == 1:
                 results += self._savedmodel_greedy(chunk)
                 continue
-            state = self.encode(chunk)
-            if beam_width == 1:
-                hypotheses = greedy_decode(
-                    self.step,
-                    state,
-                    np.full(len(chunk), START_ID),
-                    END_ID,
-                    self.config.max_target_length,
-                    banned_tokens=BANNED_IDS,
-                )
-            else:
-                hypotheses = [
-                    beam_search(
-                        self.step,
-                        {k: _row(v, row) for k, v in state.items()},
-                        START_ID,
-                        END_ID,
-                        self.config.max_target_length,
-                        beam_width=beam_width,
-                        length_penalty=length_penalty,
-                        banned_tokens=BANNED_IDS,
-                    )[0]
-                    for row in range(len(chunk))
-                ]
+            hypotheses = self.decode(
+                self.encode(chunk), self.config.max_target_length, beam_width, length_penalty
+            )
             results += [self._answer(t, h) for t, h in zip(chunk, hypotheses, strict=True)]
         return results
 
@@ -434,7 +307,7 @@ class TranslationPredictor(Predictor):
         answers = []
         for row, text in enumerate(texts):
             ids = out["token_ids"][row].numpy().tolist()
-            length = next((i for i, t in enumerate(ids) if t in (END_ID, PAD_ID)), len(ids))
+            length = written_length(ids)
             units = self.tokenizers.source.units(text)[: self.config.max_source_length]
             answers.append(
                 Translation(
@@ -473,19 +346,5 @@ class TranslationPredictor(Predictor):
                 text=tf.constant(sources), decoder_input_ids=tf.constant(decoder_inputs)
             )["logits"].numpy()
         else:
-            state = self.encode(sources)
-            steps = []
-            for position in range(decoder_inputs.shape[1]):
-                step_logits, new_states, _ = self._step_logits(decoder_inputs[:, position], state)
-                state = state | {"states": new_states}
-                steps.append(step_logits)
-            logits = np.stack(steps, axis=1)
-        probabilities = np.exp(_log_softmax(logits))
-        real = np.cumsum(decoder_outputs == END_ID, axis=1) - (decoder_outputs == END_ID) == 0
-        return (probabilities * real[..., None]).astype(np.float32)
-
-
-def _row(value, row: int):
-    if isinstance(value, list):
-        return [v[row : row + 1] for v in value]
-    return value[row : row + 1]
+            logits = self.stepped_logits_from(self.encode(sources), decoder_inputs)
+        return teacher_forced_probabilities(logits, decoder_outputs)

@@ -21,8 +21,8 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageDraw
 
-from shared.data.cache import cached_folder
-from shared.data.sources import load_tfds, parse_source
+from shared.data.cache import cached_splits
+from shared.data.sources import load_source, load_tfds
 from shared.data.splits import Splits, stratified_split
 from shared.errors import UserError
 from shared.preprocessing.image import resize_image
@@ -70,18 +70,18 @@ def load_data(
 
     ``Splits.info["classes"]`` names the labels (``CLASSES`` for the default source).
     """
-    parsed = parse_source(source)
-    if size is not None and size < 1:
-        raise ValueError(f"size must be a positive number of clips, got {size}")
-    if parsed.kind == "default":
-        train_size = size or (QUICK_TRAIN_SIZE if quick else DEFAULT_TRAIN_SIZE)
-        return _load_generated(seed, train_size, cache=not quick)
-    limit = size or (QUICK_TRAIN_SIZE if quick else None)
-    if parsed.kind == "tfds":
-        if parsed.value.split("/")[0].split(":")[0] != "ucf101":
-            raise UserError(f"--data {source!r}: video reads tfds:ucf101 only")
-        return _load_ucf101(parsed.value, seed, limit)
-    return _load_folder(pathlib.Path(parsed.value), seed, limit)
+    return load_source(
+        source,
+        size,
+        quick,
+        app="video",
+        rows="clips",
+        train_sizes=(DEFAULT_TRAIN_SIZE, QUICK_TRAIN_SIZE),
+        load_generated=lambda train_size: _load_generated(seed, train_size, cache=not quick),
+        tfds_dataset="ucf101",
+        load_tfds_dataset=lambda name, limit: _load_ucf101(name, seed, limit),
+        load_files=lambda path, limit: _load_folder(path, seed, limit),
+    )
 
 
 # ---------------------------------------------------------------- generated clips
@@ -157,25 +157,14 @@ def _load_generated(seed: int, train_size: int, cache: bool) -> Splits:
         "test": _eval_size(train_size),
     }
     info = {"classes": list(CLASSES)}
-    if not cache:
-        splits = {name: generate_split(name, count, seed) for name, count in sizes.items()}
-    else:
-
-        def build(folder: pathlib.Path) -> None:
-            for name, count in sizes.items():
-                columns = generate_split(name, count, seed)
-                for column, values in columns.items():
-                    np.save(folder / f"{name}_{column}.npy", values)
-
-        name = f"video_motions_v{GENERATOR_VERSION}_seed{seed}_n{train_size}"
-        folder = cached_folder(name, build, version=GENERATOR_VERSION)
-        splits = {
-            split: {
-                column: np.load(folder / f"{split}_{column}.npy")
-                for column in ("frames", "label", "length")
-            }
-            for split in sizes
-        }
+    splits = cached_splits(
+        f"video_motions_v{GENERATOR_VERSION}_seed{seed}_n{train_size}",
+        sizes,
+        lambda split, count: generate_split(split, count, seed),
+        ("frames", "label", "length"),
+        cache=cache,
+        version=GENERATOR_VERSION,
+    )
     return Splits(
         train=splits["train"],
         validation=splits["validation"],

@@ -17,7 +17,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
 
 from shared.errors import UserError
 
@@ -157,3 +159,46 @@ def folder_is_complete(folder: pathlib.Path, version: str = "1") -> bool:
         if not path.is_file() or sha256_of(path) != digest:
             return False
     return True
+
+
+def cached_splits(
+    name: str,
+    sizes: dict[str, int],
+    generate: Callable[[str, int], dict],
+    columns: Sequence[str],
+    cache: bool,
+    version: str = "1",
+) -> dict[str, dict]:
+    """Generated splits, built once under the cache (or in memory when `cache` is False).
+
+    Args:
+        name: the cache folder's name (say what fixes the contents: seed, size ...).
+        sizes: split name -> number of rows.
+        generate: (split name, rows) -> that split's columns.
+        columns: the column names, in the order the splits hold them.
+        cache: False for quick runs, which are cheaper to generate than to store.
+        version: bump it when the generator changes, so the cached folder is rebuilt.
+
+    Array columns are stored as ``<split>_<column>.npy``, any other column (lists of
+    strings, say) as ``<split>_<column>.json``.
+    """
+    if not cache:
+        return {split: generate(split, count) for split, count in sizes.items()}
+
+    def build(folder: pathlib.Path) -> None:
+        for split, count in sizes.items():
+            for column, values in generate(split, count).items():
+                if isinstance(values, np.ndarray):
+                    np.save(folder / f"{split}_{column}.npy", values)
+                else:
+                    (folder / f"{split}_{column}.json").write_text(json.dumps(values))
+
+    folder = cached_folder(name, build, version=version)
+
+    def load(split: str, column: str):
+        array_path = folder / f"{split}_{column}.npy"
+        if array_path.is_file():
+            return np.load(array_path)
+        return json.loads((folder / f"{split}_{column}.json").read_text())
+
+    return {split: {column: load(split, column) for column in columns} for split in sizes}

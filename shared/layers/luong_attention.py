@@ -5,26 +5,26 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from shared.layers.bahdanau_attention import MASKED_SCORE
+from shared.layers.scored_attention import ScoredAttention
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
-class LuongAttention(keras.layers.Layer):
+class LuongAttention(ScoredAttention):
     """Multiplicative attention: ``score(q, k) = (W q) . k``, optionally scaled by 1/sqrt(dim).
 
     The query is projected into the value space (cheaper per decoding step than projecting every
     value); the weights are a softmax over the value positions the mask lets through, and the
-    context is the weighted sum of the values.
+    context is the weighted sum of the values (masking, softmax and context come from
+    ``ScoredAttention``).
 
     Args:
         scale: divide scores by sqrt(value_dim) (as Transformers do) to keep the softmax soft
             early in training; False gives Luong's original score.
 
     Call arguments:
-        query: [batch, query_time, query_dim].
-        values: [batch, value_time, value_dim]; defaults to `query` (self-attention).
-        values_mask: optional [batch, value_time], true (or 1) where a value is real.
-        return_weights: also return the attention weights [batch, query_time, value_time].
+        query, values, values_mask, return_weights: as in ``ScoredAttention``: the query
+            [batch, query_time, query_dim] attends over the values [batch, value_time,
+            value_dim] that the mask lets through.
 
     Returns the context [batch, query_time, value_dim] (and the weights).
 
@@ -51,28 +51,14 @@ class LuongAttention(keras.layers.Layer):
         self.query_projection.build(query_shape)
         self.built = True
 
-    def call(self, query, values=None, values_mask=None, return_weights=False):
-        values = query if values is None else values
+    def attention_scores(self, query, values):
         projected_query = self.query_projection(query)  # [batch, query_time, value_dim]
         scores = ops.matmul(
             projected_query, ops.transpose(values, (0, 2, 1))
         )  # [batch, query_time, value_time]
         if self.scale:
             scores = scores / float(values.shape[-1]) ** 0.5
-        if values_mask is not None:
-            keep = ops.expand_dims(ops.cast(values_mask, scores.dtype), 1)  # [batch, 1, value_time]
-            scores = scores + (1.0 - keep) * MASKED_SCORE
-        weights = ops.softmax(scores, axis=-1)
-        context = ops.matmul(weights, values)  # [batch, query_time, value_dim]
-        return (context, weights) if return_weights else context
-
-    def compute_output_spec(self, query, values=None, values_mask=None, return_weights=False):
-        values = query if values is None else values
-        context = keras.KerasTensor((*query.shape[:-1], values.shape[-1]), dtype=self.compute_dtype)
-        if not return_weights:
-            return context
-        weights = keras.KerasTensor((*query.shape[:-1], values.shape[1]), dtype=self.compute_dtype)
-        return context, weights
+        return scores
 
     def get_config(self):
         config = super().get_config()

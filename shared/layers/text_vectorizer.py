@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from shared.layers.vectorizing import make_lookup, split_and_look_up
 from shared.preprocessing.text import SPACE_RUN_PATTERN, SPLIT_OFF_PATTERN
 
 
@@ -35,27 +36,16 @@ class TextVectorizer(keras.layers.Layer):
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
-        self.lookup = keras.layers.StringLookup(
-            vocabulary=self.vocabulary or ["<none>"],
-            mask_token="",
-            num_oov_indices=1,
-            output_mode="int",
-            name="lookup",
-        )
+        self.lookup = make_lookup(self.vocabulary)
 
     def build(self, input_shape=None):
         self.built = True  # the lookup table is fixed at construction; nothing to build
 
     def call(self, texts):
         texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
-        texts = tf.strings.regex_replace(texts, SPLIT_OFF_PATTERN, r" \1 ")
-        texts = tf.strings.regex_replace(texts, SPACE_RUN_PATTERN, " ")
-        texts = tf.strings.strip(texts)
-        tokens = tf.strings.split(texts, sep=" ")  # ragged [batch, (words)]
-        tokens = tokens[:, : self.max_length]
-        ids = tf.ragged.map_flat_values(self.lookup, tokens)
-        ids = tf.cast(ids, tf.int32).to_tensor(default_value=0, shape=[None, self.max_length])
-        return ids  # [batch, max_length]
+        return split_and_look_up(  # [batch, max_length]
+            texts, self.lookup, self.max_length, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.max_length)

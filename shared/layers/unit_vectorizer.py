@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from shared.layers.vectorizing import make_lookup, split_and_look_up
 from shared.preprocessing.text_units import SPACE_RUN_PATTERN, SPLIT_OFF_PATTERN
 
 
@@ -49,14 +50,7 @@ class UnitVectorizer(keras.layers.Layer):
         self.reserved = list(reserved)
         # Reserved tokens sit in the table so the vocabulary starts at the host's id; they
         # contain punctuation, so no text ever splits into one.
-        table = self.reserved + self.vocabulary
-        self.lookup = keras.layers.StringLookup(
-            vocabulary=table or ["<none>"],
-            mask_token="",
-            num_oov_indices=1,
-            output_mode="int",
-            name="lookup",
-        )
+        self.lookup = make_lookup(self.reserved + self.vocabulary)
 
     def build(self, input_shape=None):
         self.built = True  # the lookup table is fixed at construction; nothing to build
@@ -64,14 +58,9 @@ class UnitVectorizer(keras.layers.Layer):
     def call(self, texts):
         if self.lowercase:
             texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
-        texts = tf.strings.regex_replace(texts, SPLIT_OFF_PATTERN, r" \1 ")
-        texts = tf.strings.regex_replace(texts, SPACE_RUN_PATTERN, " ")
-        texts = tf.strings.strip(texts)
-        units = tf.strings.split(texts, sep=" ")  # ragged [batch, (units)]
-        units = units[:, : self.max_length]
-        ids = tf.ragged.map_flat_values(self.lookup, units)
-        ids = tf.cast(ids, tf.int32).to_tensor(default_value=0, shape=[None, self.max_length])
-        return ids  # [batch, max_length]
+        return split_and_look_up(  # [batch, max_length]
+            texts, self.lookup, self.max_length, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.max_length)

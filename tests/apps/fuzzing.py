@@ -196,3 +196,16 @@ def check_cli_rejects(app_name: str, model_dir: pathlib.Path, bad_input: str) ->
     errors = [line for line in completed.stderr.splitlines() if line.startswith("rnnapps: error:")]
     assert len(errors) == 1 and bad_input in errors[0], completed.stderr[-2000:]
     assert "Traceback" not in completed.stderr
+
+
+def fuzz_on_device(app, model_dir: pathlib.Path, inputs: str, max_examples: int = 80) -> int:
+    """``fuzz_predict`` on the app's LiteRT fp32 predictor, with the end-to-end tests' checks.
+
+    Prints how many inputs were tried (for the report) and asserts at least half of
+    `max_examples` were: hypothesis may stop early once it has seen every case.
+    """
+    predictor = app.load_predictor(model_dir, "litert", "fp32")
+    tried = fuzz_predict(app, predictor, inputs, max_examples=max_examples)
+    print(f"{app.name}: {tried} hostile inputs tried")
+    assert tried >= max_examples // 2
+    return tried

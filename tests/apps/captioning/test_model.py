@@ -12,13 +12,10 @@ from apps.captioning import data
 from apps.captioning.app import CaptioningApp, scene_objects, scene_relations, scene_scores
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
-    END_ID,
-    START_ID,
     build_inference_models,
     build_tokenizer,
     decode_image_bytes,
     litert_models,
-    teacher_forcing,
 )
 from apps.captioning.model import PositionEmbedding, build_model
 from shared.config import resolve_config
@@ -27,6 +24,7 @@ from shared.errors import UserError
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.litert import LiteRTModel
 from shared.preprocessing.image import load_image
+from shared.step_decoder import END_ID, START_ID, teacher_forcing
 from shared.testing import check_layer
 
 CAPTIONS = [

@@ -192,10 +192,6 @@ def test_export_rebuilds_the_same_model(model_dir, capsys):
 def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     """Fuzz the on-device predict path: random Unicode, control characters, huge texts."""
     from apps.sentiment.app import SentimentApp
-    from tests.apps.fuzzing import fuzz_predict
+    from tests.apps.fuzzing import fuzz_on_device
 
-    app = SentimentApp()
-    predictor = app.load_predictor(model_dir, "litert", "fp32")
-    tried = fuzz_predict(app, predictor, "text", max_examples=80)
-    print(f"sentiment: {tried} hostile inputs tried")
-    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case
+    fuzz_on_device(SentimentApp(), model_dir, "text")

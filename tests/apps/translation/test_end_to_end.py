@@ -167,10 +167,6 @@ def test_user_errors_exit_2_without_traceback(model_dir):
 def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     """Fuzz the on-device predict path: random Unicode, control characters, huge texts."""
     from apps.translation.app import TranslationApp
-    from tests.apps.fuzzing import fuzz_predict
+    from tests.apps.fuzzing import fuzz_on_device
 
-    app = TranslationApp()
-    predictor = app.load_predictor(model_dir, "litert", "fp32")
-    tried = fuzz_predict(app, predictor, "text", max_examples=80)
-    print(f"translation: {tried} hostile inputs tried")
-    assert tried >= 80 // 2  # hypothesis may stop early once it has seen every case
+    fuzz_on_device(TranslationApp(), model_dir, "text")

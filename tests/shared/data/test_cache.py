@@ -1,6 +1,7 @@
 import pathlib
 import subprocess
 
+import numpy as np
 import pytest
 
 from shared.data import cache
@@ -68,3 +69,28 @@ def test_offline_and_not_cached_is_a_clear_error(tmp_path, monkeypatch):
     )
     with pytest.raises(UserError, match="not cached.*network is unreachable"):
         cache.fetch_pypi_sdist("pkg", "1.0", "0" * 64)
+
+
+def test_cached_splits_store_arrays_and_lists_and_read_back_what_was_generated(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RNNAPPS_DATA", str(tmp_path))
+    calls = []
+
+    def generate(split: str, count: int) -> dict:
+        calls.append(split)
+        return {"image": np.full((count, 2), len(split), np.uint8), "captions": [["a b"]] * count}
+
+    sizes = {"train": 3, "test": 1}
+    in_memory = cache.cached_splits("corpus", sizes, generate, ("image", "captions"), cache=False)
+    stored = cache.cached_splits("corpus", sizes, generate, ("image", "captions"), cache=True)
+    again = cache.cached_splits("corpus", sizes, generate, ("image", "captions"), cache=True)
+    assert calls == ["train", "test"] * 2  # the third call read the folder
+    for splits in (stored, again):
+        for split in sizes:
+            np.testing.assert_array_equal(splits[split]["image"], in_memory[split]["image"])
+            assert splits[split]["captions"] == in_memory[split]["captions"]
+    assert sorted(p.name for p in (tmp_path / "corpus").glob("train_*")) == [
+        "train_captions.json",
+        "train_image.npy",
+    ]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from shared.data.sources import Source, parse_source
+from shared.data.sources import Source, load_source, parse_source
 from shared.data.splits import stratified_split
 from shared.errors import UserError
 
@@ -45,3 +45,30 @@ def test_limit_rows_keeps_a_seeded_ordered_subset():
     assert limited.train["name"] == [f"r{i}" for i in rows]
     assert len(limited.test["row"]) == 50 and len(limited.validation["row"]) == 50
     np.testing.assert_array_equal(limit_rows(make(), 3, 10).train["row"], rows)
+
+
+def test_load_source_dispatches_sizes_and_rejects_other_tfds_datasets(tmp_path):
+    calls = []
+    loaders = {
+        "app": "demo",
+        "rows": "clips",
+        "train_sizes": (100, 8),
+        "load_generated": lambda size: calls.append(("default", size)),
+        "tfds_dataset": "ucf101",
+        "load_tfds_dataset": lambda name, limit: calls.append(("tfds", name, limit)),
+        "load_files": lambda path, limit: calls.append(("files", path, limit)),
+    }
+    load_source("default", None, False, **loaders)
+    load_source("default", None, True, **loaders)
+    load_source("tfds:ucf101/ucf101_1:2.0.0", None, True, **loaders)
+    load_source(str(tmp_path), 5, False, **loaders)
+    assert calls == [
+        ("default", 100),
+        ("default", 8),
+        ("tfds", "ucf101/ucf101_1:2.0.0", 8),
+        ("files", tmp_path, 5),
+    ]
+    with pytest.raises(UserError, match="demo reads tfds:ucf101 only"):
+        load_source("tfds:mnist", None, False, **loaders)
+    with pytest.raises(ValueError, match="positive number of clips"):
+        load_source("default", 0, False, **loaders)

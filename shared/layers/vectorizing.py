@@ -1,0 +1,42 @@
+"""What the in-graph vectorizers share: the id lookup and split-then-look-up on strings.
+
+``TextVectorizer`` (words) and ``UnitVectorizer`` (translation units) differ only in their
+patterns, lower-casing and reserved ids; both tokenise the same way, here.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def make_lookup(table: list[str]) -> keras.layers.StringLookup:
+    """Token -> id: 0 for the empty (padding) string, 1 for unknown, 2... for `table`."""
+    return keras.layers.StringLookup(
+        vocabulary=table or ["<none>"],  # StringLookup refuses an empty vocabulary
+        mask_token="",
+        num_oov_indices=1,
+        output_mode="int",
+        name="lookup",
+    )
+
+
+def split_and_look_up(
+    texts: tf.Tensor,
+    lookup: keras.layers.StringLookup,
+    max_length: int,
+    split_off_pattern: str,
+    space_run_pattern: str,
+) -> tf.Tensor:
+    """String tensor [batch] -> int32 ids [batch, max_length], cut or padded with 0.
+
+    Pieces matching `split_off_pattern` become tokens of their own, runs of
+    `space_run_pattern` separate tokens, as the host tokenizers' regular expressions do.
+    """
+    texts = tf.strings.regex_replace(texts, split_off_pattern, r" \1 ")
+    texts = tf.strings.regex_replace(texts, space_run_pattern, " ")
+    texts = tf.strings.strip(texts)
+    tokens = tf.strings.split(texts, sep=" ")  # ragged [batch, (tokens)]
+    tokens = tokens[:, :max_length]
+    ids = tf.ragged.map_flat_values(lookup, tokens)
+    return tf.cast(ids, tf.int32).to_tensor(default_value=0, shape=[None, max_length])

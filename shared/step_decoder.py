@@ -1,0 +1,395 @@
+"""An attentive RNN decoder exported as an encoder and a one-step decoder, run on any engine.
+
+Every app that writes tokens one at a time with attention (a translator, a captioner) exports
+the same pair of graphs and drives them the same way; this module is that common part.
+
+- ``decoder_step_inputs`` and ``decoder_step_outputs`` build one step of the trained decoder
+  inside a Keras graph; ``decode_step_signature``, ``pack_states`` and
+  ``packed_step_outputs`` give it the SavedModel's packed-state signature.
+- ``graph_greedy_decode`` is the greedy loop inside a SavedModel (``tf.while_loop``).
+- ``StepDecoderPredictor`` runs the encoder once and loops the step model on the host
+  (greedy or beam search, ``shared.decoding``) over Keras, the SavedModel or LiteRT.
+
+The graphs' contract, which the apps' ``build_inference_models`` and serving modules follow:
+
+- encoder: one input -> the step model's per-input *context* arrays (encoder outputs,
+  image regions ...) and one initial array per recurrent state (``state_names(cell)``).
+  SavedModel signature ``encode``: the context arrays and the states packed as ``state``.
+- decoder step: ``previous_token``, the states and the context arrays -> ``logits``,
+  ``new_<state>`` and ``attention``. SavedModel signature ``decode_step``: ``previous_token``,
+  the packed ``state`` and the context arrays -> ``logits``, ``state`` and ``attention``.
+
+On the host a decoder state is a dict: ``"states"`` (the recurrent states, in
+``state_names`` order) and the context arrays keyed by the step model's input names.
+
+Example:
+
+    predictor = StepDecoderPredictor(model_dir, "litert", "fp32", names, build, "image",
+                                     context_names=("regions",))
+    state = predictor.encode_inputs(images)
+    hypotheses = predictor.decode(state, max_length=24, beam_width=3)
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from shared.app import Predictor
+from shared.decoding import Hypothesis, State, beam_search, greedy_decode, map_state
+from shared.litert import LiteRTModel
+from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
+
+START, END = "<start>", "<end>"
+RESERVED = (START, END)
+START_ID, END_ID = 2, 3  # the reserved tokens follow pad (0) and unknown (1)
+BANNED_IDS = (PAD_ID, START_ID)  # never written by the decoder
+
+STATES = "states"  # the key of the recurrent states in a host decoder state
+
+
+def teacher_forcing(tokenizer: UnitTokenizer, texts: Sequence[str]) -> tuple:
+    """Decoder inputs (start + text) and targets (text + end), [n, max_length + 1]."""
+    length = tokenizer.max_length + 1
+    inputs = np.zeros((len(texts), length), dtype=np.int32)
+    outputs = np.zeros((len(texts), length), dtype=np.int32)
+    for row, text in enumerate(texts):
+        ids = tokenizer.ids(text)[: tokenizer.max_length]
+        inputs[row, : len(ids) + 1] = [START_ID, *ids]
+        outputs[row, : len(ids) + 1] = [*ids, END_ID]
+    return inputs, outputs
+
+
+def decoder_step_inputs(
+    batch_size: int | None, units: int, state_names: Sequence[str]
+) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
+    """The step model's ``previous_token`` [batch] and state [batch, units] inputs."""
+    previous_token = keras.Input(batch_shape=(batch_size,), dtype="int32", name="previous_token")
+    states = [keras.Input(batch_shape=(batch_size, units), name=name) for name in state_names]
+    return previous_token, states
+
+
+def decode_step_signature(
+    state_names: Sequence[str], units: int, *context: tf.TensorSpec
+) -> list[tf.TensorSpec]:
+    """The SavedModel ``decode_step`` inputs: previous token, packed state, the `context`."""
+    packed = len(state_names) * units
+    return [
+        tf.TensorSpec([None], tf.int32, name="previous_token"),
+        tf.TensorSpec([None, packed], tf.float32, name="state"),
+        *context,
+    ]
+
+
+def pack_states(tensors: dict, state_names: Sequence[str], prefix: str = "") -> tf.Tensor:
+    """The states ``<prefix><name>`` of `tensors` concatenated into one [batch, n * units].
+
+    One packed tensor keeps a SavedModel signature the same for GRU (one state) and LSTM (two).
+    """
+    return tf.concat([tensors[f"{prefix}{name}"] for name in state_names], axis=-1)
+
+
+def packed_step_outputs(step_outputs: dict, state_names: Sequence[str]) -> dict:
+    """A step model's outputs for the SavedModel ``decode_step``: the new states packed."""
+    return {
+        "logits": step_outputs["logits"],
+        "attention": step_outputs["attention"],
+        "state": pack_states(step_outputs, state_names, prefix="new_"),
+    }
+
+
+def decoder_step_outputs(
+    model: keras.Model,
+    embedded,
+    states: list,
+    state_names: Sequence[str],
+    values,
+    values_mask=None,
+) -> dict:
+    """One step of a trained attentive decoder, inside a Keras graph.
+
+    The trained `model` names its layers ``decoder`` (an RNN), ``attention``,
+    ``context_and_query``, ``combine`` and ``logits``; the step reuses them, so it shares
+    their weights.
+
+    Args:
+        model: the trained training model.
+        embedded: the previous token's embedding, [batch, embedding].
+        states: the recurrent state inputs, one per name of `state_names`.
+        state_names: the names of the states (``new_<name>`` are the outputs).
+        values: what the decoder attends over, [batch, positions, features].
+        values_mask: [batch, positions], 1 where a position is real; None when all are.
+
+    Returns the step outputs: ``logits`` [batch, vocabulary], ``attention``
+    [batch, positions] and ``new_<name>`` for every state.
+    """
+    cell = model.get_layer("decoder").cell
+    output, new_states = cell(embedded, states if len(states) > 1 else states[0])
+    new_states = list(new_states) if isinstance(new_states, list | tuple) else [new_states]
+    query = ops.expand_dims(output, 1)  # [batch, 1, decoder_units]
+    mask = {} if values_mask is None else {"values_mask": values_mask}
+    context, weights = model.get_layer("attention")(query, values, return_weights=True, **mask)
+    combined = model.get_layer("context_and_query")([context, query])
+    logits = model.get_layer("logits")(model.get_layer("combine")(combined))
+    step_outputs = {"logits": ops.squeeze(logits, 1), "attention": ops.squeeze(weights, 1)}
+    for name, state in zip(state_names, new_states, strict=True):
+        step_outputs[f"new_{name}"] = state
+    return step_outputs
+
+
+def banned_logits(vocabulary_size: int) -> tf.Tensor:
+    """[vocabulary] 0, and -1e9 at the banned tokens: added to logits so they are never chosen."""
+    ban = np.zeros(vocabulary_size, dtype=np.float32)
+    ban[list(BANNED_IDS)] = -1e9
+    return tf.constant(ban)
+
+
+def graph_greedy_decode(
+    step: Callable[[tf.Tensor, tuple], dict],
+    initial_states: tuple,
+    state_names: Sequence[str],
+    batch,
+    steps: int,
+    ban: tf.Tensor,
+    end_at_last_step: bool,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The greedy loop inside a graph (``tf.while_loop``), for a SavedModel signature.
+
+    Args:
+        step: (previous tokens [batch], states) -> the step model's outputs (``logits``,
+            ``attention``, ``new_<state>``), with the context already bound.
+        initial_states: the recurrent states, in `state_names` order.
+        state_names: the states' names (the step returns ``new_<name>``).
+        batch: the number of rows (a scalar tensor).
+        steps: at most this many steps.
+        ban: ``banned_logits`` of the vocabulary.
+        end_at_last_step: write the end token at the last step whatever the logits say, as
+            ``shared.decoding.greedy_decode`` does (then `steps` leaves room for it).
+
+    Returns the token ids [batch, steps taken] (padding after a row's end token) and the
+    attention weights [batch, steps taken, positions].
+    """
+    tokens = tf.fill([batch], tf.constant(START_ID, tf.int32))
+    finished = tf.zeros([batch], tf.bool)
+    states = tuple(initial_states)
+    written = tf.TensorArray(tf.int32, size=steps)
+    attention = tf.TensorArray(tf.float32, size=steps)
+
+    def keep_going(index, tokens, finished, states, written, attention):
+        return tf.logical_and(index < steps, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(index, tokens, finished, states, written, attention):
+        out = step(tokens, states)
+        chosen = tf.argmax(out["logits"] + ban, axis=-1, output_type=tf.int32)
+        if end_at_last_step:
+            chosen = tf.where(index == steps - 1, END_ID, chosen)
+        # Rows that already ended write padding (which the detokenizer writes as nothing).
+        chosen = tf.where(finished, PAD_ID, chosen)
+        finished = tf.logical_or(finished, tf.equal(chosen, END_ID))
+        new_states = tuple(out[f"new_{name}"] for name in state_names)
+        return (
+            index + 1,
+            tf.where(finished, END_ID, chosen),
+            finished,
+            new_states,
+            written.write(index, chosen),
+            attention.write(index, out["attention"]),
+        )
+
+    _, _, _, _, written, attention = tf.while_loop(
+        keep_going,
+        body,
+        (tf.constant(0), tokens, finished, states, written, attention),
+        maximum_iterations=steps,
+    )
+    token_ids = tf.transpose(written.stack(), [1, 0])  # [batch, steps taken]
+    weights = tf.transpose(attention.stack(), [1, 0, 2])  # [batch, steps, positions]
+    return token_ids, weights
+
+
+def written_length(token_ids: Sequence[int]) -> int:
+    """How many tokens a graph-decoded row wrote before its end token (or padding)."""
+    return next((i for i, t in enumerate(token_ids) if t in (END_ID, PAD_ID)), len(token_ids))
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis, in float64."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def teacher_forced_probabilities(logits: np.ndarray, decoder_outputs: np.ndarray) -> np.ndarray:
+    """Next-token probabilities [n, time, vocabulary], 0 after each reference's end token."""
+    probabilities = np.exp(log_softmax(logits))
+    ended = decoder_outputs == END_ID
+    real = np.cumsum(ended, axis=1) - ended == 0
+    return (probabilities * real[..., None]).astype(np.float32)
+
+
+def _row(state: State, row: int) -> State:
+    """The decoder state of one input, as a batch of 1."""
+
+    def take(array: np.ndarray) -> np.ndarray:
+        return array[row : row + 1]
+
+    return map_state(take, state)
+
+
+class StepDecoderPredictor(Predictor):
+    """An exported encoder and decoder step behind one engine, decoded on the host.
+
+    ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host;
+    ``savedmodel`` does the same over its ``encode`` / ``decode_step`` signatures. The .tflite
+    models have a batch of 1, so they are called once per row.
+
+    Args:
+        model_dir: holds ``model.keras``, ``saved_model/`` and
+            ``{encoder,decoder_step}_<variant>.tflite``.
+        engine: ``keras``, ``savedmodel`` or ``litert``.
+        variant: the .tflite variant (``fp32``, ``fp16``, ``int8``).
+        state_names: the recurrent states' names (``shared.layers.state_names(cell)``).
+        build_inference_models: trained model -> (encoder, decoder step), for ``keras``.
+        encoder_input: the encoder's input name (of the .tflite and ``encode`` signature).
+        context_names: the encoder outputs the step model takes as inputs.
+    """
+
+    def __init__(
+        self,
+        model_dir: pathlib.Path,
+        engine: str,
+        variant: str,
+        state_names: Sequence[str],
+        build_inference_models: Callable[[keras.Model], tuple[keras.Model, keras.Model]],
+        encoder_input: str,
+        context_names: Sequence[str],
+    ):
+        model_dir = pathlib.Path(model_dir)
+        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.names = list(state_names)
+        self.encoder_input = encoder_input
+        self.context_names = tuple(context_names)
+        if engine == "keras":
+            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            encoder, step = build_inference_models(self.model)
+            self._keras_encoder = tf.function(encoder, reduce_retracing=True)
+            self._keras_step = tf.function(step, reduce_retracing=True)
+            # A step model built from a list of inputs is called with a list, in its order.
+            self._keras_step_input_names = (
+                None if isinstance(step.input, dict) else [tensor.name for tensor in step.inputs]
+            )
+        elif engine == "savedmodel":
+            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.signatures = self.loaded.signatures
+        elif engine == "litert":
+            self.encoder = LiteRTModel(model_dir / f"encoder_{variant}.tflite", num_threads=1)
+            self.step_model = LiteRTModel(
+                model_dir / f"decoder_step_{variant}.tflite", num_threads=1
+            )
+        else:
+            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+
+    def encode_inputs(self, inputs: np.ndarray, signature_inputs: dict | None = None) -> dict:
+        """The initial decoder state of every row of `inputs`: its context and its states.
+
+        Args:
+            inputs: the encoder's input, rows first.
+            signature_inputs: keyword inputs of the SavedModel's ``encode`` signature, when
+                they are not ``{encoder_input: inputs}`` (raw text, say).
+        """
+        if self.engine == "keras":
+            out = {k: np.asarray(v) for k, v in self._keras_encoder(inputs).items()}
+            states = [out[name] for name in self.names]
+        elif self.engine == "savedmodel":
+            if signature_inputs is None:
+                signature_inputs = {self.encoder_input: inputs}
+            out = {k: v.numpy() for k, v in self.signatures["encode"](**signature_inputs).items()}
+            states = np.split(out["state"], len(self.names), axis=-1)
+        else:
+            rows = [self.encoder(**{self.encoder_input: row[None]}) for row in inputs]
+            out = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+            states = [out[name] for name in self.names]
+        return {name: out[name] for name in self.context_names} | {STATES: states}
+
+    def step(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, dict, np.ndarray]:
+        """One decoder step for every row: (log-probabilities, new state, attention)."""
+        logits, new_states, attention = self.step_logits(tokens, state)
+        return log_softmax(logits), state | {STATES: new_states}, attention
+
+    def step_logits(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, list, np.ndarray]:
+        """One decoder step for every row: (logits, new recurrent states, attention)."""
+        tokens = np.asarray(tokens, dtype=np.int32)
+        context = {name: value for name, value in state.items() if name != STATES}
+        if self.engine == "keras":
+            named = (
+                {"previous_token": tokens}
+                | context
+                | dict(zip(self.names, state[STATES], strict=True))
+            )
+            inputs = named
+            if self._keras_step_input_names is not None:
+                inputs = [named[name] for name in self._keras_step_input_names]
+            out = {k: np.asarray(v) for k, v in self._keras_step(inputs).items()}
+            return out["logits"], [out[f"new_{n}"] for n in self.names], out["attention"]
+        if self.engine == "savedmodel":
+            out = self.signatures["decode_step"](
+                previous_token=tf.constant(tokens),
+                state=tf.constant(np.concatenate(state[STATES], axis=-1)),
+                **{name: tf.constant(value) for name, value in context.items()},
+            )
+            new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
+            return out["logits"].numpy(), new_states, out["attention"].numpy()
+        rows = []
+        for row in range(len(tokens)):  # the .tflite has a batch of 1
+            rows.append(
+                self.step_model(
+                    previous_token=tokens[row : row + 1],
+                    **{name: value[row : row + 1] for name, value in context.items()},
+                    **{n: s[row : row + 1] for n, s in zip(self.names, state[STATES], strict=True)},
+                )
+            )
+        logits = np.concatenate([r["logits"] for r in rows])
+        new_states = [np.concatenate([r[f"new_{n}"] for r in rows]) for n in self.names]
+        return logits, new_states, np.concatenate([r["attention"] for r in rows])
+
+    def decode(
+        self, state: dict, max_length: int, beam_width: int = 1, length_penalty: float = 0.6
+    ) -> list[Hypothesis]:
+        """Greedy (`beam_width` 1) or beam-search output of every row of `state`, best only."""
+        rows = len(state[STATES][0])
+        if beam_width == 1:
+            return greedy_decode(
+                self.step,
+                state,
+                np.full(rows, START_ID),
+                END_ID,
+                max_length,
+                banned_tokens=BANNED_IDS,
+            )
+        return [
+            beam_search(
+                self.step,
+                _row(state, row),
+                START_ID,
+                END_ID,
+                max_length,
+                beam_width=beam_width,
+                length_penalty=length_penalty,
+                banned_tokens=BANNED_IDS,
+            )[0]
+            for row in range(rows)
+        ]
+
+    def stepped_logits_from(self, state: dict, decoder_inputs: np.ndarray) -> np.ndarray:
+        """Logits [n, time, vocabulary] from the step model fed `decoder_inputs` one by one."""
+        steps = []
+        for position in range(decoder_inputs.shape[1]):
+            step_logits, new_states, _ = self.step_logits(decoder_inputs[:, position], state)
+            state = state | {STATES: new_states}
+            steps.append(step_logits)
+        return np.stack(steps, axis=1)
