@@ -24,6 +24,7 @@ from apps.speech.inference import (
 from apps.speech.model import build_model
 from apps.speech.stream import build_stream, stream_scores
 from shared.app import App, ExportBundle
+from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows, take
 from shared.errors import UserError
@@ -51,7 +52,18 @@ class SpeechApp(App):
     default_data = "eSpeak NG speech generated offline, whole voices held out for test"
     metric = "accuracy"
     config_class = SpeechConfig
-    sample_inputs = ()  # filled by the demo with generated clips (see sample_clips)
+
+    @property
+    def sample_inputs(self) -> tuple[str, ...]:
+        """Keywords spoken by eSpeak NG, written as WAV files (the demo reads files, as a user)."""
+        folder = data_dir() / "speech_samples"
+        paths = []
+        for word in data.SAMPLE_WORDS:
+            path = folder / f"{word}.wav"
+            if not path.is_file():
+                data.write_sample_clip(path, word)
+            paths.append(str(path))
+        return tuple(paths)
 
     # --- data ---------------------------------------------------------------------------
 

@@ -145,6 +145,31 @@ def speaker_of(voice: str) -> str:
     return variant if plus else "plain"
 
 
+SAMPLE_WORDS = ("yes", "stop", "left")
+
+
+def write_sample_clip(path: pathlib.Path, word: str, seed: int = 1234) -> pathlib.Path:
+    """`word` spoken by eSpeak NG, centred in one second of 16 kHz audio, saved as a WAV.
+
+    The voice is one of the default corpus's held-out test speakers for `seed`, so a
+    model trained on that corpus has never heard it.
+    """
+    import soundfile
+
+    from shared.data.espeak import Espeak
+
+    _, test_speakers = _speaker_splits(_voices(_FULL), seed)
+    speaker = sorted(test_speakers)[0]
+    voice = "en-us" if speaker == "plain" else f"en-us+{speaker}"
+    clip = _speak(Espeak(), word, voice, rate=160, pitch=50, max_samples=SAMPLE_RATE)
+    second = np.zeros(SAMPLE_RATE, np.float32)
+    start = (SAMPLE_RATE - len(clip)) // 2
+    second[start : start + len(clip)] = clip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), second, SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
 # --- the generated default corpus -------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Quick preset: train -> export -> convert -> predict (keyword, stream, transcribe) from LiteRT."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -144,6 +145,19 @@ def test_stream_and_transcribe_through_the_app(model_dir, clips, tmp_path):
     assert keras_answer[0]["text"] == answer["text"]
     with pytest.raises(UserError, match="--task"):
         app.predict(predictor, [path], task="translate")
+
+
+def test_demo_samples_are_one_second_wavs_of_a_held_out_voice(model_dir, capsys):
+    paths = SpeechApp().sample_inputs
+    assert [pathlib.Path(p).stem for p in paths] == list(data.SAMPLE_WORDS)
+    for path in paths:
+        audio, rate = soundfile.read(path, dtype="float32")
+        assert rate == 16000 and audio.shape == (16000,)
+        assert np.abs(audio).max() > 0.05  # speech, not silence
+    assert cli.main(["predict", "speech", *paths, "--model", str(model_dir), "--json"]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["input"] for a in answers] == list(paths)
+    assert all(a["keyword"] in data.LABELS for a in answers)
 
 
 def test_bad_inputs_fail_alone_with_one_line_each(model_dir, clips, tmp_path, capsys):
