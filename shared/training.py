@@ -146,6 +146,23 @@ def shuffle_each_epoch(dataset: tf.data.Dataset, buffer_size: int, seed: int) ->
     )
 
 
+def with_epoch_randoms(dataset: tf.data.Dataset, seed: int) -> tf.data.Dataset:
+    """`dataset`'s elements paired with an int64 random value that changes every epoch.
+
+    The values come from a stream seeded by ``epoch_seed(seed, epoch)``: a stateless draw
+    seeded by one (augmentation, token dropout ...) differs from epoch to epoch, is the same
+    in a resumed run, and cannot be reordered by a parallel map. Elements are
+    ``(element, random_value)``; the epoch keeps `dataset`'s length.
+    """
+    randoms = each_epoch(lambda epoch: tf.data.Dataset.random(seed=epoch_seed(seed, epoch)))
+    paired = tf.data.Dataset.zip((dataset, randoms))
+    # Zipping with the endless random stream must not hide how many elements an epoch has.
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        paired = paired.apply(tf.data.experimental.assert_cardinality(cardinality))
+    return paired
+
+
 def _seed_states(model: keras.Model) -> list[keras.Variable]:
     # Dropout and recurrent dropout draw from these counters; they are not in the weights file.
     return [v for v in model.variables if v.name == "seed_generator_state"]

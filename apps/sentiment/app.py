@@ -23,10 +23,32 @@ from shared.data.vader import rating_to_label
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
-from shared.training import shuffle_each_epoch
+from shared.training import shuffle_each_epoch, with_epoch_randoms
 
 MAX_INPUT_CHARACTERS = 20_000
 LABELS = sentiment_data.LABELS
+
+
+def drop_tokens_each_epoch(batches: tf.data.Dataset, rate: float, seed: int) -> tf.data.Dataset:
+    """Replace a `rate` share of the known words of (ids, targets, weights) `batches` by OOV.
+
+    The words dropped change every epoch and depend only on (`seed`, epoch), like the
+    order from ``shuffle_each_epoch``: one random value per batch (``with_epoch_randoms``)
+    seeds a stateless draw, so a resumed run drops the same words as an uninterrupted one.
+    """
+
+    def drop_tokens(batch, random_value):
+        token_ids, targets, weights = batch
+        draw = tf.random.stateless_uniform(
+            tf.shape(token_ids), tf.stack([random_value, tf.constant(seed, tf.int64)])
+        )
+        dropped = tf.where((draw < rate) & (token_ids > OOV_ID), OOV_ID, token_ids)
+        return dropped, targets, weights
+
+    dropped = with_epoch_randoms(batches, seed).map(
+        drop_tokens, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return dropped
 
 
 class SentimentApp(App):
@@ -91,13 +113,7 @@ class SentimentApp(App):
             dataset = shuffle_each_epoch(dataset, len(ids), config.seed)
         dataset = dataset.batch(config.batch_size)
         if training and config.token_dropout_rate > 0:
-            rate = config.token_dropout_rate
-
-            def drop_tokens(token_ids, y, w):
-                drop = tf.random.uniform(tf.shape(token_ids)) < rate
-                return tf.where(drop & (token_ids > OOV_ID), OOV_ID, token_ids), y, w
-
-            dataset = dataset.map(drop_tokens, num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = drop_tokens_each_epoch(dataset, config.token_dropout_rate, config.seed)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def make_datasets(self, config: SentimentConfig, splits: Splits):

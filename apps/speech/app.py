@@ -31,9 +31,12 @@ from shared.errors import UserError
 from shared.metrics_text import character_error_rate, word_error_rate
 from shared.preprocessing import audio as audio_lib
 from shared.streaming import detect_events
-from shared.training import each_epoch, epoch_seed, shuffle_each_epoch
+from shared.training import each_epoch, epoch_seed, shuffle_each_epoch, with_epoch_randoms
 
 MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
+# Any input: checked from the header before decoding, so a file of a few samples at 1 Hz
+# cannot resample into gigabytes at 16 kHz.
+MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
 TASKS = ("keyword", "transcribe")
 NOISE_BANK_ROWS = 64
@@ -83,8 +86,13 @@ class SpeechApp(App):
     def build_model(self, config: SpeechConfig, splits: Splits) -> keras.Model:
         return build_model(config)
 
-    def _augmenter(self, config: SpeechConfig, length: int):
-        """Batched waveform augmentation in TF: time shift, gain, coloured noise at an SNR."""
+    def _augmenter(self, config: SpeechConfig, length: int, salt: int):
+        """Batched waveform augmentation in TF: time shift, gain, coloured noise at an SNR.
+
+        Returns ``augment(audio, random_value)``: every draw is stateless, from the seed
+        (`random_value`, `salt`), so a batch's augmentation is the same in a resumed run
+        and under a parallel map. `salt` keeps the keyword and phrase batches apart.
+        """
         rng = np.random.default_rng(config.seed)
         bank_length = length + data.SAMPLE_RATE
         bank = tf.constant(
@@ -94,27 +102,52 @@ class SpeechApp(App):
         low_gain, high_gain = config.gain_db
         low_snr, high_snr = config.snr_db
 
-        def augment(audio):  # [batch, length]
+        def augment(audio, random_value):  # [batch, length], int64 []
             batch = tf.shape(audio)[0]
+            seeds = tf.random.experimental.stateless_split(
+                tf.stack([random_value, tf.constant(salt, tf.int64)]), num=6
+            )  # [6, 2]: one seed per draw
             positions = tf.range(length)[None, :]
-            shift = tf.random.uniform((batch, 1), -max_shift, max_shift + 1, dtype=tf.int32)
+            shift = tf.random.stateless_uniform(
+                (batch, 1), seeds[0], -max_shift, max_shift + 1, dtype=tf.int32
+            )
             source = positions - shift
             inside = tf.cast((source >= 0) & (source < length), tf.float32)
             audio = tf.gather(audio, tf.clip_by_value(source, 0, length - 1), batch_dims=1) * inside
-            gain_db = tf.random.uniform((batch, 1), low_gain, high_gain)
+            gain_db = tf.random.stateless_uniform((batch, 1), seeds[1], low_gain, high_gain)
             audio = tf.clip_by_value(audio * 10.0 ** (gain_db / 20.0), -1.0, 1.0)
             # A random window of a random noise row for each clip.
-            row = tf.random.uniform((batch, 1), 0, NOISE_BANK_ROWS, dtype=tf.int32)
-            offset = tf.random.uniform((batch, 1), 0, bank_length - length + 1, dtype=tf.int32)
+            row = tf.random.stateless_uniform(
+                (batch, 1), seeds[2], 0, NOISE_BANK_ROWS, dtype=tf.int32
+            )
+            offset = tf.random.stateless_uniform(
+                (batch, 1), seeds[3], 0, bank_length - length + 1, dtype=tf.int32
+            )
             noise = tf.gather(bank, row * bank_length + offset + positions)  # [batch, length]
             noise /= tf.sqrt(tf.reduce_mean(noise**2, axis=-1, keepdims=True)) + 1e-9
             signal_rms = tf.sqrt(tf.reduce_mean(audio**2, axis=-1, keepdims=True))
-            snr_db = tf.random.uniform((batch, 1), low_snr, high_snr)
-            chosen = tf.cast(tf.random.uniform((batch, 1)) < config.noise_probability, tf.float32)
+            snr_db = tf.random.stateless_uniform((batch, 1), seeds[4], low_snr, high_snr)
+            draw = tf.random.stateless_uniform((batch, 1), seeds[5])
+            chosen = tf.cast(draw < config.noise_probability, tf.float32)
             noisy = audio + chosen * signal_rms / 10.0 ** (snr_db / 20.0) * noise
             return tf.clip_by_value(noisy, -1.0, 1.0)
 
         return augment
+
+    def _augmented(
+        self, batches: tf.data.Dataset, config: SpeechConfig, length: int, salt: int
+    ) -> tf.data.Dataset:
+        """(audio, target) `batches` with their audio augmented afresh every epoch.
+
+        One random value per batch, from a stream seeded by (seed, epoch) like
+        ``shuffle_each_epoch``: each epoch hears new shifts, gains and noise, and a
+        resumed run hears the same ones as an uninterrupted run.
+        """
+        augment = self._augmenter(config, length, salt)
+        return with_epoch_randoms(batches, config.seed).map(
+            lambda batch, random_value: (augment(batch[0], random_value), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     def _phrase_arrays(self, columns: dict) -> tuple[np.ndarray, np.ndarray]:
         """Phrases padded to 3 s and their character ids (1-based, 0-padded)."""
@@ -135,10 +168,7 @@ class SpeechApp(App):
             keywords = shuffle_each_epoch(keywords, len(labels), config.seed)
         keywords = keywords.batch(config.batch_size)
         if training:
-            augment = self._augmenter(config, data.CLIP_SAMPLES)
-            keywords = keywords.map(
-                lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE
-            )
+            keywords = self._augmented(keywords, config, data.CLIP_SAMPLES, salt=0)
         if not config.transcription:
             dataset = keywords.map(lambda x, y: ({"keyword_audio": x}, {"keyword": y}))
             return dataset.prefetch(tf.data.AUTOTUNE)
@@ -158,14 +188,17 @@ class SpeechApp(App):
             phrases = phrases.repeat()
         phrases = phrases.batch(config.transcription_batch_size, drop_remainder=True)
         if training:
-            augment = self._augmenter(config, TRANSCRIPTION_SAMPLES)
-            phrases = phrases.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+            phrases = self._augmented(phrases, config, TRANSCRIPTION_SAMPLES, salt=1)
         dataset = tf.data.Dataset.zip(keywords, phrases).map(
             lambda k, p: (
                 {"keyword_audio": k[0], "phrase_audio": p[0]},
                 {"keyword": k[1], "transcript": p[1]},
             )
         )
+        # An epoch is the keyword batches: say so, or Keras finds out by running out of data.
+        keyword_batches = int(keywords.cardinality())
+        if keyword_batches >= 0:
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(keyword_batches))
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def make_datasets(self, config: SpeechConfig, splits: Splits):
@@ -303,7 +336,7 @@ class SpeechApp(App):
         answers: list = []
         for path in inputs:
             try:
-                audio = audio_lib.load_audio(path, data.SAMPLE_RATE)
+                audio = self._load(path)
                 if task == "transcribe":
                     answers.append(self._transcribe(predictor, path, audio))
                 elif stream:
@@ -313,6 +346,27 @@ class SpeechApp(App):
             except UserError as error:
                 answers.append(error)
         return answers
+
+    def _load(self, path: str) -> np.ndarray:
+        """The file's audio at 16 kHz in [-1, 1], or the UserError that names it."""
+        import soundfile
+
+        if pathlib.Path(path).is_file():
+            try:
+                header = soundfile.info(path)
+            except (soundfile.LibsndfileError, RuntimeError, ValueError):
+                header = None  # not audio: load_audio says so, in the same words as elsewhere
+            if header is not None and header.samplerate > 0:
+                seconds = header.frames / header.samplerate
+                if seconds > MAX_INPUT_SECONDS:
+                    raise UserError(
+                        f"{path}: {seconds:.0f} s long, more than the "
+                        f"{MAX_INPUT_SECONDS:.0f} s a recording may be"
+                    )
+        audio = audio_lib.load_audio(path, data.SAMPLE_RATE)
+        # Float files may hold samples far beyond full scale (1e30 overflows the log-mel
+        # front end into NaN scores); a microphone's ADC clips, and training clips the same.
+        return np.clip(audio, -1.0, 1.0)
 
     def _keyword(self, predictor, path: str, audio: np.ndarray) -> dict:
         # Keyword mode hears the first second (use --stream for longer recordings).

@@ -71,7 +71,9 @@ class TextGenerationApp(App):
         splits.info["vocabulary"] = CharVocabulary.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
 
     def build_model(self, config: TextGenerationConfig, splits: Splits):
-        return build_model(config, self.vocabulary(config, splits).size)
+        characters = sum(len(text) + 1 for text in splits.train["text"])  # + the begin token
+        steps_per_epoch = characters // (config.batch_size * config.window_length)
+        return build_model(config, self.vocabulary(config, splits).size, steps_per_epoch)
 
     def _lanes(self, config: TextGenerationConfig, stream: np.ndarray, part: str):
         """Batches for truncated BPTT: ``batch_size`` contiguous lanes of the stream.

@@ -21,7 +21,9 @@ def recurrent_layer_names(config: TextGenerationConfig) -> list[str]:
     return [f"{config.cell}_{index + 1}" for index in range(config.num_layers)]
 
 
-def build_model(config: TextGenerationConfig, vocabulary_size: int) -> keras.Model:
+def build_model(
+    config: TextGenerationConfig, vocabulary_size: int, steps_per_epoch: int = 0
+) -> keras.Model:
     """Many-to-many language model for truncated BPTT over stream lanes.
 
     The recurrent layers are stateful with a fixed batch (``config.batch_size`` lanes of
@@ -32,6 +34,7 @@ def build_model(config: TextGenerationConfig, vocabulary_size: int) -> keras.Mod
     sequence with explicit states) are built from these layers in ``inference.py``.
 
     Output ``logits`` [batch, window, vocabulary]: the next id at each position.
+    ``steps_per_epoch`` (windows per pass) sets the cosine decay's length when it is on.
     """
     token_ids = keras.Input(
         batch_shape=(config.batch_size, config.window_length), dtype="int32", name="token_ids"
@@ -46,8 +49,13 @@ def build_model(config: TextGenerationConfig, vocabulary_size: int) -> keras.Mod
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
     logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # [batch, window, vocabulary]
     model = keras.Model(token_ids, logits, name="text_generation")
+    learning_rate = config.learning_rate
+    if config.cosine_decay and steps_per_epoch:
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=0.02
+        )
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clip_norm),
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=config.clip_norm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[bits_per_character],
     )

@@ -25,7 +25,7 @@ from shared.data.splits import Splits, take
 from shared.errors import UserError
 from shared.litert import LiteRTModel
 from shared.metrics import classification_scores
-from shared.training import each_epoch, epoch_seed, shuffle_each_epoch
+from shared.training import shuffle_each_epoch, with_epoch_randoms
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 SAMPLE_CLASSES = ("move_right", "rotate_clockwise", "shrink")
@@ -79,9 +79,7 @@ def motion_augmenter(classes: list[str], seed: int):
 
     def apply(dataset: tf.data.Dataset) -> tf.data.Dataset:
         # New draws every epoch, from (seed, epoch): a resumed run draws the same ones.
-        randoms = each_epoch(lambda epoch: tf.data.Dataset.random(seed=epoch_seed(seed, epoch)))
-        paired = tf.data.Dataset.zip((dataset, randoms))
-        return paired.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        return with_epoch_randoms(dataset, seed).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
 
     return apply
 

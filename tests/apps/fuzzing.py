@@ -104,6 +104,89 @@ text_inputs = st.one_of(
     st.sampled_from(["", " ", "\x00", "\ud800", "@", "@/", "@/nonexistent", "\n" * 100]),
 )
 
+# Audio that decodes: hostile signals, lengths and sample rates in real containers.
+SIGNALS = (
+    "silent", "noise", "tone", "clipped", "beyond_full_scale", "huge", "nan", "inf",
+    "subnormal", "dc", "impulse",
+)  # fmt: skip
+CONTAINERS = (  # (extension, soundfile format, subtype)
+    (".wav", "WAV", "PCM_16"),
+    (".wav", "WAV", "PCM_U8"),
+    (".wav", "WAV", "FLOAT"),
+    (".wav", "WAV", "DOUBLE"),
+    (".flac", "FLAC", "PCM_24"),
+    (".mp3", "WAV", "FLOAT"),  # the wrong extension for what is inside
+)
+SAMPLE_RATES = (1, 3, 100, 8000, 11025, 16000, 22050, 44100, 96000, 192000, 384000)
+# Longer than every app allows, and cheap to write: hours at a sample rate of 1 to 3 Hz.
+ABSURD_SECONDS = 20_000
+# Accepted lengths stay under this, so a fuzz run stays quick (a stream runs ~100x real time).
+MAX_FUZZ_SECONDS = 120
+
+
+def _signal(kind: str, samples: int, channels: int, seed: int) -> np.ndarray:
+    """`samples` x `channels` of a hostile `kind` of signal (float64, as soundfile takes)."""
+    rng = np.random.default_rng(seed)
+    noise = 0.3 * rng.standard_normal((samples, channels))
+    ramp = np.arange(samples)[:, None] / 7.0 + np.arange(channels)[None, :]
+    if kind == "silent":
+        return np.zeros((samples, channels))
+    if kind == "tone":
+        return 0.5 * np.sin(ramp)
+    if kind == "clipped":
+        return np.sign(noise) * 1.0
+    if kind == "beyond_full_scale":
+        return 40.0 * noise
+    if kind == "huge":
+        return 1e30 * np.sign(noise)
+    if kind in ("nan", "inf"):
+        if samples:
+            noise[rng.integers(samples), rng.integers(channels)] = (
+                np.nan if kind == "nan" else -np.inf
+            )
+        return noise
+    if kind == "subnormal":
+        return np.full((samples, channels), 1e-40)
+    if kind == "dc":
+        return np.full((samples, channels), 0.99)
+    if kind == "impulse":
+        impulse = np.zeros((samples, channels))
+        if samples:
+            impulse[samples // 2] = 1.0
+        return impulse
+    return noise
+
+
+def _audio_file(kind: str, samples: int, rate: int, channels: int, container, seed: int):
+    """A (extension, content, "file") input: `kind` of audio written by soundfile."""
+    import soundfile
+
+    extension, audio_format, subtype = container
+    if audio_format == "FLAC":
+        channels = min(channels, 8)
+    if not samples / rate > ABSURD_SECONDS:  # keep accepted inputs quick to answer
+        samples = min(samples, MAX_FUZZ_SECONDS * rate)
+    buffer = io.BytesIO()
+    audio = _signal(kind, samples, channels, seed)
+    soundfile.write(buffer, audio, rate, format=audio_format, subtype=subtype)
+    return extension, buffer.getvalue(), "file"
+
+
+audio_files = st.builds(
+    _audio_file,
+    st.sampled_from(SIGNALS),
+    st.one_of(
+        st.sampled_from([0, 1, 2, 319, 320, 321, 512, 16000, 47999, 48000, 48001, 64000]),
+        st.integers(0, 70_000),
+    ),
+    st.sampled_from(SAMPLE_RATES),
+    st.sampled_from([1, 2, 3, 9]),
+    st.sampled_from(CONTAINERS),
+    st.integers(0, 2**16),
+)
+# What a user may hand an audio app: mostly real containers of hostile audio, some garbage.
+audio_inputs = st.one_of(audio_files, audio_files, file_inputs)
+
 
 def _write(folder: pathlib.Path, index: int, extension: str, content: bytes, kind: str) -> str:
     path = folder / f"input{index}{extension}"
@@ -114,10 +197,11 @@ def _write(folder: pathlib.Path, index: int, extension: str, content: bytes, kin
     return str(path)
 
 
-def check_answer(raw: str, answer) -> None:
+def check_answer(raw: str, answer, finite: bool = False) -> None:
     """A valid answer dict, or the UserError for `raw`: one line, naming it, no traceback.
 
-    An answer may show the input cleaned (a lone surrogate replaced), but it must print.
+    An answer may show the input cleaned (a lone surrogate replaced), but it must print;
+    with `finite`, as strict JSON (a NaN score is not an answer).
     """
     if isinstance(answer, Exception):
         assert isinstance(answer, UserError), f"{raw!r}: {type(answer).__name__}: {answer}"
@@ -128,21 +212,60 @@ def check_answer(raw: str, answer) -> None:
     else:
         assert isinstance(answer, dict) and isinstance(answer.get("input"), str), answer
         # What `rnnapps predict --json` prints must encode (a lone surrogate would not).
-        json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        json.dumps(answer, ensure_ascii=False, allow_nan=not finite).encode("utf-8")
 
 
-def fuzz_predict(app, predictor, inputs: str, max_examples: int = 60, **options) -> int:
-    """Feed `app.predict` hostile `inputs` ("files" or "text"); returns how many were tried."""
+def _split_answers(answers: list, good: str | None) -> tuple[list, list]:
+    """`answers` of [raw, good] split into raw's and good's (good's are its trailing dicts)."""
+    if good is None:
+        return answers, []
+    cut = len(answers)
+    while cut > 0 and isinstance(answers[cut - 1], dict) and answers[cut - 1]["input"] == good:
+        cut -= 1
+    return answers[:cut], answers[cut:]
+
+
+def fuzz_predict(
+    app,
+    predictor,
+    inputs: str,
+    max_examples: int = 60,
+    good: str | None = None,
+    several_answers: bool = False,
+    **options,
+) -> int:
+    """Feed `app.predict` hostile `inputs`; returns how many were tried.
+
+    Args:
+        inputs: "files", "audio" (files, most of them decodable audio) or "text".
+        good: an input that must still be answered right after each hostile one,
+            in the same call.
+        several_answers: an input may get several answers (one per detection),
+            or one UserError.
+        **options: passed to ``app.predict`` (``stream=True``, ``task=...``).
+    """
     folder = pathlib.Path(tempfile.mkdtemp(prefix=f"fuzz-{app.name}-"))
     counter = iter(range(10**9))
+    finite = inputs == "audio"
+    tried = [0]
 
     def one(raw: str) -> None:
         started = time.perf_counter()
-        answers = app.predict(predictor, [raw], **options)
+        answers = app.predict(predictor, [raw] if good is None else [raw, good], **options)
         assert time.perf_counter() - started < SECONDS_PER_ANSWER, f"{raw!r}: too slow"
-        assert len(answers) == 1
-        check_answer(raw, answers[0])
+        answers, good_answers = _split_answers(answers, good)
+        if several_answers and not any(isinstance(a, Exception) for a in answers):
+            assert len(answers) >= 1, raw
+        else:
+            assert len(answers) == 1, (raw, answers)
+        for answer in answers:
+            check_answer(raw, answer, finite)
+        if good is not None:  # the hostile input broke nothing for the next one
+            assert good_answers, (raw, good_answers)
+            for answer in good_answers:
+                check_answer(good, answer, finite)
         COUNTS[app.name] = COUNTS.get(app.name, 0) + 1
+        tried[0] += 1
 
     quiet = settings(
         max_examples=max_examples,
@@ -151,10 +274,10 @@ def fuzz_predict(app, predictor, inputs: str, max_examples: int = 60, **options)
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    if inputs == "files":
+    if inputs in ("files", "audio"):
 
         @quiet
-        @given(file_inputs)
+        @given(file_inputs if inputs == "files" else audio_inputs)
         def run(case) -> None:
             one(_write(folder, next(counter), *case))
 
@@ -166,7 +289,7 @@ def fuzz_predict(app, predictor, inputs: str, max_examples: int = 60, **options)
             one(text)
 
     run()
-    return COUNTS.get(app.name, 0)
+    return tried[0]
 
 
 def check_cli_rejects(app_name: str, model_dir: pathlib.Path, bad_input: str) -> None:
@@ -198,14 +321,17 @@ def check_cli_rejects(app_name: str, model_dir: pathlib.Path, bad_input: str) ->
     assert "Traceback" not in completed.stderr
 
 
-def fuzz_on_device(app, model_dir: pathlib.Path, inputs: str, max_examples: int = 80) -> int:
+def fuzz_on_device(
+    app, model_dir: pathlib.Path, inputs: str, max_examples: int = 80, **options
+) -> int:
     """``fuzz_predict`` on the app's LiteRT fp32 predictor, with the end-to-end tests' checks.
 
     Prints how many inputs were tried (for the report) and asserts at least half of
     `max_examples` were: hypothesis may stop early once it has seen every case.
+    `options` go to ``fuzz_predict`` (``good=``, ``several_answers=``, ``stream=``...).
     """
     predictor = app.load_predictor(model_dir, "litert", "fp32")
-    tried = fuzz_predict(app, predictor, inputs, max_examples=max_examples)
-    print(f"{app.name}: {tried} hostile inputs tried")
+    tried = fuzz_predict(app, predictor, inputs, max_examples=max_examples, **options)
+    print(f"{app.name} {options}: {tried} hostile inputs tried")
     assert tried >= max_examples // 2
     return tried

@@ -2,12 +2,21 @@
 
 No browser is ever downloaded: Playwright's Python package drives /usr/bin/chromium
 (``apt-get install -y chromium``). Screenshots go to test-artifacts/ (git-ignored).
+
+``test_every_tab_answers_its_sample_input`` serves quick-trained models by default. With
+``RNNAPPS_BROWSER_MODELS`` set to a models folder it serves that folder's trained models
+instead (read only), so the screenshots show the real answers::
+
+    RNNAPPS_BROWSER_MODELS=saved_models pytest tests/browser -k every_tab -s
 """
 
 import base64
+import json
+import os
 import pathlib
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -30,6 +39,13 @@ FLAGS = [
     "--use-fake-ui-for-media-stream",
 ]
 ANSWER_TIMEOUT_MS = 60_000
+# The figure each tab must draw beside its answer (issue 9); the other tabs draw none.
+FIGURES = {
+    "speech": "log-mel spectrogram",
+    "translation": "attention heatmap",
+    "captioning": "attention overlay",
+    "video": "label over time",
+}
 
 pytestmark = [
     pytest.mark.slow,
@@ -72,9 +88,8 @@ def browser_context():
             shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture
-def page(browser_context, server):
-    """A page on the server that records console errors and any request leaving it."""
+def watched_page(browser_context, server):
+    """A new page that records console errors, page errors and any request leaving `server`."""
     page = browser_context.new_page()
     page.problems = []
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
@@ -85,6 +100,13 @@ def page(browser_context, server):
             page.problems.append(f"request outside the server: {req.url}")
 
     page.on("request", outside)
+    return page
+
+
+@pytest.fixture
+def page(browser_context, server):
+    """A page on the quick-model server (see `watched_page`)."""
+    page = watched_page(browser_context, server)
     yield page
     page.close()
 
@@ -204,3 +226,109 @@ def test_upload_an_image_and_read_a_caption(page, server, models):
     assert panel.locator(".answer img.figure").count() == 1  # the attention overlay
     screenshot(page, "captioning")
     assert page.problems == []
+
+
+@pytest.fixture(scope="module")
+def every_app_server(request):
+    """A server with every app trained: $RNNAPPS_BROWSER_MODELS's models, else quick ones."""
+    folder = os.environ.get("RNNAPPS_BROWSER_MODELS")
+    if not folder:
+        models = request.getfixturevalue("models")
+        for name in registry.names():
+            quick_model(models, name)
+        yield request.getfixturevalue("server")
+        return
+    # Only read from: the apps load their predictors; a missing folder is a UserError.
+    with running_server(
+        registry, pathlib.Path(folder), settings=Settings(quiet=True, time_limit=60)
+    ) as server:
+        yield server
+
+
+def give_sample_input(page, panel, name: str, kind: str) -> str:
+    """Choose the tab's first example or generated sample, as a user would; what was chosen."""
+    buttons = panel.locator("button.example, button.sample")
+    if buttons.count():
+        buttons.first.click()
+    else:  # the page offers none: the app's own sample, typed or uploaded
+        sample = next(str(s) for s in registry.get_app(name).sample_inputs if str(s).strip())
+        if kind == "text":
+            panel.locator("textarea").fill(sample)
+        else:
+            panel.locator("input.file-input").set_input_files(sample)
+    if kind == "text":
+        return panel.locator("textarea").input_value()
+    status = panel.locator(".file-status")  # the sample is fetched, then read
+    page.wait_for_function(
+        "el => !el.textContent.startsWith('No file')", arg=status.element_handle()
+    )
+    return status.inner_text()
+
+
+def test_every_tab_answers_its_sample_input(browser_context, every_app_server):
+    """Each tab in turn, as a user: a sample input, Run, the answer, its figure, the metrics."""
+    server = every_app_server
+    page = watched_page(browser_context, server)
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready=true]")
+    lines = []
+    for name in registry.names():
+        start = time.monotonic()
+        page.click(f"#tab-{name}")
+        panel = page.locator(f"#panel-{name}")
+        assert panel.is_visible() and page.locator("#panels .panel:visible").count() == 1
+        assert panel.locator("button.run").count() == 1, (
+            f"{name}: not trained in {server.catalog.models}"
+        )
+        chosen = give_sample_input(page, panel, name, server.catalog.get(name).kind)
+        with page.expect_response(
+            f"**/v1/models/{name}:predict", timeout=ANSWER_TIMEOUT_MS
+        ) as answered:
+            run_and_read(page, panel)  # waits for the answer and asserts it is not an error
+        assert answered.value.status == 200
+        sent = answered.value.request.post_data_json
+        (prediction,) = answered.value.json()["predictions"]
+        answer = panel.locator(".answer")
+        headline = answer.locator(".headline")
+        key = headline.get_attribute("data-key")
+        assert isinstance(prediction.get(key), str), prediction
+        if server.catalog.get(name).metrics.get("preset") != "quick":
+            # Only a trained model must say something: a one-epoch quick translator says "".
+            assert prediction[key].strip(), f"{name}: an empty answer"
+        shown = prediction["input"] + prediction["text"] if key == "text" else prediction[key]
+        assert headline.text_content() == shown  # the page shows the server's answer
+        assert json.loads(answer.locator("details pre").text_content()) == {
+            field: value for field, value in prediction.items() if field != "figure"
+        }
+        figure = answer.locator("img.figure")
+        if name in FIGURES:
+            assert figure.count() == 1, f"{name}: no {FIGURES[name]}"
+            png = prediction["figure"]["b64"]
+            assert figure.get_attribute("src") == f"data:image/png;base64,{png}"
+            assert base64.b64decode(png)[:4] == b"\x89PNG"
+            assert figure.evaluate("img => img.complete && img.naturalWidth") > 0  # it drew
+        else:
+            assert figure.count() == 0
+        if name == "sentiment":  # the class probabilities, as bars
+            probabilities = prediction["probabilities"]
+            assert answer.locator(".bar-row").count() == len(probabilities) >= 2
+            assert abs(sum(probabilities.values()) - 1) < 1e-3
+        if name == "speech":
+            from apps.speech.data import LABELS
+
+            assert prediction["keyword"] in LABELS and "score" in answer.inner_text()
+        if name == "text_generation":  # the prompt is the input; these are the tab's options
+            assert {"length", "temperature", "top_p"} <= set(sent["parameters"])
+        if name == "video":
+            assert prediction["label"] in server.catalog.get("video").predictor.classes
+        # The measured metrics and sizes from metrics.json.
+        assert panel.locator("table.metrics tbody tr").count() >= 4
+        assert "MB" in panel.locator("table.metrics").inner_text()
+        path = screenshot(page, name)
+        assert path.stat().st_size > 10_000
+        assert page.problems == [], f"{name}: {page.problems}"
+        lines.append(
+            f"{name}: {chosen!r} -> {shown!r} in {time.monotonic() - start:.1f} s ({path})"
+        )
+    print("\n" + "\n".join(lines))  # the answers, with pytest -s
+    page.close()

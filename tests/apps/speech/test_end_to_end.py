@@ -208,3 +208,46 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     from tests.apps.fuzzing import fuzz_on_device
 
     fuzz_on_device(SpeechApp(), model_dir, "files")
+
+
+def test_hostile_recordings_to_stream_get_answers_or_one_line_errors(model_dir, clips, tmp_path):
+    """``--stream``: hostile audio (NaN, 1e30, 1 Hz, hours, 9 channels...) and garbage files."""
+    from tests.apps.fuzzing import fuzz_on_device
+
+    good = write(tmp_path / "good_stream.wav", np.concatenate(clips.test["audio"][:2]))
+    fuzz_on_device(
+        SpeechApp(), model_dir, "audio", 60, good=good, several_answers=True, stream=True
+    )
+
+
+def test_hostile_phrases_to_transcribe_get_answers_or_one_line_errors(model_dir, clips, tmp_path):
+    """``--task transcribe``: the same hostile audio, each followed by a real phrase."""
+    from tests.apps.fuzzing import fuzz_on_device
+
+    good = write(tmp_path / "good_phrase.wav", clips.info["transcription"].test["audio"][0])
+    fuzz_on_device(SpeechApp(), model_dir, "audio", 60, good=good, task="transcribe")
+
+
+@pytest.mark.parametrize("flags", [["--stream"], ["--task", "transcribe"]])
+def test_cli_stream_and_transcribe_fail_bad_files_alone(model_dir, clips, tmp_path, capsys, flags):
+    good = write(tmp_path / "good.wav", clips.info["transcription"].test["audio"][0])
+    not_a_number = tmp_path / "nan.wav"
+    soundfile.write(str(not_a_number), np.full(8000, np.nan), 16000, subtype="FLOAT")
+    # 40 kB that would resample into 1.3 GB: refused from its header, before decoding.
+    hours = write(tmp_path / "hours_at_1hz.wav", np.random.default_rng(0).uniform(-1, 1, 20000), 1)
+    huge = tmp_path / "huge.wav"  # far beyond full scale: heard clipped, never a NaN score
+    soundfile.write(str(huge), np.full(16000, 1e30), 16000, subtype="FLOAT")
+    inputs = [str(not_a_number), good, hours, str(huge)]
+    code = cli.main(["predict", "speech", *inputs, "--model", str(model_dir), "--json", *flags])
+    out, err = capsys.readouterr()
+    assert code == 2
+
+    def not_json(constant: str):
+        raise AssertionError(f"{constant} in the JSON output")
+
+    answers = [json.loads(line, parse_constant=not_json) for line in out.splitlines()]
+    assert {answer["input"] for answer in answers} == {good, str(huge)}
+    errors = err.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("rnnapps: error: ") for line in errors)
+    assert "nan.wav: the audio holds NaN" in errors[0]
+    assert "hours_at_1hz.wav: 20000 s long" in errors[1]
