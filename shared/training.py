@@ -16,12 +16,14 @@ and this module makes each of them a function of the epoch or saves it:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import pathlib
 import shutil
 import sys
+import time
 from collections.abc import Callable
 
 import keras
@@ -33,6 +35,7 @@ from shared.errors import UserError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 STATE_FILE = "resume_state.json"  # in the backup folder, beside Keras' own files
+HISTORY_FILE = "history.csv"  # in the run folder: one row per epoch, with `seconds`
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -250,6 +253,53 @@ class ResumeState(keras.callbacks.Callback):
         print(f"[rnnapps] resumed at epoch {epoch + 1} from {self.path.parent}", file=sys.stderr)
 
 
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds ``seconds`` to every epoch's logs: wall time since the run began, across resumes.
+
+    Placed before the CSV logger, it puts the time each epoch ended into the history, so
+    the time a run took to reach a quality (``rnnapps bench``) is read, not guessed. A resumed
+    run continues from the last time in `history_path`.
+    """
+
+    def __init__(self, history_path: pathlib.Path):
+        super().__init__()
+        self.history_path = pathlib.Path(history_path)
+        self._start = time.time()
+        self._offset = 0.0
+        self._first_epoch = True
+
+    def on_train_begin(self, logs=None):
+        self._start, self._offset, self._first_epoch = time.time(), 0.0, True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch:
+            self._first_epoch = False
+            earlier = [row for row in read_history(self.history_path) if row["epoch"] < epoch]
+            if epoch > 0 and earlier:
+                self._offset = earlier[-1].get("seconds", 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = self._offset + time.time() - self._start
+
+
+def read_history(path: pathlib.Path) -> list[dict]:
+    """The rows of a run's ``history.csv`` as numbers (``epoch`` 0-based), [] if none."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as file:
+        rows = [
+            {key: float(value) for key, value in row.items() if value}
+            for row in csv.DictReader(file)
+        ]
+    by_epoch = {}  # a run killed after logging an epoch but before its backup logs it twice
+    for row in rows:
+        row["epoch"] = int(row["epoch"])
+        by_epoch[row["epoch"]] = row
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
 def _to_json_number(value) -> float | None:
     if value is None:
         return None
@@ -341,8 +391,11 @@ def fit(
         shutil.rmtree(backup, ignore_errors=True)
     saved_config.write_text(config.to_json())
     best_weights = run_dir / "best.weights.h5"
+    history_csv = run_dir / HISTORY_FILE
     if not backup.exists():
-        best_weights.unlink(missing_ok=True)  # a fresh run: an old best must not come back
+        # A fresh run: an old best must not come back, nor an old run's epochs.
+        best_weights.unlink(missing_ok=True)
+        history_csv.unlink(missing_ok=True)
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(best_weights),
         monitor=monitor,
@@ -360,7 +413,8 @@ def fit(
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         checkpoint,
         early_stopping,
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        EpochSeconds(history_csv),  # before the CSV logger, which then records the time
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
         ResumeState(backup / STATE_FILE, early_stopping, checkpoint),  # last: after the above
     ]

@@ -25,7 +25,15 @@ from shared.app import App
 from shared.config import BaseConfig
 from shared.data.cache import atomic_path
 from shared.data.sources import Source
-from shared.training import fit, is_chief, make_strategy, set_seeds, worker_name
+from shared.training import (
+    HISTORY_FILE,
+    fit,
+    is_chief,
+    make_strategy,
+    read_history,
+    set_seeds,
+    worker_name,
+)
 
 PARITY_INPUTS = 32
 
@@ -90,6 +98,11 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         training={
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
+            # Every epoch's losses, metrics and end time (s): what bench's time-to-target reads.
+            "history": [
+                {key: round(value, 6) for key, value in row.items()}
+                for row in read_history(run_dir / HISTORY_FILE)
+            ],
         },
     )
 

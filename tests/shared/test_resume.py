@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from shared.training import read_history
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Eight examples a step makes an epoch of 100 steps: long enough to kill in the middle.
 TRAIN = [
@@ -92,10 +94,16 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
         assert got["litert"][variant]["f1_weighted"] == pytest.approx(
             expected["litert"][variant]["f1_weighted"], abs=1e-6
         )
-    # The same history, epoch by epoch (validation loss printed to 7 significant digits).
-    reference_history = (tmp_path / ".reference.run" / "history.csv").read_text().splitlines()
-    resumed_history = (run_dir / "history.csv").read_text().splitlines()
+    # The same history, epoch by epoch (validation loss printed to 7 significant digits),
+    # but for the wall time each epoch ended.
+    reference_history = read_history(tmp_path / ".reference.run" / "history.csv")
+    resumed_history = read_history(run_dir / "history.csv")
     assert _rounded(resumed_history) == _rounded(reference_history)
+    # The time goes on across the kill: each epoch ends later than the one before, and the
+    # metrics carry the history the benchmark reads.
+    seconds = [row["seconds"] for row in got["training"]["history"]]
+    assert [row["epoch"] for row in got["training"]["history"]] == [0, 1, 2]
+    assert 0 < seconds[0] < seconds[1] < seconds[2]
     assert set(got["versions"]) >= {"tensorflow", "keras", "ai_edge_litert", "numpy"}
     assert json.loads((out / "config.json").read_text())["seed"] == 1234
 
@@ -110,10 +118,8 @@ def _flat(scores: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _rounded(lines: list[str]) -> list[list[str]]:
-    return [
-        [f"{float(v):.5g}" if v[:1].isdigit() else v for v in line.split(",")] for line in lines
-    ]
+def _rounded(rows: list[dict]) -> list[dict]:
+    return [{k: f"{v:.5g}" for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 # Runs in a child process that the test kills while it is inside the `with` block.
