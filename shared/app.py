@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import pathlib
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -43,6 +44,82 @@ class ExportBundle:
         default_factory=dict
     )
     sidecars: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityTarget:
+    """An app's quality target as read on the validation split after every training epoch.
+
+    ``rnnapps bench`` finds the first epoch of a run's history (``training.history`` in
+    ``metrics.json``) whose `metric` meets the goal: the wall time to reach the target. The
+    issues set their targets on the test split; the validation figure is what training logs
+    per epoch, so it stands in for it.
+
+    Args:
+        metric: the history column: a Keras validation metric name such as ``val_accuracy``.
+        goal: the value to reach; with `relative_to`, the factor applied to the run's reference.
+        mode: ``"max"`` (met at or above the goal) or ``"min"`` (met at or below it).
+        note: where the goal comes from, for the results (the issue, the test figure it mirrors).
+        relative_to: keys into the run's ``metrics.json`` leading to a reference number (a
+            baseline scored in the same run); the goal is then ``goal`` times that number.
+        aliases: other history columns holding the same figure under another configuration
+            (a metric logged with or without its output's prefix); the first present is read.
+
+    Example:
+        >>> target = QualityTarget("val_accuracy", 0.98, "max", "issue 7: 98% test accuracy")
+        >>> target.is_met(0.985), target.is_met(0.97)
+        (True, False)
+    """
+
+    metric: str
+    goal: float
+    mode: Literal["max", "min"]
+    note: str
+    relative_to: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', received {self.mode!r}")
+        if not math.isfinite(self.goal):
+            raise ValueError(f"goal must be a finite number, received {self.goal!r}")
+
+    def for_run(self, metrics: dict) -> QualityTarget | None:
+        """This target with an absolute goal for one run's ``metrics.json`` (`metrics`).
+
+        None when the reference named by `relative_to` is not a number there (a run
+        that did not score that baseline).
+        """
+        if not self.relative_to:
+            return self
+        reference: Any = metrics
+        for key in self.relative_to:
+            reference = reference.get(key) if isinstance(reference, dict) else None
+        if not _is_finite_number(reference):
+            return None
+        return dataclasses.replace(
+            self,
+            goal=self.goal * float(reference),
+            relative_to=(),
+            note=f"{self.note} ({self.goal:g} × {'.'.join(self.relative_to)} = {reference:.4f})",
+        )
+
+    def column(self, history: list[dict]) -> str | None:
+        """The first of `metric` and `aliases` that a row of `history` holds, else None."""
+        for name in (self.metric, *self.aliases):
+            if any(name in row for row in history):
+                return name
+        return None
+
+    def is_met(self, value: float) -> bool:
+        """Whether `value` of the metric reaches the goal (a NaN never does)."""
+        if self.relative_to:
+            raise ValueError(f"{self.metric}: a relative goal needs for_run(metrics) first")
+        return value >= self.goal if self.mode == "max" else value <= self.goal
+
+
+def _is_finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Predictor(abc.ABC):
@@ -78,6 +155,10 @@ class App(abc.ABC):
         "fp16": 5e-2,
         "int8": 0.25,
     }
+    # The issue's quality target on a metric training logs per epoch (``rnnapps bench`` times
+    # reaching it). None for apps whose target is not computed per epoch: sentiment (per-domain
+    # F1 against VADER), translation (BLEU) and captioning (BLEU-4).
+    quality_target: QualityTarget | None = None
 
     @abc.abstractmethod
     def load_data(self, config: BaseConfig, source: Source) -> Splits: ...
@@ -105,6 +186,14 @@ class App(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, predictor: Predictor, splits: Splits, config: BaseConfig) -> dict:
         """Test-split metrics of one engine: a flat-ish dict of floats."""
+
+    def run_quality_target(self, metrics: dict) -> QualityTarget | None:
+        """`quality_target` for one trained run (its ``metrics.json``), with an absolute goal.
+
+        Override when a goal depends on the run in a way ``QualityTarget.relative_to``
+        cannot express.
+        """
+        return None if self.quality_target is None else self.quality_target.for_run(metrics)
 
     def baselines(self, splits: Splits, config: BaseConfig) -> dict:
         """Non-RNN references scored on the same test split (optional)."""

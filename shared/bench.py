@@ -22,9 +22,11 @@ For each app trained in ``saved_models/APP`` (the others get one "not trained" l
   answer, e.g. a greedy decode looping the step model.
 - **Per engine**: the size on disk and the peak memory of loading the app's predictor
   and answering one test input, each in a fresh subprocess (skipped with ``quick``).
-- **Training**: examples per second and wall time of the recorded run (``metrics.json``),
-  and with ``train=True`` a short measured run of the trained config that splits each
-  step into waiting for the ``tf.data`` iterator and computing.
+- **Training**: examples per second and wall time of the recorded run (``metrics.json``);
+  from its per-epoch history, the time to reach the app's ``QualityTarget`` on the
+  validation split (see :func:`time_to_target`) and to its best validation loss (see
+  :func:`time_to_best`); with ``train=True`` a short measured run of the trained config
+  that splits each step into waiting for the ``tf.data`` iterator and computing.
 
 Writes ``bench/results.json`` and regenerates the README block between
 :data:`START` and :data:`END`.
@@ -42,9 +44,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # shared.app imports TensorFlow, which the bench loads only when it runs
+    from shared.app import QualityTarget
 
 START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
@@ -697,10 +702,81 @@ def bench_app(app, model_dir: pathlib.Path, options: dict) -> dict:
     if training.get("seconds") and training.get("epochs_run"):
         # The recorded wall time includes loading data, validation and early stopping.
         training["examples_per_second"] = examples * training["epochs_run"] / training["seconds"]
+    history = training.get("history")  # absent in runs recorded before per-epoch times
+    training["time_to_target"] = time_to_target(history, app.run_quality_target(recorded))
+    training["time_to_best"] = time_to_best(history)
     result["training"] = training
     if options.get("train"):
         result["training"]["measured"] = measure_training(app, config, splits, options)
     return result
+
+
+def time_to_target(history: list[dict] | None, target: QualityTarget | None) -> dict:
+    """When a run first met its validation `target`: the wall time at the end of that epoch.
+
+    Args:
+        history: the run's ``training.history`` rows (``epoch`` 0-based, ``seconds`` since
+            training began, the logged metrics), or None for a run recorded without it.
+        target: the app's target with an absolute goal (``App.run_quality_target``), or None.
+
+    Returns:
+        ``status``: ``"reached"``, ``"not reached"``, or why there is no figure (``"no
+        target"``, ``"no history"``, ``"metric not logged"``); ``seconds`` (None unless
+        reached) and ``epochs`` (epochs trained when first met); the target's ``metric``,
+        ``goal``, ``mode`` and ``note``; ``best`` and ``best_epochs``, the best value the
+        run logged and when.
+    """
+    if target is None:
+        return {"status": "no target", "seconds": None}
+    described = {
+        "metric": target.metric,
+        "goal": target.goal,
+        "mode": target.mode,
+        "note": target.note,
+        "seconds": None,
+    }
+    if not history:
+        return {"status": "no history", **described}
+    column = target.column(history)
+    rows = sorted(
+        (row for row in history if column and _is_number(row.get(column))),
+        key=lambda row: row["epoch"],
+    )
+    if not rows:
+        return {"status": "metric not logged", **described}
+    described["metric"] = column
+    pick = max if target.mode == "max" else min
+    best = pick(rows, key=lambda row: row[column])  # the first of equal values
+    described |= {"best": best[column], "best_epochs": best["epoch"] + 1}
+    for row in rows:
+        if target.is_met(row[column]):
+            return {
+                **described,
+                "status": "reached",
+                "seconds": row.get("seconds"),
+                "epochs": row["epoch"] + 1,
+            }
+    return {"status": "not reached", **described}
+
+
+def time_to_best(history: list[dict] | None) -> dict | None:
+    """The epoch of the lowest ``val_loss``: the weights a run keeps. None without a history.
+
+    Training checkpoints only strict improvements, so among equal losses the first counts.
+    Returns its ``seconds`` (since training began), ``epochs`` (trained by then) and ``val_loss``.
+    """
+    rows = sorted(
+        (row for row in history or [] if _is_number(row.get("val_loss"))),
+        key=lambda row: row["epoch"],
+    )
+    if not rows:
+        return None
+    best = min(rows, key=lambda row: row["val_loss"])
+    return {
+        "seconds": best.get("seconds"),
+        "epochs": best["epoch"] + 1,
+        "val_loss": best["val_loss"],
+    }
 
 
 def measure_training(app, config, splits, options: dict) -> dict:
@@ -856,6 +932,26 @@ def _megabytes(value) -> str:
     return f"{value / 1e6:.2f} MB" if _is_number(value) else "–"
 
 
+def _when(entry: dict) -> str:
+    """``"812 s (epoch 7)"``: an epoch's time since training began, epochs counted from 1."""
+    if _is_number(entry.get("seconds")):
+        return f"{entry['seconds']:.0f} s (epoch {entry['epochs']})"
+    return f"epoch {entry['epochs']}"
+
+
+def _target_cells(entry: dict | None) -> tuple[str, str]:
+    """The validation target and the time to reach it, as two table cells."""
+    if not entry or entry["status"] == "no target":
+        return "–", "–"
+    sign = "≥" if entry["mode"] == "max" else "≤"
+    target = f"{entry['metric']} {sign} {entry['goal']:.3f}"
+    if entry["status"] == "reached":
+        return target, _when(entry)
+    if entry["status"] == "not reached":
+        return target, f"not reached (best {entry['best']:.3f})"
+    return target, "–"  # no history, or the metric is not in it
+
+
 def results_markdown(results: dict) -> str:
     """The README's benchmark block, generated from ``results.json``."""
     machine = results["machine"]
@@ -954,22 +1050,31 @@ def results_markdown(results: dict) -> str:
         "",
         "**Training** (recorded run: wall time from the start of data loading to the end of "
         "training; measured: a short run of the same config timing the input pipeline apart "
-        "from the step)",
+        "from the step). Validation target: the app's quality target as training logs it on "
+        "the validation split after every epoch (the issues set it on the test split). Time to "
+        "target: wall time since training began (after loading the data) at the end of the "
+        'first epoch that met it, epochs counted from 1, or "not reached" with the best '
+        "value logged. Time to best: the same for the epoch with the lowest validation loss, "
+        'whose weights the run keeps. "–": no target on a metric logged per epoch, or a run '
+        "recorded before per-epoch times were kept",
         "",
         "| app | preset | train examples | epochs | wall time | examples/s | "
-        "measured examples/s | input wait share |",
-        "|---|---|---|---|---|---|---|---|",
+        "measured examples/s | input wait share | validation target | time to target | "
+        "time to best |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, app in benched.items():
         training = app["training"]
         measured = training.get("measured", {})
+        target, reached = _target_cells(training.get("time_to_target"))
+        best = training.get("time_to_best")
         lines.append(
             f"| {name} | {app['preset']} | {training['train_examples']} | "
             f"{training.get('epochs_run', '–')} | {_number(training.get('seconds'), 1)} s | "
             f"{_number(training.get('examples_per_second'), 0)} | "
             f"{_number(measured.get('examples_per_second'), 0)} | "
             + (f"{measured['input_wait_share']:.1%}" if measured else "–")
-            + " |"
+            + f" | {target} | {reached} | {_when(best) if best else '–'} |"
         )
     if skipped:
         lines += ["", *[f"- {message}" for message in skipped]]

@@ -18,7 +18,7 @@ from apps.video.inference import (
     litert_models,
 )
 from apps.video.model import build_model
-from shared.app import App, ExportBundle
+from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
@@ -137,6 +137,9 @@ class VideoApp(App):
     default_data = "generated motion clips: 8 motions of shapes and handwritten digits"
     metric = "accuracy"
     config_class = VideoConfig
+    quality_target = QualityTarget(
+        metric="val_accuracy", goal=0.98, mode="max", note="issue 7: at least 98% test accuracy"
+    )
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from apps.video.model import FrameFeatures
+from apps.video.model import FrameFeatures, GlobalMotion
 from shared.app import Predictor
 from shared.litert import LiteRTModel
 from shared.streaming import StreamingSession
@@ -65,6 +65,10 @@ def build_step_model(model: keras.Model, batch_size: int | None = 1) -> keras.Mo
     state = keras.Input(batch_shape=(batch_size, size), dtype="float32", name="state")
     features = FrameFeatures.from_config(features_layer.get_config())(frame, previous)
     embedding = encoder(features)  # [batch, frame_embedding_dim]
+    if "global_motion" in {layer.name for layer in model.layers}:
+        motion_layer = model.get_layer("global_motion")
+        motion = GlobalMotion.from_config(motion_layer.get_config())(frame, previous)
+        embedding = ops.concatenate([embedding, motion], axis=-1)  # as "frame_and_motion"
     # One packed state vector whatever the cell, so host code never depends on it.
     states = [state] if size == units else [state[:, :units], state[:, units:]]
     output, new_states = rnn.cell(embedding, states, training=False)

@@ -1,12 +1,21 @@
 """The benchmark harness on a tiny trained model: a well-formed results.json and README block."""
 
+import copy
+import dataclasses
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from apps import cli, registry
+from apps.speech import data as speech_data
+from apps.speech import model as speech_model
+from apps.text_generation import model as text_model
+from apps.video import model as video_model
 from shared import bench
+from shared.app import QualityTarget
+from shared.config import resolve_config
 from shared.export import convert_to_tflite
 
 pytestmark = pytest.mark.slow
@@ -182,3 +191,157 @@ def test_the_engine_memory_probe_measures_a_fresh_process(models_dir):
     app = registry.get_app("sentiment")
     memory = bench.engine_memory(app, models_dir / "sentiment", "fp32", ["a fine film"])
     assert 0 < memory["inference_bytes"] < memory["peak_rss_bytes"]
+
+
+# ---------------------------------------------------------------------------
+# Time to the quality target, from a run's per-epoch history
+
+
+def _history(column: str, values: list[float], val_losses: list[float] | None = None) -> list:
+    """Rows as ``metrics.json`` holds them: epoch 0-based, 10 s more per epoch."""
+    val_losses = val_losses or [1.0 / (epoch + 1) for epoch in range(len(values))]
+    return [
+        {"epoch": epoch, "seconds": 10.0 * (epoch + 1), "val_loss": loss, column: value}
+        for epoch, (value, loss) in enumerate(zip(values, val_losses, strict=True))
+    ]
+
+
+ACCURACY_TARGET = QualityTarget("val_accuracy", 0.98, "max", "issue 7")
+
+
+def test_time_to_target_is_the_first_epoch_that_meets_the_goal():
+    # Met (at exactly the goal) at epoch index 2, bettered later: the first one counts.
+    history = _history("val_accuracy", [0.5, 0.9, 0.98, 0.99, 0.97])
+    reached = bench.time_to_target(history, ACCURACY_TARGET)
+    assert reached["status"] == "reached"
+    assert (reached["seconds"], reached["epochs"]) == (30.0, 3)
+    assert (reached["best"], reached["best_epochs"]) == (0.99, 4)
+    assert (reached["metric"], reached["goal"], reached["mode"]) == ("val_accuracy", 0.98, "max")
+
+
+def test_time_to_target_not_reached_keeps_the_best_value():
+    history = _history("val_accuracy", [0.5, 0.95, 0.93, float("nan")])
+    missed = bench.time_to_target(history, ACCURACY_TARGET)
+    assert missed["status"] == "not reached"
+    assert missed["seconds"] is None
+    assert (missed["best"], missed["best_epochs"]) == (0.95, 2)
+
+
+def test_a_min_target_is_met_at_or_below_the_goal():
+    bits = [2.5, 2.1, 1.9, 1.95]
+    history = _history("val_bits_per_character", bits)
+    lower = QualityTarget("val_bits_per_character", 2.0, "min", "fewer bits")
+    assert bench.time_to_target(history, lower)["epochs"] == 3
+    assert bench.time_to_target(history, lower)["best"] == 1.9
+    # The same numbers read as "at least 2.0" are met at once: the mode decides.
+    higher = dataclasses.replace(lower, mode="max")
+    assert bench.time_to_target(history, higher)["epochs"] == 1
+    assert bench.time_to_target(history, higher)["best"] == 2.5
+
+
+def test_no_history_no_target_or_no_column_give_no_time():
+    history = _history("val_accuracy", [0.99])
+    assert bench.time_to_target(history, None) == {"status": "no target", "seconds": None}
+    for empty in (None, []):
+        assert bench.time_to_target(empty, ACCURACY_TARGET)["status"] == "no history"
+        assert bench.time_to_best(empty) is None
+    other = dataclasses.replace(ACCURACY_TARGET, metric="val_f1")
+    assert bench.time_to_target(history, other)["status"] == "metric not logged"
+
+
+def test_an_alias_column_is_read_when_the_metric_is_not_logged():
+    # Speech without its transcriber logs keyword accuracy without the output's prefix.
+    history = _history("val_categorical_accuracy", [0.9, 0.975])
+    target = registry.get_app("speech").run_quality_target({})
+    reached = bench.time_to_target(history, target)
+    assert (reached["status"], reached["metric"], reached["epochs"]) == (
+        "reached",
+        "val_categorical_accuracy",
+        2,
+    )
+
+
+def test_the_text_generation_goal_is_a_tenth_below_the_runs_kneser_ney_baseline():
+    app = registry.get_app("text_generation")
+    metrics = {"baselines": {"kneser_ney_5": {"bits_per_character": 2.2}}}
+    target = app.run_quality_target(metrics)
+    assert (target.metric, target.mode) == ("val_bits_per_character", "min")
+    assert target.goal == pytest.approx(1.98)
+    history = _history("val_bits_per_character", [2.4, 2.0, 1.97])
+    assert bench.time_to_target(history, target)["seconds"] == 30.0
+    # A run that did not score the 5-gram has no goal to reach.
+    assert app.run_quality_target({"baselines": {}}) is None
+    assert bench.time_to_target(history, app.run_quality_target({}))["status"] == "no target"
+
+
+def test_time_to_best_is_the_first_epoch_of_the_lowest_validation_loss():
+    history = _history("val_accuracy", [0.5, 0.6, 0.7, 0.8], val_losses=[1.0, 0.4, 0.4, 0.6])
+    assert bench.time_to_best(history) == {"seconds": 20.0, "epochs": 2, "val_loss": 0.4}
+
+
+def test_the_training_table_shows_the_target_and_both_times(bench_run, models_dir):
+    results, readme = bench_run
+    # The quick run's own history: sentiment has no per-epoch target, so only time to best.
+    history = json.loads((models_dir / "sentiment" / "metrics.json").read_text())["training"][
+        "history"
+    ]
+    best = min(history, key=lambda row: row["val_loss"])
+    training = results["apps"]["sentiment"]["training"]
+    assert training["time_to_target"]["status"] == "no target"
+    assert training["time_to_best"]["epochs"] == best["epoch"] + 1
+    header = readme.split("| app | preset |")[1].split("\n")[0]
+    assert header.endswith("| validation target | time to target | time to best |")
+    assert f"| – | – | {best['seconds']:.0f} s (epoch {best['epoch'] + 1}) |" in readme
+    assert "Time to target" in readme
+
+    reached = copy.deepcopy(results)
+    reached_training = reached["apps"]["sentiment"]["training"]
+    reached_training["time_to_target"] = bench.time_to_target(
+        _history("val_accuracy", [0.9, 0.985]), ACCURACY_TARGET
+    )
+    assert "| val_accuracy ≥ 0.980 | 20 s (epoch 2) |" in bench.results_markdown(reached)
+    reached_training["time_to_target"] = bench.time_to_target(
+        _history("val_accuracy", [0.9, 0.95123]), ACCURACY_TARGET
+    )
+    assert "| val_accuracy ≥ 0.980 | not reached (best 0.951) |" in bench.results_markdown(reached)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("speech", []),
+        ("speech", ["transcription=false"]),
+        ("video", []),
+        ("text_generation", []),
+    ],
+)
+def test_each_target_names_a_column_its_models_history_logs(name, overrides):
+    """One fit step on zeros of the app's quick model: the target's column is among the logs."""
+    app = registry.get_app(name)
+    config = resolve_config(app.config_class, "quick", overrides)
+    batch = 2
+    if name == "speech":
+        model = speech_model.build_model(config)
+        inputs = {
+            tensor.name.split(":")[0]: np.zeros((batch, *tensor.shape[1:]), np.float32)
+            for tensor in model.inputs
+        }
+        targets = {"keyword": np.eye(len(speech_data.LABELS), dtype=np.float32)[:batch]}
+        if config.transcription:
+            targets["transcript"] = np.ones((batch, 64), np.int32)  # character ids, 0-padded
+    elif name == "video":
+        model = video_model.build_model(config, num_classes=3, num_frames=4, frame_shape=(16, 16))
+        inputs = {
+            "frames": np.zeros((batch, 4, 16, 16, 3), np.uint8),
+            "length": np.full(batch, 4, np.int32),
+        }
+        targets = np.zeros(batch, np.int64)
+    else:
+        model = text_model.build_model(config, vocabulary_size=8)
+        batch, length = model.inputs[0].shape  # stateful: a fixed batch
+        inputs = targets = np.zeros((batch, length), np.int32)
+    logs = model.fit(
+        inputs, targets, batch_size=batch, validation_data=(inputs, targets), verbose=0
+    ).history
+    target = app.run_quality_target({"baselines": {"kneser_ney_5": {"bits_per_character": 2.0}}})
+    assert target.column([logs]) is not None, sorted(logs)
