@@ -215,3 +215,61 @@ def test_a_cell_keras_lacks_trains_a_step():
     assert np.isfinite(np.atleast_1d(loss)[0])
     after = [np.array(w) for w in recurrent.trainable_weights]
     assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
+
+
+def _moving_shape(step) -> np.ndarray:
+    """A white ell (no symmetry) on grey, 8 frames, each made by `step(image, t)`."""
+    from PIL import Image
+
+    frames = []
+    for t in range(8):
+        image = Image.new("L", (64, 64), 90)
+        shape = Image.new("L", (64, 64), 0)
+        shape.paste(255, (22, 18, 30, 46))  # the upright stroke
+        shape.paste(255, (22, 38, 42, 46))  # the foot
+        shape = step(shape, t)
+        image.paste(255, (0, 0), shape)
+        frames.append(np.repeat(np.asarray(image)[:, :, None], 3, axis=-1))
+    return np.stack(frames)[None]  # [1, 8, 64, 64, 3]
+
+
+@pytest.mark.parametrize(
+    ("step", "feature", "sign"),
+    [
+        # Pillow turns anticlockwise for positive angles; the curl is positive clockwise.
+        (lambda shape, t: shape.rotate(-8 * t, resample=2, center=(32, 32)), "curl", 1),
+        (lambda shape, t: shape.rotate(8 * t, resample=2, center=(32, 32)), "curl", -1),
+        (lambda shape, t: shape.transform(shape.size, 0, (1, 0, -2 * t, 0, 1, 0)), "shift_x", 1),
+        (lambda shape, t: shape.transform(shape.size, 0, (1, 0, 0, 0, 1, 2 * t)), "shift_y", -1),
+    ],
+)
+def test_global_motion_signs_turns_and_shifts(step, feature, sign):
+    from apps.video.model import MOTION_FEATURES, GlobalMotion
+
+    motion = np.asarray(GlobalMotion()(_moving_shape(step)))[0, 1:]  # after the first frame
+    index = MOTION_FEATURES.index(feature)
+    assert np.all(np.sign(motion[:, index]) == sign), motion[:, index]
+    # The other motion is small beside the one made: a turn is not read as a shift.
+    others = [i for i, name in enumerate(MOTION_FEATURES) if name in ("curl", "shift_x", "shift_y")]
+    others.remove(index)
+    assert np.median(np.abs(motion[:, index])) > 3 * np.median(np.abs(motion[:, others]))
+
+
+def test_global_motion_of_one_frame_equals_the_clip():
+    from apps.video.model import GlobalMotion
+
+    clips = _clips(count=2, num_frames=5, seed=3)
+    layer = GlobalMotion(top_fraction=0.2)
+    whole = np.asarray(layer(clips))  # [2, 5, 6]
+    previous = np.concatenate([np.zeros_like(clips[:, :1]), clips[:, :-1]], axis=1)
+    for t in range(5):
+        one = np.asarray(layer(clips[:, t], previous[:, t].astype(np.float32)))
+        np.testing.assert_allclose(one, whole[:, t], atol=1e-5)
+
+
+def test_global_motion_of_a_still_scene_is_zero():
+    from apps.video.model import GlobalMotion
+
+    still = np.repeat(_clips(count=1, num_frames=1, seed=4), 4, axis=1)
+    motion = np.asarray(GlobalMotion()(still))[0, 1:]
+    assert np.all(np.isfinite(motion)) and np.abs(motion).max() < 1e-3
