@@ -702,7 +702,8 @@ def bench_app(app, model_dir: pathlib.Path, options: dict) -> dict:
     if training.get("seconds") and training.get("epochs_run"):
         # The recorded wall time includes loading data, validation and early stopping.
         training["examples_per_second"] = examples * training["epochs_run"] / training["seconds"]
-    history = training.get("history")  # absent in runs recorded before per-epoch times
+    # Absent in runs recorded before per-epoch times; metrics.json keeps it, results.json need not.
+    history = training.pop("history", None)
     training["time_to_target"] = time_to_target(history, app.run_quality_target(recorded))
     training["time_to_best"] = time_to_best(history)
     result["training"] = training
