@@ -29,6 +29,11 @@ class VideoConfig(BaseConfig):
     # Also the affine motion of what changed (shift, divergence, curl, shears; GlobalMotion):
     # the learned frame features left clockwise vs anticlockwise at chance (0.887 in all).
     global_motion: bool = True
+    # Fit the motion on the three colour channels, not grey: a teal shape on green has almost
+    # the grey of its background. On 600 generated turns the sign of the median curl was right
+    # for 93% of clips in grey, 99.8% in colour; a blur of 0.7 px beat 0.5, 1.0 and 1.5.
+    motion_colour: bool = True
+    motion_blur_sigma: float = 0.7
     cell: str = "gru"  # lstm | gru | simple_rnn
     units: int = 64
     dropout_rate: float = 0.3
@@ -53,9 +58,10 @@ class VideoConfig(BaseConfig):
             latency_runs=10,
         ),
         "demo": dict(epochs=5, train_size=800, batch_size=32, learning_rate=3e-3),
-        # 28 epochs took 43 minutes on the shared machine: 20 keep the run within 25 minutes.
+        # With the colour motion fit, validation accuracy passed 0.98 after 4 epochs of 16 (a
+        # run stopped there); 12 epochs at about 88 s each on one quiet thread take 18 minutes.
         "default": dict(
-            epochs=20,
+            epochs=12,
             train_size=2400,
             batch_size=32,
             learning_rate=3e-3,
@@ -79,3 +85,7 @@ class VideoConfig(BaseConfig):
             raise UserError("--set motion_products=true needs frame_differences=true")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
+        if not 0.0 <= self.motion_blur_sigma <= 4.0:
+            raise UserError(
+                f"--set motion_blur_sigma={self.motion_blur_sigma}: must be in [0, 4] pixels"
+            )

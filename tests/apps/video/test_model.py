@@ -217,22 +217,23 @@ def test_a_cell_keras_lacks_trains_a_step():
     assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
 
 
-def _moving_shape(step) -> np.ndarray:
-    """A white ell (no symmetry) on grey, 8 frames, each made by `step(image, t)`."""
+def _moving_shape(step, background=(90, 90, 90), colour=(255, 255, 255)) -> np.ndarray:
+    """An ell (no symmetry) of `colour` on `background`, 8 frames, each made by `step(image, t)`."""
     from PIL import Image
 
     frames = []
     for t in range(8):
-        image = Image.new("L", (64, 64), 90)
+        image = Image.new("RGB", (64, 64), background)
         shape = Image.new("L", (64, 64), 0)
         shape.paste(255, (22, 18, 30, 46))  # the upright stroke
         shape.paste(255, (22, 38, 42, 46))  # the foot
         shape = step(shape, t)
-        image.paste(255, (0, 0), shape)
-        frames.append(np.repeat(np.asarray(image)[:, :, None], 3, axis=-1))
+        image.paste(colour, (0, 0), shape)
+        frames.append(np.asarray(image))
     return np.stack(frames)[None]  # [1, 8, 64, 64, 3]
 
 
+@pytest.mark.parametrize("colour", [False, True])
 @pytest.mark.parametrize(
     ("step", "feature", "sign"),
     [
@@ -243,10 +244,11 @@ def _moving_shape(step) -> np.ndarray:
         (lambda shape, t: shape.transform(shape.size, 0, (1, 0, 0, 0, 1, 2 * t)), "shift_y", -1),
     ],
 )
-def test_global_motion_signs_turns_and_shifts(step, feature, sign):
+def test_global_motion_signs_turns_and_shifts(step, feature, sign, colour):
     from apps.video.model import MOTION_FEATURES, GlobalMotion
 
-    motion = np.asarray(GlobalMotion()(_moving_shape(step)))[0, 1:]  # after the first frame
+    layer = GlobalMotion(colour=colour, blur_sigma=0.7)
+    motion = np.asarray(layer(_moving_shape(step)))[0, 1:]  # after the first frame
     index = MOTION_FEATURES.index(feature)
     assert np.all(np.sign(motion[:, index]) == sign), motion[:, index]
     # The other motion is small beside the one made: a turn is not read as a shift.
@@ -255,11 +257,28 @@ def test_global_motion_signs_turns_and_shifts(step, feature, sign):
     assert np.median(np.abs(motion[:, index])) > 3 * np.median(np.abs(motion[:, others]))
 
 
-def test_global_motion_of_one_frame_equals_the_clip():
+def test_colour_motion_sees_a_turn_that_grey_cannot():
+    from apps.video.model import MOTION_FEATURES, GlobalMotion
+
+    # Purple-red on grey: the same grey level (the mean of the channels) as the background.
+    clockwise = _moving_shape(
+        lambda shape, t: shape.rotate(-8 * t, resample=2, center=(32, 32)),
+        background=(100, 100, 100),
+        colour=(160, 40, 100),
+    )
+    curl = MOTION_FEATURES.index("curl")
+    grey = np.asarray(GlobalMotion(colour=False, blur_sigma=0.7)(clockwise))[0, 1:, curl]
+    colour = np.asarray(GlobalMotion(colour=True, blur_sigma=0.7)(clockwise))[0, 1:, curl]
+    assert np.all(colour > 0.1), colour
+    assert np.median(np.abs(grey)) < 0.1 * np.median(colour), (grey, colour)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_global_motion_of_one_frame_equals_the_clip(colour):
     from apps.video.model import GlobalMotion
 
     clips = _clips(count=2, num_frames=5, seed=3)
-    layer = GlobalMotion(top_fraction=0.2)
+    layer = GlobalMotion(top_fraction=0.2, colour=colour)
     whole = np.asarray(layer(clips))  # [2, 5, 6]
     previous = np.concatenate([np.zeros_like(clips[:, :1]), clips[:, :-1]], axis=1)
     for t in range(5):
@@ -271,5 +290,5 @@ def test_global_motion_of_a_still_scene_is_zero():
     from apps.video.model import GlobalMotion
 
     still = np.repeat(_clips(count=1, num_frames=1, seed=4), 4, axis=1)
-    motion = np.asarray(GlobalMotion()(still))[0, 1:]
+    motion = np.asarray(GlobalMotion(colour=True)(still))[0, 1:]
     assert np.all(np.isfinite(motion)) and np.abs(motion).max() < 1e-3
