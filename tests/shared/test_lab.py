@@ -60,7 +60,7 @@ def test_copy_memory_shows_the_symbols_first_and_asks_last():
     assert np.all(inputs.sum(-1) == 1)  # one-hot at every step
 
 
-@pytest.mark.parametrize("cell", ["elman", "lstm"])
+@pytest.mark.parametrize("cell", ["elman", "lstm", "indrnn"])
 def test_state_gradient_profile_equals_the_direct_gradient(cell):
     """The renormalised step-by-step profile = tf.GradientTape through a plain unroll."""
     options = lab.LabSettings(units=5, copy_symbols=2, vocabulary=3)
@@ -70,17 +70,22 @@ def test_state_gradient_profile_equals_the_direct_gradient(cell):
     profile = lab.state_gradient_log10_norms("copy_memory", model, inputs, targets, options)
 
     # The state as carried to the next step: a zero perturbation added to it has gradient
-    # dL/ds_t (for an LSTM, c_t's then excludes the path through the same step's h_t).
+    # dL/ds_t (for an LSTM, c_t's then excludes the path through the same step's h_t). The
+    # IndRNN is two stacked cells: its state is both layers' h_t, its output the last one's.
     rnn_cell = model.get_layer("rnn").cell
-    count = 2 if cell == "lstm" else 1
+    structure = rnn_cell.get_initial_state(3)
+    count = len(tf.nest.flatten(structure))
+    assert count == {"elman": 1, "lstm": 2, "indrnn": 2}[cell]
+    output_index = count - 1 if cell == "indrnn" else 0
     perturbations = [[tf.zeros((3, 5)) for _ in range(count)] for _ in range(7)]
-    states = [tf.zeros((3, 5))] * count
+    states = structure
     with tf.GradientTape() as tape:
         tape.watch(perturbations)
         for t in range(7):
             _, states = rnn_cell(inputs[:, t], states)
-            states = [s + e for s, e in zip(states, perturbations[t], strict=True)]
-        prediction = model.get_layer("head")(states[0])
+            flat = [s + e for s, e in zip(tf.nest.flatten(states), perturbations[t], strict=True)]
+            states = tf.nest.pack_sequence_as(structure, flat)
+        prediction = model.get_layer("head")(flat[output_index])
         loss = tf.reduce_sum(lab.per_example_loss("copy_memory", prediction, targets, options))
     gradients = tape.gradient(loss, perturbations)
     expected = [
@@ -113,3 +118,30 @@ def test_memory_initialisation_sets_the_forget_gate_for_long_memories():
     forget = 1.0 / (1.0 + np.exp(-bias[8:16]))
     assert np.all((forget >= 0.5 - 1e-6) & (forget <= 1.0 - 1.0 / 50 + 1e-6))
     np.testing.assert_allclose(bias[:8], -bias[8:16])
+
+
+def test_indrnn_is_two_stacked_layers_started_as_in_the_paper():
+    """Lower layer u ~ U(0, 1); last layer u in [(1/2)^(1/T), 2^(1/T)]; both bounded by 2^(1/T)."""
+    keras.utils.set_random_seed(0)
+    model = lab.build_model("adding", "indrnn", 100, lab.LabSettings(units=64))
+    lab.memory_initialise(model, "indrnn", 100, seed=0)
+    lower, last = model.get_layer("rnn").cell.cells
+    bound = 2.0 ** (1 / 100)
+    assert lower.recurrent_max_abs == pytest.approx(bound) == last.recurrent_max_abs
+    lower_u, last_u = np.asarray(lower.recurrent_kernel), np.asarray(last.recurrent_kernel)
+    assert np.all((lower_u >= 0.0) & (lower_u <= 1.0)) and lower_u.min() < 0.5
+    assert np.all((last_u >= 0.5 ** (1 / 100) - 1e-6) & (last_u <= bound + 1e-6))
+    with pytest.raises(ValueError, match="indrnn_layers"):
+        lab.build_model("adding", "indrnn", 100, lab.LabSettings(indrnn_layers=0))
+
+
+def test_indrnn_learns_the_adding_problem_with_the_lab_settings():
+    """The lab's IndRNN (two layers, the paper's start) beats the no-learning score."""
+    options = lab.LabSettings(train_steps=250)
+    keras.utils.set_random_seed(0)
+    model = lab.build_model("adding", "indrnn", 30, options)
+    lab.memory_initialise(model, "indrnn", 30, seed=0)
+    lab.train("adding", model, options, 30, options.clip_norm, seed=0)
+    inputs, targets = lab.adding_problem(np.random.default_rng(5), 256, 30)
+    scores = lab.evaluate("adding", model, inputs, targets, options)
+    assert scores["mse"] < lab.ADDING_BASELINE / 4
