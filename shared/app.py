@@ -56,7 +56,8 @@ class QualityTarget:
     per epoch, so it stands in for it.
 
     Args:
-        metric: the history column: a Keras validation metric name such as ``val_accuracy``.
+        metric: the history column: a Keras validation metric name such as ``val_accuracy``,
+            or one the app adds to every epoch's logs itself (``App.epoch_metrics``).
         goal: the value to reach; with `relative_to`, the factor applied to the run's reference.
         mode: ``"max"`` (met at or above the goal) or ``"min"`` (met at or below it).
         note: where the goal comes from, for the results (the issue, the test figure it mirrors).
@@ -156,8 +157,7 @@ class App(abc.ABC):
         "int8": 0.25,
     }
     # The issue's quality target on a metric training logs per epoch (``rnnapps bench`` times
-    # reaching it). None for apps whose target is not computed per epoch: sentiment (per-domain
-    # F1 against VADER), translation (BLEU) and captioning (BLEU-4).
+    # reaching it): a Keras metric, or one the app's ``epoch_metrics`` adds (BLEU, say).
     quality_target: QualityTarget | None = None
 
     @abc.abstractmethod
@@ -186,6 +186,20 @@ class App(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, predictor: Predictor, splits: Splits, config: BaseConfig) -> dict:
         """Test-split metrics of one engine: a flat-ish dict of floats."""
+
+    def epoch_metrics(
+        self, config: BaseConfig, splits: Splits
+    ) -> Callable[[keras.Model], dict[str, float]] | None:
+        """The app's own figures on a fixed validation subset, added to every epoch's logs.
+
+        For a target Keras cannot log per epoch (BLEU of greedy decoding, a weighted F1):
+        training calls the returned function with the model at the end of every epoch and
+        logs what it returns (``{"val_bleu": 41.2}``), see ``shared.training.EpochMetrics``.
+        It should score the way ``evaluate`` does, on rows of ``splits.validation``, call the
+        model with ``training=False`` and take a second or two. None (the default): nothing
+        to add.
+        """
+        return None
 
     def run_quality_target(self, metrics: dict) -> QualityTarget | None:
         """`quality_target` for one trained run (its ``metrics.json``), with an absolute goal.

@@ -24,7 +24,8 @@ For each app trained in ``saved_models/APP`` (the others get one "not trained" l
   and answering one test input, each in a fresh subprocess (skipped with ``quick``).
 - **Training**: examples per second and wall time of the recorded run (``metrics.json``);
   from its per-epoch history, the time to reach the app's ``QualityTarget`` on the
-  validation split (see :func:`time_to_target`) and to its best validation loss (see
+  validation split, a Keras metric or one the app logs itself (``App.epoch_metrics``: BLEU,
+  weighted F1) (see :func:`time_to_target`) and to its best validation loss (see
   :func:`time_to_best`); with ``train=True`` a short measured run of the trained config
   that splits each step into waiting for the ``tf.data`` iterator and computing.
 
@@ -1056,8 +1057,8 @@ def results_markdown(results: dict) -> str:
         "target: wall time since training began (after loading the data) at the end of the "
         'first epoch that met it, epochs counted from 1, or "not reached" with the best '
         "value logged. Time to best: the same for the epoch with the lowest validation loss, "
-        'whose weights the run keeps. "–": no target on a metric logged per epoch, or a run '
-        "recorded before per-epoch times were kept",
+        'whose weights the run keeps. "–": no target, or a run recorded before per-epoch '
+        "times or the app's target metric (BLEU, F1: `App.epoch_metrics`) were logged",
         "",
         "| app | preset | train examples | epochs | wall time | examples/s | "
         "measured examples/s | input wait share | validation target | time to target | "

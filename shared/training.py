@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from shared.config import BaseConfig
+from shared.data.splits import Columns, num_rows, take
 from shared.errors import UserError
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -283,6 +284,66 @@ class EpochSeconds(keras.callbacks.Callback):
             logs["seconds"] = self._offset + time.time() - self._start
 
 
+EpochMeasure = Callable[[keras.Model], dict[str, float]]
+
+
+class EpochMetrics(keras.callbacks.Callback):
+    """Adds an app's own validation figures (BLEU, weighted F1 ...) to every epoch's logs.
+
+    Some issue targets are not Keras metrics: they need a decoding loop or a whole-corpus
+    score. `measure` computes them from the model at each epoch's end, on a fixed subset of
+    the validation split (see :func:`validation_subset`). Placed before the callbacks that
+    read the logs (checkpoint, early stopping, ``EpochSeconds``, the CSV logger), its values
+    land in ``history.csv``, so ``rnnapps bench`` can time reaching the target; the epoch's
+    ``seconds`` include the time measuring took, since a run pays for it.
+
+    `measure` must not draw from any random state that training uses (it calls the model
+    with ``training=False``), so that a run with it trains exactly as one without it, and a
+    resumed run as an uninterrupted one.
+
+    Args:
+        measure: the model -> {log name: value}, names such as ``val_bleu``.
+
+    Example:
+        >>> callback = EpochMetrics(lambda model: {"val_answer": 42.0})
+    """
+
+    def __init__(self, measure: EpochMeasure):
+        super().__init__()
+        self.measure = measure
+        self.seconds: list[float] = []  # what measuring took, epoch by epoch of this process
+
+    def on_epoch_end(self, epoch, logs=None):
+        started = time.perf_counter()
+        values = {name: float(value) for name, value in self.measure(self.model).items()}
+        self.seconds.append(time.perf_counter() - started)
+        clashing = sorted(set(values) & set(logs or {}))
+        if clashing:  # ours: two figures under one name would silently replace one another
+            raise ValueError(f"epoch metrics {clashing} are already in the logs")
+        if logs is not None:
+            logs.update(values)
+        shown = ", ".join(f"{name} {value:.4g}" for name, value in values.items())
+        print(
+            f"[rnnapps] epoch {epoch + 1}: {shown} ({self.seconds[-1]:.1f} s to measure)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def validation_subset(columns: Columns, count: int, seed: int) -> Columns:
+    """At most `count` rows of the split `columns`, the same ones every epoch and every run.
+
+    A seeded random choice rather than the first rows, which are often one domain or one
+    kind; the rows keep their order. A generator of its own leaves NumPy's global state,
+    and so training, untouched.
+    """
+    rows = num_rows(columns)
+    if count >= rows:
+        return dict(columns)
+    chosen = np.random.default_rng(seed).choice(rows, size=count, replace=False)
+    return take(columns, np.sort(chosen))
+
+
 def read_history(path: pathlib.Path) -> list[dict]:
     """The rows of a run's ``history.csv`` as numbers (``epoch`` 0-based), [] if none."""
     path = pathlib.Path(path)
@@ -325,10 +386,20 @@ def _build_for_distribution(model: keras.Model, train_data: tf.data.Dataset) -> 
     batch across replicas (``strategy.reduce("MEAN", batch)``), which raises
     under MultiWorkerMirroredStrategy and would all-reduce token ids. The
     shapes are all it needs: build from the dataset's element spec instead and
-    tell ``fit`` the model is built.
+    tell ``fit`` the model is built. The shapes are those of one replica's share of a global
+    batch: a model with a fixed batch (stateful layers) is built for that share.
     """
+    replicas = model.distribute_strategy.num_replicas_in_sync
+
+    def per_replica(spec: tf.TensorSpec) -> tf.TensorSpec:
+        if spec.shape.rank and spec.shape[0] is not None and spec.shape[0] % replicas == 0:
+            return tf.TensorSpec([spec.shape[0] // replicas, *spec.shape[1:]], spec.dtype)
+        return spec
+
     with model.distribute_strategy.scope():
-        model._symbolic_build(data_batch=train_data.element_spec)
+        model._symbolic_build(
+            data_batch=tf.nest.map_structure(per_replica, train_data.element_spec)
+        )
 
     def already_built(iterator=None, data_batch=None) -> None:
         return None
@@ -361,6 +432,55 @@ def _average_logs_across_workers() -> None:
     trainer.reduce_per_replica = reduce_per_replica
 
 
+def _reduces_before_clipping(optimizer: keras.optimizers.Optimizer) -> bool:
+    """True where ``_clip_after_all_reduce`` moves `optimizer`'s all-reduce before clipping."""
+    context = tf.distribute.get_replica_context()
+    return (
+        bool(optimizer.clipnorm or optimizer.global_clipnorm or optimizer.clipvalue)
+        and not optimizer.gradient_accumulation_steps  # clips only every nth step: left as is
+        and context is not None
+        and context.num_replicas_in_sync > 1
+    )
+
+
+def _clip_after_all_reduce() -> None:
+    """Make Keras 3.15 clip the replicas' summed gradient, as one device clips its gradient.
+
+    Keras clips (``clipnorm``, ``global_clipnorm``, ``clipvalue``) in ``BaseOptimizer.apply``,
+    before its TF optimizer sums the replicas' gradients (``_backend_update_step``): each
+    replica's share is clipped on its own, so R replicas may step up to R times as far as one
+    device. Measured on text generation's quick preset (global norm 1, 2 replicas): the run
+    equalled an unclipped one, not the clipped single-device run. With clipping on, this sums
+    the gradients first, clips the sum and skips the later (now redundant) sum.
+    """
+    from keras.src.backend.tensorflow.optimizer import TFOptimizer
+
+    if getattr(TFOptimizer, "clips_after_all_reduce", False):
+        return
+    clip_gradients, all_reduce_sum_gradients = (
+        TFOptimizer._clip_gradients,
+        TFOptimizer._all_reduce_sum_gradients,
+    )
+
+    def sum_then_clip(self, grads):
+        if _reduces_before_clipping(self):
+            present = [gradient for gradient in grads if gradient is not None]
+            summed = iter(
+                tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
+            )
+            grads = [None if gradient is None else next(summed) for gradient in grads]
+        return clip_gradients(self, grads)
+
+    def sum_unless_summed(self, grads_and_vars):
+        if _reduces_before_clipping(self):
+            return list(grads_and_vars)
+        return all_reduce_sum_gradients(self, grads_and_vars)
+
+    TFOptimizer._clip_gradients = sum_then_clip
+    TFOptimizer._all_reduce_sum_gradients = sum_unless_summed
+    TFOptimizer.clips_after_all_reduce = True
+
+
 def fit(
     model: keras.Model,
     train_data: tf.data.Dataset,
@@ -369,6 +489,7 @@ def fit(
     run_dir: pathlib.Path,
     monitor: str = "val_loss",
     mode: str = "min",
+    epoch_metrics: EpochMeasure | None = None,
 ) -> keras.callbacks.History:
     """``model.fit`` with the callbacks every app wants.
 
@@ -377,7 +498,10 @@ def fit(
       and ends with the same weights and metrics as an uninterrupted run.
     - ModelCheckpoint of the best weights, EarlyStopping on `monitor`; the best
       weights are loaded back at the end. CSV and TensorBoard logs in `run_dir`.
-    - Both datasets are sharded by element across workers (global batches).
+    - Both datasets are sharded by element across workers (global batches); under a
+      strategy, gradients are clipped after the replicas' gradients are summed, as on one device.
+    - With `epoch_metrics` (``App.epoch_metrics``), the app's own validation figures join
+      every epoch's logs, first of all, so every later callback and the history see them.
 
     ``history.epoch`` holds the epoch indices this call trained (after a
     resume, the later ones only).
@@ -418,8 +542,12 @@ def fit(
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
         ResumeState(backup / STATE_FILE, early_stopping, checkpoint),  # last: after the above
     ]
+    if epoch_metrics is not None:
+        # First: an epoch is backed up, checkpointed and logged only once it has been measured.
+        callbacks.insert(0, EpochMetrics(epoch_metrics))
     if model.distribute_strategy is not tf.distribute.get_strategy():
         _build_for_distribution(model, train_data)
+        _clip_after_all_reduce()
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _average_logs_across_workers()
     verbose = (

@@ -80,7 +80,14 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
     suffix = "run" if chief else f"{worker_name()}.run"
     run_dir = out_dir.with_name(f".{out_dir.name}.{suffix}")
     log(f"{app.name}: training ({config.preset} preset, {config.epochs} epochs at most)")
-    history = fit(model, train_data, validation_data, config, run_dir)
+    history = fit(
+        model,
+        train_data,
+        validation_data,
+        config,
+        run_dir,
+        epoch_metrics=app.epoch_metrics(config, splits),  # BLEU, F1 ...: for the bench's target
+    )
     train_seconds = time.time() - started
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -20,7 +20,7 @@ from apps.captioning.inference import (
     litert_models,
 )
 from apps.captioning.model import FEATURE_SIZE, build_model
-from shared.app import App, ExportBundle
+from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits
@@ -29,7 +29,7 @@ from shared.metrics_caption import bleu_scores
 from shared.preprocessing.image import load_image
 from shared.preprocessing.text_units import UnitTokenizer
 from shared.step_decoder import teacher_forcing
-from shared.training import shuffle_each_epoch
+from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
 SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, two and three objects)
 INVERSE_RELATION = {
@@ -117,6 +117,14 @@ class CaptioningApp(App):
     default_data = "generated ShapeWorld-style scenes, 16k train, 5 captions each"
     metric = "bleu4"
     config_class = CaptioningConfig
+    # Logged after every epoch by `epoch_metrics` on a fixed subset of the validation split,
+    # drawn from the same scene generator as the ordinary test split.
+    quality_target = QualityTarget(
+        metric="val_bleu4",
+        goal=0.90,
+        mode="max",
+        note="issue 6: BLEU-4 of at least 0.90 on the ordinary test split (greedy decoding)",
+    )
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:
@@ -227,6 +235,23 @@ class CaptioningApp(App):
         scores["mean_length"] = float(np.mean([len(c.token_ids) for c in captions]))
         scores["count"] = len(hypotheses)
         return scores
+
+    def epoch_metrics(self, config: CaptioningConfig, splits: Splits) -> EpochMeasure | None:
+        """``val_bleu4``: greedy BLEU-4 of the model in training, as ``evaluate`` scores it, on
+        ``epoch_metric_examples`` fixed validation images against all their references."""
+        if not config.epoch_metric_examples:
+            return None
+        columns = validation_subset(splits.validation, config.epoch_metric_examples, config.seed)
+        tokenizer = self.tokenizer(config, splits)
+        built: list[CaptionPredictor] = []
+
+        def measure(model) -> dict[str, float]:
+            # Built once: its graphs share the model's layers, so they follow the training.
+            if not built or built[0].model is not model:
+                built[:] = [CaptionPredictor.from_model(model, config, tokenizer)]
+            return {"val_bleu4": self._split_scores(built[0], columns, scene=False)["bleu4"]}
+
+        return measure
 
     def evaluate(self, predictor, splits: Splits, config: CaptioningConfig) -> dict:
         """BLEU-1..4 (0-1) on the test split, the scene-fact scores, and the same on every

@@ -41,6 +41,9 @@ class CaptioningConfig(BaseConfig):
     length_penalty: float = 0.6  # GNMT alpha for ranking beams (0 = raw log-probability)
     evaluate_beam: bool = True  # also score beam search (LiteRT fp32 only)
     test_limit: int = 0  # evaluate on at most this many rows of each test split (0 = all)
+    # Validation images captioned greedily after every epoch for `val_bleu4`, the issue's
+    # target metric that `rnnapps bench` times (0 = off). 200 images of 5 references each.
+    epoch_metric_examples: int = 200
 
     PRESETS: ClassVar[dict] = {
         "quick": dict(
@@ -94,6 +97,10 @@ class CaptioningConfig(BaseConfig):
             raise UserError(
                 f"--set conv_filters={','.join(map(str, self.conv_filters))}: "
                 "give three positive filter counts (one per stage)"
+            )
+        if self.epoch_metric_examples < 0:
+            raise UserError(
+                f"--set epoch_metric_examples={self.epoch_metric_examples}: must be 0 or more"
             )
         if self.max_tokens < 8:
             raise UserError(f"--set max_tokens={self.max_tokens}: must be at least 8")

@@ -16,14 +16,14 @@ from apps.sentiment.inference import (
     litert_model,
 )
 from apps.sentiment.model import build_model
-from shared.app import App, ExportBundle
+from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
 from shared.data.vader import rating_to_label
 from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
-from shared.training import shuffle_each_epoch, with_epoch_randoms
+from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset, with_epoch_randoms
 
 MAX_INPUT_CHARACTERS = 20_000
 LABELS = sentiment_data.LABELS
@@ -58,6 +58,16 @@ class SentimentApp(App):
     default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
     metric = "f1_weighted"
     config_class = SentimentConfig
+    # `epoch_metrics` logs the weighted F1 of a fixed validation subset after every epoch, and
+    # `baselines` scores VADER on the same snippets: at or above VADER's figure, the model
+    # beats it there, as the issue asks of the test split.
+    quality_target = QualityTarget(
+        metric="val_f1_weighted",
+        goal=1.0,
+        mode="max",
+        note="issue 2: a weighted F1 that beats the VADER analyzer's on the same split",
+        relative_to=("baselines", "vader", "validation", "f1_weighted"),
+    )
     sample_inputs = (
         "an utterly charming film",
         "The battery died after two days and support never answered.",
@@ -157,12 +167,35 @@ class SentimentApp(App):
         scores["by_domain"] = by_group(test["domain"], score)
         return scores
 
+    def epoch_metrics(self, config: SentimentConfig, splits: Splits) -> EpochMeasure | None:
+        """``val_f1_weighted`` of the model in training, as ``evaluate`` scores it, on
+        ``epoch_metric_examples`` fixed validation snippets (VADER's is in ``baselines``)."""
+        if not config.epoch_metric_examples:
+            return None
+        columns = validation_subset(splits.validation, config.epoch_metric_examples, config.seed)
+        tokenizer = self.tokenizer(config, splits)
+        built: list[SentimentPredictor] = []
+
+        def measure(model) -> dict[str, float]:
+            # Built once: its traced graph reads the model's weights as they train.
+            if not built or built[0].keras_model is not model:
+                built[:] = [SentimentPredictor.from_model(model, tokenizer)]
+            probabilities, rating = built[0].scores(columns["text"])
+            scores = self._scores(columns, probabilities.argmax(axis=-1), rating)
+            return {"val_f1_weighted": scores["f1_weighted"]}
+
+        return measure
+
     def evaluate(self, predictor, splits: Splits, config: SentimentConfig) -> dict:
         probabilities, rating = predictor.scores(splits.test["text"])
         return self._scores(splits.test, probabilities.argmax(axis=-1), rating)
 
     def baselines(self, splits: Splits, config: SentimentConfig) -> dict:
-        """VADER itself and a TF-IDF bigram logistic regression, on the same test split."""
+        """VADER itself and a TF-IDF bigram logistic regression, on the same test split.
+
+        VADER also on the validation snippets of ``epoch_metrics`` (``vader.validation``):
+        the reference of the per-epoch quality target.
+        """
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression, Ridge
 
@@ -182,8 +215,20 @@ class SentimentApp(App):
             tfidf_rating = regressor.predict(test_features)
         else:
             tfidf_rating = np.full(len(splits.test["text"]), np.nan)
+        vader = self._scores(splits.test, vader_labels, compound)
+        if config.epoch_metric_examples:
+            columns = validation_subset(
+                splits.validation, config.epoch_metric_examples, config.seed
+            )
+            validation_compound = sentiment_data.vader_compound(columns["text"]).astype(float)
+            validation_labels = rating_to_label(validation_compound * 4.0, config.neutral_threshold)
+            scores = self._scores(columns, validation_labels, validation_compound)
+            vader["validation"] = {
+                "f1_weighted": scores["f1_weighted"],
+                "count": len(validation_labels),
+            }
         return {
-            "vader": self._scores(splits.test, vader_labels, compound),
+            "vader": vader,
             "tfidf_logistic_regression": self._scores(
                 splits.test, classifier.predict(test_features), tfidf_rating
             ),

@@ -36,6 +36,9 @@ class SentimentConfig(BaseConfig):
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset
     test_limit: int = 0  # evaluate on at most this many test rows (0 = all)
+    # Validation snippets scored after every epoch for `val_f1_weighted`, the target
+    # metric that `rnnapps bench` times against VADER on the same snippets (0 = off).
+    epoch_metric_examples: int = 500
 
     PRESETS: ClassVar[dict] = {
         "quick": dict(
@@ -66,6 +69,10 @@ class SentimentConfig(BaseConfig):
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        if self.epoch_metric_examples < 0:
+            raise UserError(
+                f"--set epoch_metric_examples={self.epoch_metric_examples}: must be 0 or more"
+            )
         for name in ("dropout_rate", "token_dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")

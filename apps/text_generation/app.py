@@ -88,7 +88,9 @@ class TextGenerationApp(App):
         """Batches for truncated BPTT: ``batch_size`` contiguous lanes of the stream.
 
         Batch k holds window k of every lane, so row i of batch k + 1 continues row i of
-        batch k and the stateful layers carry the state across. Batches stay in order.
+        batch k and the stateful layers carry the state across. Batches stay in order, never
+        shuffled: under a ``tf.distribute`` strategy every global batch is then split the same
+        way (in order, sharded by element), and each replica keeps the same block of lanes.
         """
         lanes, window = config.batch_size, config.window_length
         lane_length = (len(stream) - 1) // lanes

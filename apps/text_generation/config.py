@@ -27,9 +27,12 @@ class TextGenerationConfig(BaseConfig):
     # one window to the next (stateful layers), so the model sees context far longer than the
     # window while gradients flow back `window_length` steps.
     window_length: int = 128
-    # Lanes of the stream; also the fixed batch of the stateful layers. 32 lanes x 128 gives
-    # ~460 updates per pass over VADER's 1.9 M training characters: measured, 64 lanes (234
-    # updates) ended the first pass at 2.75 validation bits per character, too few updates.
+    # Lanes of the stream: the global batch. Under strategy=mirrored or multi_worker each of the
+    # R replicas gets the same batch_size / R lanes every step and carries their states, so it
+    # trains as one device does but for dropout masks (batch_size must be a multiple of R).
+    # 32 lanes x 128 gives ~460 updates per pass over VADER's 1.9 M training characters:
+    # measured, 64 lanes (234 updates) ended the first pass at 2.75 validation bits per
+    # character, too few updates.
     batch_size: int = 32
     learning_rate: float = 3e-3
     # Gradient clipping (global norm): a recurrent net's gradient can explode when it is
@@ -99,9 +102,3 @@ class TextGenerationConfig(BaseConfig):
             raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
         if not self.clip_norm > 0.0:
             raise UserError(f"--set clip_norm={self.clip_norm}: must be > 0")
-        if self.strategy != "default":
-            # The stateful layers hold one state row per lane: the batch cannot be divided.
-            raise UserError(
-                f"--set strategy={self.strategy}: stateful truncated-BPTT training runs on one "
-                "replica (strategy=default)"
-            )

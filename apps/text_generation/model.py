@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
+from shared.errors import UserError
 from shared.layers import make_cell
 
 
@@ -15,6 +17,43 @@ def bits_per_character(y_true, y_pred):
     """Cross-entropy in bits (log base 2) of integer targets under logits, per position."""
     nats = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
     return nats / math.log(2.0)
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class ReplicaStatefulRNN(keras.layers.RNN):
+    """A stateful ``keras.layers.RNN`` whose carried state belongs to each replica.
+
+    Keras keeps a stateful RNN's state in variables of the layer's batch size. Made under a
+    ``tf.distribute`` strategy these are mirrored variables, to which a replica may not assign
+    a value of its own. Here they are sync-on-read variables: every replica reads and writes
+    its own copy, the state of the lanes it is given. ``tf.distribute`` splits each global
+    batch in order, so replica r gets the same block of lanes every step and carries exactly
+    the states one device would carry for them. With one replica this is a stateful ``RNN``.
+
+    Args:
+        cell: the recurrent cell.
+        **kwargs: as for ``keras.layers.RNN`` (``stateful=True`` and a fixed batch expected).
+
+    Call arguments:
+        sequences: [per-replica batch, time, features].
+
+    Example:
+        >>> layer = ReplicaStatefulRNN(keras.layers.GRUCell(4), stateful=True)
+        >>> layer(keras.ops.zeros((2, 3, 5))).shape
+        (2, 4)
+    """
+
+    def _create_state_variables(self, batch_size):
+        def per_replica(next_creator, **kwargs):
+            kwargs["synchronization"] = tf.VariableSynchronization.ON_READ
+            # Read outside a replica (building the model, reset_state) as the first replica's
+            # copy: no sum or mean of states of different text would mean anything. The states
+            # are neither weights nor checkpointed, so nothing else reads them there.
+            kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+            return next_creator(**kwargs)
+
+        with tf.variable_creator_scope(per_replica):
+            super()._create_state_variables(batch_size)
 
 
 def recurrent_layer_names(config: TextGenerationConfig) -> list[str]:
@@ -27,24 +66,36 @@ def build_model(
     """Many-to-many language model for truncated BPTT over stream lanes.
 
     The recurrent layers are stateful with a fixed batch (``config.batch_size`` lanes of
-    ``config.window_length`` ids): the final state of a window is the initial state of the
+    ``config.window_length`` ids, per replica ``batch_size / replicas``): the final state of a window is the initial state of the
     next window of the same lane (see ``TextGenerationApp.make_datasets``). The states are never
     reset: where a lane jumps (a new epoch, the validation pass) the next begin token ``<s>``
     washes out the stale context within a few characters. Inference graphs (one step, or a whole
     sequence with explicit states) are built from these layers in ``inference.py``.
 
+    Under a ``tf.distribute`` strategy (build the model in its scope) ``config.batch_size`` is
+    the global batch: each of the R replicas gets ``batch_size / R`` lanes, always the same ones,
+    and carries their states (``ReplicaStatefulRNN``): R replicas train as one device does
+    (but for dropout masks, which each replica draws for its own lanes).
+
     Output ``logits`` [batch, window, vocabulary]: the next id at each position.
     ``steps_per_epoch`` (windows per pass) sets the cosine decay's length when it is on.
     """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise UserError(
+            f"--set batch_size={config.batch_size}: the lanes must divide evenly among the "
+            f"{replicas} replicas of strategy={config.strategy}"
+        )
+    lanes_per_replica = config.batch_size // replicas
     token_ids = keras.Input(
-        batch_shape=(config.batch_size, config.window_length), dtype="int32", name="token_ids"
+        batch_shape=(lanes_per_replica, config.window_length), dtype="int32", name="token_ids"
     )
     x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(token_ids)
     for name in recurrent_layer_names(config):
         # RNN(cell) rather than GRU/LSTM: the cells then get unique names ("gru_1_cell"), which
         # the step model, calling every cell directly, needs.
         cell = make_cell(config.cell, config.units, name=f"{name}_cell")
-        rnn = keras.layers.RNN(cell, return_sequences=True, stateful=True, name=name)
+        rnn = ReplicaStatefulRNN(cell, return_sequences=True, stateful=True, name=name)
         x = rnn(x)  # [batch, window, units]
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
     logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # [batch, window, vocabulary]

@@ -259,6 +259,29 @@ class TranslationPredictor(StepDecoderPredictor):
             context_names=("encoder_outputs",),
         )
 
+    @classmethod
+    def from_model(
+        cls, model: keras.Model, config: TranslationConfig, tokenizers: Tokenizers
+    ) -> TranslationPredictor:
+        """The ``keras`` engine over a model in memory (the one being trained), not a folder.
+
+        Its encoder and step model share `model`'s layers, so it follows the weights as they
+        train: the per-epoch BLEU decodes exactly as ``evaluate`` does after training.
+        """
+        # StepDecoderPredictor reads model.keras from a folder; this sets what its keras
+        # branch sets, from `model` instead.
+        predictor = cls.__new__(cls)
+        predictor.config, predictor.tokenizers = config, tokenizers
+        predictor.engine = "keras"
+        predictor.names = list(state_names(config.cell))
+        predictor.encoder_input, predictor.context_names = "source_ids", ("encoder_outputs",)
+        predictor.model = model
+        encoder, step = build_inference_models(model, config)
+        predictor._keras_encoder = tf.function(encoder, reduce_retracing=True)
+        predictor._keras_step = tf.function(step, reduce_retracing=True)
+        predictor._keras_step_input_names = [tensor.name for tensor in step.inputs]
+        return predictor
+
     def encode(self, texts: list[str]) -> dict:
         """Decoder inputs for each text: encoder outputs, source mask, initial states."""
         source_ids = self.tokenizers.source.encode(texts)

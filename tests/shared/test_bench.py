@@ -274,6 +274,28 @@ def test_the_text_generation_goal_is_a_tenth_below_the_runs_kneser_ney_baseline(
     assert bench.time_to_target(history, app.run_quality_target({}))["status"] == "no target"
 
 
+def test_bleu_and_f1_targets_read_what_the_apps_log_each_epoch():
+    translation = registry.get_app("translation").run_quality_target({})
+    captioning = registry.get_app("captioning").run_quality_target({})
+    assert (translation.metric, translation.goal) == ("val_bleu", 95.0)
+    assert (captioning.metric, captioning.goal) == ("val_bleu4", 0.90)
+    history = _history("val_bleu", [60.0, 94.9, 95.2])
+    assert bench.time_to_target(history, translation)["epochs"] == 3
+    # Sentiment's goal is VADER's weighted F1 on the validation snippets the run scored.
+    sentiment = registry.get_app("sentiment")
+    vader = {"f1_weighted": 0.63, "validation": {"f1_weighted": 0.61, "count": 500}}
+    target = sentiment.run_quality_target({"baselines": {"vader": vader}})
+    assert (target.metric, target.goal, target.mode) == ("val_f1_weighted", 0.61, "max")
+    history = _history("val_f1_weighted", [0.55, 0.6, 0.62])
+    assert bench.time_to_target(history, target)["seconds"] == 30.0
+    # A run recorded before VADER was scored there has no goal; its test figure is no stand-in.
+    older = {"baselines": {"vader": {"f1_weighted": 0.63}}}
+    assert sentiment.run_quality_target(older) is None
+    # The validation figure is no test-split score to compare with.
+    ratios = bench.baseline_ratios({"f1_weighted": 0.7}, {"vader": vader})
+    assert ratios["vader"]["ratio"] == {"f1_weighted": pytest.approx(0.7 / 0.63)}
+
+
 def test_time_to_best_is_the_first_epoch_of_the_lowest_validation_loss():
     history = _history("val_accuracy", [0.5, 0.6, 0.7, 0.8], val_losses=[1.0, 0.4, 0.4, 0.6])
     assert bench.time_to_best(history) == {"seconds": 20.0, "epochs": 2, "val_loss": 0.4}
@@ -281,17 +303,22 @@ def test_time_to_best_is_the_first_epoch_of_the_lowest_validation_loss():
 
 def test_the_training_table_shows_the_target_and_both_times(bench_run, models_dir):
     results, readme = bench_run
-    # The quick run's own history: sentiment has no per-epoch target, so only time to best.
-    history = json.loads((models_dir / "sentiment" / "metrics.json").read_text())["training"][
-        "history"
-    ]
+    # The quick run's own history: its weighted F1 per epoch against VADER's on the same
+    # validation snippets (`baselines`), and its validation loss.
+    recorded = json.loads((models_dir / "sentiment" / "metrics.json").read_text())
+    history = recorded["training"]["history"]
     best = min(history, key=lambda row: row["val_loss"])
     training = results["apps"]["sentiment"]["training"]
-    assert training["time_to_target"]["status"] == "no target"
+    vader = recorded["baselines"]["vader"]["validation"]["f1_weighted"]
+    reached = training["time_to_target"]
+    assert (reached["metric"], reached["goal"]) == ("val_f1_weighted", vader)
+    assert reached["best"] == max(row["val_f1_weighted"] for row in history)
+    assert reached["status"] == ("reached" if reached["best"] >= vader else "not reached")
     assert training["time_to_best"]["epochs"] == best["epoch"] + 1
     header = readme.split("| app | preset |")[1].split("\n")[0]
     assert header.endswith("| validation target | time to target | time to best |")
-    assert f"| – | – | {best['seconds']:.0f} s (epoch {best['epoch'] + 1}) |" in readme
+    assert f"| val_f1_weighted ≥ {vader:.3f} |" in readme
+    assert f" {best['seconds']:.0f} s (epoch {best['epoch'] + 1}) |" in readme
     assert "Time to target" in readme
 
     reached = copy.deepcopy(results)

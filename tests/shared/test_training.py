@@ -2,9 +2,21 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from shared.training import ResumeState, each_epoch, shuffle_each_epoch, training_epoch
+from shared.config import BaseConfig
+from shared.training import (
+    HISTORY_FILE,
+    EpochMetrics,
+    ResumeState,
+    each_epoch,
+    fit,
+    read_history,
+    shuffle_each_epoch,
+    training_epoch,
+    validation_subset,
+)
 
 
 def _order(dataset: tf.data.Dataset, epoch: int) -> list[int]:
@@ -66,3 +78,72 @@ def test_resume_state_restores_dropout_seeds_and_best_records(tmp_path):
     np.testing.assert_array_equal(again[0], seeds[0])
     assert (restored.early_stopping.best, restored.early_stopping.wait) == (0.5, 1)
     assert restored.checkpoint.best == 0.5
+
+
+def _dropout_model() -> keras.Model:
+    keras.utils.set_random_seed(3)  # the same initial weights and dropout seeds every time
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    hidden = keras.layers.Dropout(0.5, name="dropout")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="output")(hidden))
+    model.compile("adam", "mse")
+    return model
+
+
+def test_epoch_metrics_reach_the_logs_first_and_leave_training_unchanged(tmp_path):
+    features = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    targets = features.sum(axis=1, keepdims=True)
+    train = tf.data.Dataset.from_tensor_slices((features, targets)).batch(16)
+    validation = tf.data.Dataset.from_tensor_slices((features[:16], targets[:16])).batch(16)
+    config = BaseConfig(epochs=3, early_stopping_patience=5)
+    measured = []
+
+    def measure(model: keras.Model) -> dict[str, float]:
+        # A figure Keras does not log, read from the model as an app's decoding would.
+        value = float(np.mean(np.asarray(model(features[:16], training=False))))
+        measured.append(value)
+        return {"val_mean_output": value}
+
+    plain = _dropout_model()
+    fit(plain, train, validation, config, tmp_path / "plain")
+    watched = _dropout_model()
+    history = fit(
+        watched,
+        train,
+        validation,
+        config,
+        tmp_path / "watched",
+        monitor="val_mean_output",
+        mode="max",
+        epoch_metrics=measure,
+    )
+
+    # Measuring draws no random numbers training uses: dropout masks, hence weights, are equal.
+    for before, after in zip(plain.get_weights(), watched.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert len(measured) == 3
+    assert history.history["val_mean_output"] == measured
+    rows = read_history(tmp_path / "watched" / HISTORY_FILE)
+    assert [row["val_mean_output"] for row in rows] == pytest.approx(measured, rel=1e-12)
+    assert all(row["seconds"] > 0 for row in rows)
+    # The checkpoint, placed before the CSV logger, saved weights by the new figure.
+    assert (tmp_path / "watched" / "best.weights.h5").is_file()
+
+
+def test_epoch_metrics_refuse_a_name_keras_already_logs():
+    callback = EpochMetrics(lambda model: {"val_loss": 0.5})
+    with pytest.raises(ValueError, match="val_loss"):
+        callback.on_epoch_end(0, {"val_loss": 1.0})
+
+
+def test_the_validation_subset_is_fixed_in_order_and_leaves_numpy_alone():
+    columns = {"text": [f"row {i}" for i in range(50)], "label": np.arange(50)}
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    subset = validation_subset(columns, 10, seed=1234)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    assert list(subset["label"]) == sorted(subset["label"]) and len(set(subset["label"])) == 10
+    assert subset["text"] == [f"row {i}" for i in subset["label"]]
+    assert validation_subset(columns, 10, seed=1234)["text"] == subset["text"]
+    assert list(subset["label"]) != list(range(10))  # spread over the split, not its head
+    assert validation_subset(columns, 80, seed=1234)["text"] == columns["text"]

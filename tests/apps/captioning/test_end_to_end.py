@@ -88,6 +88,15 @@ def test_metrics_json_has_bleu_on_both_splits_for_every_engine(model_dir):
     )
 
 
+def test_every_epoch_logs_the_bleu4_the_bench_times(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    history = metrics["training"]["history"]
+    assert [row["epoch"] for row in history] == [0]  # the quick preset's one epoch
+    assert all(0.0 <= row["val_bleu4"] <= 1.0 for row in history)
+    target = CaptioningApp().run_quality_target(metrics)
+    assert (target.column(history), target.goal) == ("val_bleu4", 0.90)
+
+
 def test_litert_steps_equal_savedmodel_teacher_forcing(model_dir, test_images):
     pairs = [
         (image, refs[0])

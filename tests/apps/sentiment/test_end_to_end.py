@@ -1,5 +1,6 @@
 """Quick preset: train -> export -> convert -> predict from the .tflite, through the CLI."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,8 +11,13 @@ import pytest
 import tensorflow as tf
 
 from apps import cli
+from apps.sentiment.app import SentimentApp
+from apps.sentiment.config import SentimentConfig
 from apps.sentiment.data import LABELS
+from shared.config import load_config
+from shared.data.sources import parse_source
 from shared.preprocessing.text import WordTokenizer
+from shared.training import validation_subset
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +70,27 @@ def test_metrics_json_holds_every_engine_and_the_baselines(model_dir):
     assert metrics["baselines"]["tfidf_logistic_regression"]["count"] == metrics["metrics"]["count"]
     for ops in metrics["ops"].values():
         assert "WHILE" in ops and not any("Flex" in op or "CUSTOM" in op for op in ops)
+
+
+def test_the_logged_f1_is_the_apps_own_evaluation_beside_vaders(model_dir):
+    """Each epoch's ``val_f1_weighted`` (the bench's target) is what ``evaluate`` gives the
+    exported model on the same validation snippets, and VADER is scored on those too."""
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    app = SentimentApp()
+    config = load_config(SentimentConfig, model_dir / "config.json")
+    splits = app.load_data(config, parse_source(metrics["source"]))
+    snippets = validation_subset(splits.validation, config.epoch_metric_examples, config.seed)
+    scores = app.evaluate(
+        app.load_predictor(model_dir, "keras"), dataclasses.replace(splits, test=snippets), config
+    )
+    history = metrics["training"]["history"]
+    assert len(history) == 1  # one epoch: the exported weights are that epoch's
+    assert scores["count"] == 500 and 0 < scores["f1_weighted"] < 1
+    assert history[0]["val_f1_weighted"] == pytest.approx(scores["f1_weighted"], abs=1e-6)
+    vader = metrics["baselines"]["vader"]["validation"]
+    assert vader["count"] == 500 and 0.5 < vader["f1_weighted"] < 0.8
+    target = app.run_quality_target(metrics)
+    assert (target.metric, target.goal) == ("val_f1_weighted", vader["f1_weighted"])
 
 
 def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):

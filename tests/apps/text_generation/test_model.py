@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.inference import draw_next, model_parts, sequence_model, step_model
-from apps.text_generation.model import build_model
+from apps.text_generation.model import build_model, recurrent_layer_names
 from shared import export
 from shared.config import resolve_config
 from shared.layers import state_count
@@ -104,6 +105,19 @@ def test_training_model_saves_and_reloads_safely(tmp_path):
             if hasattr(layer, "reset_state"):
                 layer.reset_state()
     np.testing.assert_allclose(np.asarray(loaded(ids)), np.asarray(model(ids)), atol=1e-6)
+
+
+def test_recurrent_states_are_a_copy_per_replica_outside_the_weights():
+    """Each replica of a tf.distribute strategy must read and write the states of its own lanes
+    (tests/shared/test_training_distributed.py trains on two); checkpoints must not hold them."""
+    model, config = small_model("lstm")
+    states = [s for name in recurrent_layer_names(config) for s in model.get_layer(name).states]
+    assert len(states) == 2 * 2  # two LSTM layers, h and c each
+    for state in states:
+        assert state.value.synchronization == tf.VariableSynchronization.ON_READ
+        assert state.value.aggregation == tf.VariableAggregation.ONLY_FIRST_REPLICA
+        assert tuple(state.shape) == (config.batch_size, config.units)
+    assert not any("rnn_state" in weight.path for weight in model.weights)
 
 
 def test_host_draw_follows_the_shared_filtered_distribution():

@@ -73,6 +73,15 @@ def test_metrics_json_scores_every_engine(model_dir):
         assert ("WHILE" in ops) == file_name.startswith("encoder")  # the step has no loop
 
 
+def test_every_epoch_logs_the_bleu_the_bench_times(model_dir):
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    history = metrics["training"]["history"]
+    assert [row["epoch"] for row in history] == [0]  # the quick preset's one epoch
+    assert all(0.0 <= row["val_bleu"] <= 100.0 for row in history)
+    target = TranslationApp().run_quality_target(metrics)
+    assert target.column(history) == "val_bleu"
+
+
 def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):
     texts = ["Two THOUSAND and twenty-six", "", "€1,250.99 ☕ naïve", "x " * 40, "19:30\t7 pm"]
     host = Tokenizers.load(model_dir / "vocabulary.json").source.encode(texts)

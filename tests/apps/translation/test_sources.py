@@ -85,7 +85,11 @@ def test_default_source_vocabulary_covers_every_test_unit(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("cell=transformer", "cell=transformer"), ("beam_width=0", "beam_width=0")],
+    [
+        ("cell=transformer", "cell=transformer"),
+        ("beam_width=0", "beam_width=0"),
+        ("epoch_metric_examples=-1", "epoch_metric_examples=-1"),
+    ],
 )
 def test_bad_config_is_a_user_error(override, message):
     from shared.errors import UserError
