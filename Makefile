@@ -29,7 +29,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/rnnapps bench --train
+	$(BIN)/rnnapps bench --train-missing --train
 
 clean:
 	rm -rf saved_models/*/ saved_models/.*.run data/*/ .pytest_cache

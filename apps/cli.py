@@ -37,6 +37,14 @@ def default_model_dir(app_name: str) -> pathlib.Path:
     return pathlib.Path("saved_models") / app_name
 
 
+def trained_preset(model_dir: pathlib.Path) -> str | None:
+    """The preset `model_dir`'s finished run was trained with; None when there is none."""
+    metrics_path = model_dir / "metrics.json"
+    if not metrics_path.is_file():
+        return None
+    return json.loads(metrics_path.read_text()).get("preset")
+
+
 def require_model(app_name: str, model_dir: pathlib.Path) -> pathlib.Path:
     if not (model_dir / "config.json").is_file():
         raise UserError(f"{model_dir}: no trained model here (run: rnnapps train {app_name})")
@@ -229,11 +237,7 @@ def command_demo(args) -> int:
         app = registry.get_app(name)
         directory = default_model_dir(name)
         metrics_path = directory / "metrics.json"
-        done = metrics_path.is_file() and json.loads(metrics_path.read_text()).get("preset") in (
-            "demo",
-            "default",
-        )
-        if done:
+        if trained_preset(directory) in ("demo", "default"):
             print(
                 f"[rnnapps] {name}: already trained ({metrics_path}); skipping training",
                 file=sys.stderr,
@@ -293,6 +297,8 @@ def command_bench(args) -> int:
         )
     from shared.bench import main as bench_main
 
+    if args.train_missing:
+        train_missing(args.apps or registry.names(), pathlib.Path(args.models))
     return bench_main(
         args.apps,
         pathlib.Path(args.out),
@@ -301,6 +307,28 @@ def command_bench(args) -> int:
         models=pathlib.Path(args.models),
         train=args.train,
     )
+
+
+def train_missing(names: list[str], models: pathlib.Path) -> None:
+    """Train (default preset) each app in `names` that `models` holds no default run of.
+
+    The bench's time to target and its quality figures are those of the default preset, so
+    a model that `make demo` left (demo preset) is trained again; any other is kept.
+    """
+    from shared.config import resolve_config
+    from shared.data.sources import parse_source
+    from shared.workflow import train
+
+    for name in names:
+        app = registry.get_app(name)
+        directory = models / name
+        preset = trained_preset(directory)
+        if preset not in (None, "demo"):
+            print(f"[rnnapps] {name}: trained ({preset} preset); kept", file=sys.stderr)
+            continue
+        why = "not trained" if preset is None else "trained with the demo preset only"
+        print(f"[rnnapps] {name}: {why}; training it (default preset)", file=sys.stderr)
+        train(app, resolve_config(app.config_class, "default"), parse_source(None), directory)
 
 
 def command_lab(args) -> int:
@@ -393,6 +421,11 @@ def make_parser() -> Parser:
         "--quick", action="store_true", help="few runs, no per-engine memory (tests)"
     )
     bench.add_argument("--train", action="store_true", help="also time training steps: input wait")
+    bench.add_argument(
+        "--train-missing",
+        action="store_true",
+        help="first train (default preset) every app not trained yet or trained with demo only",
+    )
     bench.add_argument(
         "--cells",
         nargs="?",

@@ -372,3 +372,29 @@ def test_each_target_names_a_column_its_models_history_logs(name, overrides):
     ).history
     target = app.run_quality_target({"baselines": {"kneser_ney_5": {"bits_per_character": 2.0}}})
     assert target.column([logs]) is not None, sorted(logs)
+
+
+def test_make_bench_trains_the_missing_and_demo_only_apps_with_the_default_preset(
+    tmp_path, monkeypatch
+):
+    import shared.workflow
+
+    for name, preset in (("sentiment", "default"), ("video", "demo")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"preset": preset}))
+    trained = []
+
+    def fake_train(app, config, source, out):
+        trained.append((app.name, config.epochs, out))
+
+    monkeypatch.setattr(shared.workflow, "train", fake_train)
+    cli.train_missing(["sentiment", "video", "translation"], tmp_path)
+    expected = [
+        (
+            name,
+            resolve_config(registry.get_app(name).config_class, "default").epochs,
+            tmp_path / name,
+        )
+        for name in ("video", "translation")
+    ]
+    assert trained == expected
