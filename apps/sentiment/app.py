@@ -82,7 +82,9 @@ class SentimentApp(App):
     def tokenizer(self, config: SentimentConfig, splits: Splits) -> WordTokenizer:
         """Built once from the training split and kept with it."""
         if "tokenizer" not in splits.info:
-            vocabulary = build_vocabulary(splits.train["text"], config.max_tokens)
+            vocabulary = build_vocabulary(
+                splits.train["text"], config.max_tokens, mark_caps=config.mark_caps
+            )
             if config.lexicon_prior:
                 known = set(vocabulary)
                 vocabulary += sorted(
@@ -90,7 +92,9 @@ class SentimentApp(App):
                     for token in sentiment_data.read_vader_lexicon()
                     if token not in known and split_words(token) == [token]
                 )
-            splits.info["tokenizer"] = WordTokenizer(vocabulary, config.max_length)
+            splits.info["tokenizer"] = WordTokenizer(
+                vocabulary, config.max_length, config.mark_caps
+            )
         return splits.info["tokenizer"]
 
     def restore_state(self, model_dir, config: SentimentConfig, splits: Splits) -> None:

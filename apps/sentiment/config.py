@@ -32,6 +32,12 @@ class SentimentConfig(BaseConfig):
     # Off by default: one default run each scored within a point of the plain prior, and the
     # per-word outputs it needs took LiteRT fp32 from 0.38 ms to 1.04 ms a sentence.
     valence_shifters: bool = False
+    # Follow each word written in capitals ("STOP") with a <caps> token: the tokenizer
+    # lower-cases, and shouting is how a tweet stresses a word (VADER's capitals rule).
+    mark_caps: bool = False
+    # A fastText-style bag of words and hashed word pairs beside the RNN (0 = off).
+    bigram_buckets: int = 0
+    bigram_dim: int = 16
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset

@@ -25,7 +25,7 @@ class SentimentServing(tf.Module):
         super().__init__()
         self.model = model
         self.vectorizer = TextVectorizer(
-            tokenizer.vocabulary, tokenizer.max_length, name="vectorizer"
+            tokenizer.vocabulary, tokenizer.max_length, tokenizer.mark_caps, name="vectorizer"
         )
         self.labels = tf.constant(LABELS)
 

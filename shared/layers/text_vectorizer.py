@@ -5,8 +5,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from shared.layers.vectorizing import make_lookup, split_and_look_up
-from shared.preprocessing.text import SPACE_RUN_PATTERN, SPLIT_OFF_PATTERN
+from shared.layers.vectorizing import look_up, make_lookup, split, split_and_look_up
+from shared.preprocessing.text import (
+    CAPS_PATTERN,
+    CAPS_TOKEN,
+    CASED_SPLIT_OFF_PATTERN,
+    SPACE_RUN_PATTERN,
+    SPLIT_OFF_PATTERN,
+)
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
@@ -20,6 +26,7 @@ class TextVectorizer(keras.layers.Layer):
     Args:
         vocabulary: tokens in id order, starting at id 2 (0 pad, 1 unknown).
         max_length: ids per text; longer texts are cut, shorter ones padded.
+        mark_caps: follow each word in capitals with ``CAPS_TOKEN`` (as the host does).
 
     Call arguments:
         texts: string tensor of shape [batch].
@@ -30,27 +37,43 @@ class TextVectorizer(keras.layers.Layer):
         [[1, 2, 3, 1]]
     """
 
-    def __init__(self, vocabulary: list[str], max_length: int, **kwargs):
+    def __init__(self, vocabulary: list[str], max_length: int, mark_caps: bool = False, **kwargs):
         super().__init__(**kwargs)
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
+        self.mark_caps = bool(mark_caps)
         self.lookup = make_lookup(self.vocabulary)
 
     def build(self, input_shape=None):
         self.built = True  # the lookup table is fixed at construction; nothing to build
 
     def call(self, texts):
-        texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
-        return split_and_look_up(  # [batch, max_length]
-            texts, self.lookup, self.max_length, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN
-        )
+        if not self.mark_caps:
+            texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
+            return split_and_look_up(  # [batch, max_length]
+                texts, self.lookup, self.max_length, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN
+            )
+        tokens = split(texts, CASED_SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN)  # [batch, (tokens)]
+        words = tokens.flat_values
+        marks = tf.where(tf.strings.regex_full_match(words, CAPS_PATTERN), CAPS_TOKEN, "")
+        # Each word then its mark ("" when none), interleaved, and the empty marks dropped.
+        pairs = tf.reshape(tf.stack([tf.strings.lower(words), marks], axis=1), [-1])
+        tokens = tf.RaggedTensor.from_row_lengths(pairs, tokens.row_lengths() * 2)
+        tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
+        return look_up(tokens, self.lookup, self.max_length)  # [batch, max_length]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.max_length)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": self.vocabulary, "max_length": self.max_length})
+        config.update(
+            {
+                "vocabulary": self.vocabulary,
+                "max_length": self.max_length,
+                "mark_caps": self.mark_caps,
+            }
+        )
         return config

@@ -33,10 +33,21 @@ def split_and_look_up(
     Pieces matching `split_off_pattern` become tokens of their own, runs of
     `space_run_pattern` separate tokens, as the host tokenizers' regular expressions do.
     """
+    return look_up(split(texts, split_off_pattern, space_run_pattern), lookup, max_length)
+
+
+def split(texts: tf.Tensor, split_off_pattern: str, space_run_pattern: str) -> tf.RaggedTensor:
+    """String tensor [batch] -> its tokens, ragged [batch, (tokens)] (see split_and_look_up)."""
     texts = tf.strings.regex_replace(texts, split_off_pattern, r" \1 ")
     texts = tf.strings.regex_replace(texts, space_run_pattern, " ")
     texts = tf.strings.strip(texts)
-    tokens = tf.strings.split(texts, sep=" ")  # ragged [batch, (tokens)]
+    return tf.strings.split(texts, sep=" ")
+
+
+def look_up(
+    tokens: tf.RaggedTensor, lookup: keras.layers.StringLookup, max_length: int
+) -> tf.Tensor:
+    """Ragged tokens [batch, (tokens)] -> int32 ids [batch, max_length], cut or padded with 0."""
     tokens = tokens[:, :max_length]
     ids = tf.ragged.map_flat_values(lookup, tokens)
     return tf.cast(ids, tf.int32).to_tensor(default_value=0, shape=[None, max_length])

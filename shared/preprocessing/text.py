@@ -10,6 +10,9 @@ so that Python's ``re`` and TensorFlow's RE2 agree on every input:
    ASCII whitespace becomes a token of its own: punctuation and emoticons
    (``!!!``, ``:)``), emoji, accented letters.
 3. Tokens are split on runs of ASCII whitespace.
+4. (Optional, ``mark_caps``) a word written in capitals (two capital letters or more and no
+   small letter: ``STOP``, ``DON'T``, not ``I`` or ``Stop``) is followed by the token
+   :data:`CAPS_TOKEN`, which no text can produce, so shouting survives the lower-casing.
 
 Ids: 0 is padding, 1 is out-of-vocabulary, the vocabulary starts at 2.
 """
@@ -29,21 +32,42 @@ OOV_ID = 1
 ASCII_SPACE = " \t\n\r\x0b\x0c"
 # One pattern string serves both engines (RE2 and Python's re read it alike).
 SPLIT_OFF_PATTERN = f"([^a-z0-9'{ASCII_SPACE}]+)"
+# The same split before lower-casing (rule 4 reads the capitals of each word first).
+CASED_SPLIT_OFF_PATTERN = f"([^A-Za-z0-9'{ASCII_SPACE}]+)"
 SPACE_RUN_PATTERN = f"[{ASCII_SPACE}]+"
+CAPS_PATTERN = "[A-Z0-9']*[A-Z][A-Z0-9']*[A-Z][A-Z0-9']*"  # a whole word: rule 4
+CAPS_TOKEN = "<caps>"  # "<" and ">" are split off any text, so no text gives this token
 _UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPLIT_OFF = re.compile(SPLIT_OFF_PATTERN)
+_CASED_SPLIT_OFF = re.compile(CASED_SPLIT_OFF_PATTERN)
 _SPACE_RUN = re.compile(SPACE_RUN_PATTERN)
+_CAPS = re.compile(CAPS_PATTERN)
 
 
-def split_words(text: str) -> list[str]:
-    """The tokens of `text` by the rules in the module docstring."""
-    text = _SPLIT_OFF.sub(r" \1 ", text.translate(_UPPER))
-    return [token for token in _SPACE_RUN.split(text) if token]
+def split_words(text: str, mark_caps: bool = False) -> list[str]:
+    """The tokens of `text` by the rules in the module docstring.
+
+    Example:
+        >>> split_words("I said STOP!", mark_caps=True)
+        ['i', 'said', 'stop', '<caps>', '!']
+    """
+    if not mark_caps:
+        text = _SPLIT_OFF.sub(r" \1 ", text.translate(_UPPER))
+        return [token for token in _SPACE_RUN.split(text) if token]
+    tokens = []
+    for token in _SPACE_RUN.split(_CASED_SPLIT_OFF.sub(r" \1 ", text)):
+        if token:
+            tokens.append(token.translate(_UPPER))
+            if _CAPS.fullmatch(token):
+                tokens.append(CAPS_TOKEN)
+    return tokens
 
 
-def build_vocabulary(texts: Iterable[str], max_tokens: int, min_count: int = 2) -> list[str]:
+def build_vocabulary(
+    texts: Iterable[str], max_tokens: int, min_count: int = 2, mark_caps: bool = False
+) -> list[str]:
     """The most frequent tokens (ties broken alphabetically), at most `max_tokens`."""
-    counts = collections.Counter(token for text in texts for token in split_words(text))
+    counts = collections.Counter(token for text in texts for token in split_words(text, mark_caps))
     # NUL cannot be a vocabulary entry (numpy strips it from strings); it stays unknown.
     ranked = sorted(
         (-count, token)
@@ -59,6 +83,7 @@ class WordTokenizer:
     Args:
         vocabulary: tokens in id order, starting at id 2.
         max_length: ids per text; longer texts are cut, shorter ones padded with 0.
+        mark_caps: rule 4 of the module docstring.
 
     Example:
         >>> tokenizer = WordTokenizer(["good", "film"], max_length=4)
@@ -66,11 +91,12 @@ class WordTokenizer:
         [[1, 2, 3, 1]]
     """
 
-    def __init__(self, vocabulary: list[str], max_length: int):
+    def __init__(self, vocabulary: list[str], max_length: int, mark_caps: bool = False):
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
+        self.mark_caps = bool(mark_caps)
         self._ids = {token: index + 2 for index, token in enumerate(self.vocabulary)}
 
     @property
@@ -81,13 +107,17 @@ class WordTokenizer:
         texts = list(texts)
         ids = np.zeros((len(texts), self.max_length), dtype=np.int32)
         for row, text in enumerate(texts):
-            tokens = split_words(text)[: self.max_length]
+            tokens = split_words(text, self.mark_caps)[: self.max_length]
             ids[row, : len(tokens)] = [self._ids.get(token, OOV_ID) for token in tokens]
         return ids
 
     def to_json(self) -> str:
         """The sidecar file's content: vocabulary and length."""
-        payload = {"vocabulary": self.vocabulary, "max_length": self.max_length}
+        payload = {
+            "vocabulary": self.vocabulary,
+            "max_length": self.max_length,
+            "mark_caps": self.mark_caps,
+        }
         return json.dumps(payload, ensure_ascii=False)
 
     def save(self, path: str | pathlib.Path) -> None:
@@ -96,4 +126,4 @@ class WordTokenizer:
     @classmethod
     def load(cls, path: str | pathlib.Path) -> WordTokenizer:
         payload = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-        return cls(payload["vocabulary"], payload["max_length"])
+        return cls(payload["vocabulary"], payload["max_length"], payload.get("mark_caps", False))

@@ -136,8 +136,12 @@ def test_indrnn_is_two_stacked_layers_started_as_in_the_paper():
 
 
 def test_indrnn_learns_the_adding_problem_with_the_lab_settings():
-    """The lab's IndRNN (two layers, the paper's start) beats the no-learning score."""
-    options = lab.LabSettings(train_steps=250)
+    """The lab's IndRNN (two layers, the paper's start) beats the no-learning score.
+
+    With the lab's 400 updates, seeds 0 to 4 reached MSE 0.001 to 0.012 (the bar is 0.042);
+    at 250 updates seed 0 was still at 0.100, so fewer updates would test luck, not the cell.
+    """
+    options = lab.LabSettings()
     keras.utils.set_random_seed(0)
     model = lab.build_model("adding", "indrnn", 30, options)
     lab.memory_initialise(model, "indrnn", 30, seed=0)

@@ -1,11 +1,12 @@
-"""The sentiment model's optional valence shifters: what they compute, and that they convert."""
+"""The sentiment model's optional parts (valence shifters, bag of bigrams): what they compute,
+and that they convert."""
 
 import keras
 import numpy as np
 
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.inference import litert_model
-from apps.sentiment.model import build_model
+from apps.sentiment.model import BagOfBigrams, build_model
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.litert import LiteRTModel
@@ -38,3 +39,37 @@ def test_shifters_convert_with_builtin_ops_and_match_keras():
     litert_out = LiteRTModel(content)(token_ids=ids)
     np.testing.assert_allclose(litert_out["label"], np.asarray(keras_out["label"]), atol=1e-5)
     np.testing.assert_allclose(litert_out["rating"], np.asarray(keras_out["rating"]), atol=1e-5)
+
+
+def test_the_bag_is_the_mean_of_the_real_words_and_their_hashed_pairs():
+    vocabulary_size, buckets = 30, 7
+    layer = BagOfBigrams(vocabulary_size, buckets, dim=4)
+    ids = np.array([[5, 29, 2, 0, 0], [3, 1, 0, 0, 0]], "int32")  # 0 pads; 1 is unknown
+    bag = np.asarray(layer(ids))
+    words, pairs = (np.asarray(table.embeddings) for table in (layer.words, layer.pairs))
+    for row, text in zip(bag, ids, strict=True):
+        real = text[text > 0]
+        vectors = [words[i] for i in real] + [
+            pairs[(a * vocabulary_size + b) % buckets]
+            for a, b in zip(real[:-1], real[1:], strict=True)
+        ]
+        np.testing.assert_allclose(row, np.mean(vectors, axis=0), atol=1e-6)
+
+
+def test_word_order_reaches_the_bag_through_its_pairs():
+    layer = BagOfBigrams(30, 1000, dim=4)
+    forward = np.asarray(layer(np.array([[5, 9, 0]], "int32")))
+    backward = np.asarray(layer(np.array([[9, 5, 0]], "int32")))
+    assert np.abs(forward - backward).max() > 1e-4
+
+
+def test_the_bag_of_bigrams_converts_with_builtin_ops_and_matches_keras():
+    config = resolve_config(SentimentConfig, "quick", ["bigram_buckets=101"])
+    model = build_model(config, 40)
+    content = convert_to_tflite(litert_model(model), "fp32")
+    assert audit_builtin_ops(content, "sentiment bag of bigrams")
+    ids = np.random.default_rng(1).integers(1, 40, size=(1, config.max_length)).astype("int32")
+    ids[0, 30:] = 0
+    keras_out = model(ids, training=False)
+    litert_out = LiteRTModel(content)(token_ids=ids)
+    np.testing.assert_allclose(litert_out["label"], np.asarray(keras_out["label"]), atol=1e-5)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from shared.layers import TextVectorizer
@@ -21,12 +22,22 @@ TRICKY = [
 ]
 
 
-def test_graph_and_host_tokenizers_give_identical_ids():
-    vocabulary = build_vocabulary(TRICKY * 2, max_tokens=200)
-    host = WordTokenizer(vocabulary, max_length=6).encode(TRICKY)
-    graph = TextVectorizer(vocabulary, max_length=6)(tf.constant(TRICKY)).numpy()
-    np.testing.assert_array_equal(graph, host)
+@pytest.mark.parametrize("mark_caps", [False, True])
+def test_graph_and_host_tokenizers_give_identical_ids(mark_caps):
+    texts = TRICKY + ["I SAID no", "DON'T 2B OK.ÉCOLE", "ÀB AB"] if mark_caps else TRICKY
+    vocabulary = build_vocabulary(texts * 2, max_tokens=200, mark_caps=mark_caps)
+    host = WordTokenizer(vocabulary, max_length=6, mark_caps=mark_caps).encode(texts)
+    graph = TextVectorizer(vocabulary, max_length=6, mark_caps=mark_caps)(tf.constant(texts))
+    np.testing.assert_array_equal(graph.numpy(), host)
     assert host[0].tolist()[:4] != [1, 1, 1, 1]  # known words really are looked up
+    if mark_caps:  # the marker is in the vocabulary and follows "SAID" (not "I")
+        caps = vocabulary.index("<caps>") + 2
+        assert host[len(TRICKY)].tolist()[:4] == [
+            vocabulary.index("i") + 2,
+            host[len(TRICKY), 1],
+            caps,
+            host[len(TRICKY), 3],
+        ]
 
 
 def test_known_ids_are_pinned():

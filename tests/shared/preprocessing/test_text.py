@@ -30,3 +30,28 @@ def test_encode_pads_truncates_and_maps_unknown(tmp_path):
 def test_bad_length_is_rejected():
     with pytest.raises(ValueError, match="max_length"):
         WordTokenizer(["a"], max_length=0)
+
+
+def test_words_in_capitals_are_marked_after_lower_casing():
+    assert split_words("I said STOP, DON'T!! Ok OK2 É", mark_caps=True) == [
+        "i",
+        "said",
+        "stop",
+        "<caps>",
+        ",",
+        "don't",
+        "<caps>",
+        "!!",
+        "ok",
+        "ok2",
+        "<caps>",
+        "É",  # only ASCII letters are lower-cased (rule 1)
+    ]
+    assert split_words("<caps> STOP") == ["<", "caps", ">", "stop"]  # no text gives the marker
+    tokenizer = WordTokenizer(["stop", "<caps>"], max_length=3, mark_caps=True)
+    assert tokenizer.encode(["STOP stop"]).tolist() == [[2, 3, 2]]
+
+
+def test_the_sidecar_keeps_the_caps_rule(tmp_path):
+    WordTokenizer(["stop", "<caps>"], max_length=3, mark_caps=True).save(tmp_path / "v.json")
+    assert WordTokenizer.load(tmp_path / "v.json").encode(["STOP"]).tolist() == [[2, 3, 0]]
