@@ -271,11 +271,12 @@ def command_demo(args) -> int:
 
 def command_report(args) -> int:
     """Rewrite the README's results section from saved_models/*/metrics.json."""
-    from shared.report import results_markdown, update_readme
+    from shared.report import current_block, results_markdown, update_readme
 
     apps = [registry.get_app(name) for name in registry.names()]
-    body = results_markdown(apps, pathlib.Path(args.models))
-    update_readme(pathlib.Path(args.readme), body)
+    readme = pathlib.Path(args.readme)
+    body = results_markdown(apps, pathlib.Path(args.models), current_block(readme))
+    update_readme(readme, body)
     print(body)
     return 0
 

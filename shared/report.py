@@ -17,18 +17,33 @@ def _number(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
 
 
-def results_markdown(apps: list, models_dir: pathlib.Path) -> str:
-    """A summary table of every trained app, then each app's own details."""
+def results_markdown(apps: list, models_dir: pathlib.Path, previous: str = "") -> str:
+    """A summary table of every trained app, then each app's own details.
+
+    An app with no ``metrics.json`` under `models_dir` keeps its row and details from
+    `previous` (the block as the README has it), each row dated by its own run, so
+    retraining one app does not erase what the others measured.
+    """
     lines = [
         "| app | data | preset | metric | Keras | LiteRT fp32 | fp16 | int8 | size fp32 / int8 | "
-        "latency p50 fp32 (1 thread) | training |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "latency p50 fp32 (1 thread) | training | measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     details = []
+    versions = ""
+    kept = []
     for app in apps:
         path = pathlib.Path(models_dir) / app.name / "metrics.json"
         if not path.is_file():
-            lines.append(f"| {app.name} | not trained yet: `rnnapps train {app.name}` |||||||||")
+            row, section = _previous_entry(previous, app.name)
+            if row is None:
+                lines.append(
+                    f"| {app.name} | not trained yet: `rnnapps train {app.name}` ||||||||||"
+                )
+                continue
+            lines.append(row)
+            details += section
+            kept.append(app.name)
             continue
         metrics = json.loads(path.read_text())
         litert = metrics["litert"]
@@ -39,19 +54,46 @@ def results_markdown(apps: list, models_dir: pathlib.Path) -> str:
             f"{_number(litert['fp16'].get(key))} | {_number(litert['int8'].get(key))} | "
             f"{litert['fp32']['size_bytes'] / 1e6:.2f} MB / {litert['int8']['size_bytes'] / 1e6:.2f} MB | "
             f"{litert['fp32']['latency_ms_p50']:.3f} ms | "
-            f"{metrics['training'].get('seconds')} s, {metrics['training'].get('epochs_run')} epochs |"
+            f"{metrics['training'].get('seconds')} s, {metrics['training'].get('epochs_run')} epochs | "
+            f"{metrics['date'][:10]} |"
         )
+        versions = versions or f"Versions of the newest runs: {json.dumps(metrics['versions'])}."
         extra = app.report(metrics)
         if extra:
             details += ["", f"#### {app.name}", "", extra]
-    versions = ""
-    for app in apps:
-        path = pathlib.Path(models_dir) / app.name / "metrics.json"
-        if path.is_file():
-            metrics = json.loads(path.read_text())
-            versions = f"Measured {metrics['date']} with {json.dumps(metrics['versions'])}."
-            break
-    return "\n".join([*lines, "", versions, *details])
+    if kept:
+        versions += (
+            f" Rows of {', '.join(kept)} are kept from the previous report: no run of theirs "
+            "is in this checkout's models folder."
+        )
+    return "\n".join([*lines, "", versions.strip(), *details])
+
+
+def _previous_entry(previous: str, name: str) -> tuple[str | None, list[str]]:
+    """`name`'s table row and its ``#### name`` section in a previous block, if any."""
+    lines = previous.splitlines()
+    row = next((line for line in lines if line.startswith(f"| {name} |")), None)
+    if row is None or "not trained yet" in row:
+        return None, []
+    section: list[str] = []
+    if f"#### {name}" in lines:
+        start = lines.index(f"#### {name}")
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("#### ")),
+            len(lines),
+        )
+        section = ["", *lines[start:end]]
+        while section and not section[-1].strip():
+            section.pop()
+    return row, section
+
+
+def current_block(readme: pathlib.Path) -> str:
+    """The text between the markers in `readme` ("" when it has none)."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if START not in text or END not in text:
+        return ""
+    return text.split(START, 1)[1].split(END, 1)[0]
 
 
 def update_readme(readme: pathlib.Path, body: str) -> None:
