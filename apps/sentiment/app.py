@@ -286,8 +286,8 @@ class SentimentApp(App):
     def report(self, metrics: dict) -> str:
         """Per-domain weighted F1 and Pearson r: ours (Keras, LiteRT int8) beside VADER and TF-IDF."""
         rows = [
-            ("bidirectional GRU (Keras)", metrics["metrics"]),
-            ("bidirectional GRU (LiteRT int8)", metrics["litert"]["int8"]),
+            ("ours (Keras)", metrics["metrics"]),
+            ("ours (LiteRT int8)", metrics["litert"]["int8"]),
             ("VADER 3.3.2 analyzer", metrics["baselines"]["vader"]),
             ("TF-IDF bigrams + logistic/ridge", metrics["baselines"]["tfidf_logistic_regression"]),
         ]

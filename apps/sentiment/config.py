@@ -34,10 +34,14 @@ class SentimentConfig(BaseConfig):
     valence_shifters: bool = False
     # Follow each word written in capitals ("STOP") with a <caps> token: the tokenizer
     # lower-cases, and shouting is how a tweet stresses a word (VADER's capitals rule).
+    # Off: with the bag of bigrams, one default run scored 0.706 with it, 0.709 without.
     mark_caps: bool = False
-    # A fastText-style bag of words and hashed word pairs beside the RNN (0 = off).
-    bigram_buckets: int = 0
-    bigram_dim: int = 16
+    # A fastText-style bag of words and hashed word pairs beside the RNN (0 = off): TF-IDF
+    # bigrams with logistic regression beat the RNN alone on movies and NYT. Measured, one
+    # default run each (weighted F1, all domains): 0.694 without, 0.709 / 0.711 / 0.711 with
+    # 16 / 32 / 64 dimensions (50,000 buckets); LiteRT fp32 stayed at 0.37 ms a sentence.
+    bigram_buckets: int = 50000
+    bigram_dim: int = 32
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset
@@ -53,6 +57,8 @@ class SentimentConfig(BaseConfig):
             embedding_dim=16,
             units=8,
             train_limit=800,
+            bigram_buckets=1000,
+            bigram_dim=8,
             test_limit=200,
             latency_runs=20,
         ),
@@ -65,6 +71,11 @@ class SentimentConfig(BaseConfig):
     def validate(self) -> None:
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
+        if self.bigram_buckets < 0 or self.bigram_dim < 1:
+            raise UserError(
+                f"--set bigram_buckets={self.bigram_buckets} bigram_dim={self.bigram_dim}: "
+                "buckets must be 0 (off) or more, dimensions at least 1"
+            )
         for name in (
             "max_tokens",
             "max_length",

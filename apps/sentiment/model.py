@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from apps.sentiment.config import SentimentConfig
+from shared.errors import UserError
 from shared.layers import recurrent_layer
 
 
@@ -92,6 +93,12 @@ def build_model(
         )(token_ids)  # [batch, time, 1]
     features = _encode(token_ids, prior, config, vocabulary_size)
     if config.bigram_buckets:
+        if vocabulary_size * vocabulary_size >= 2**31:
+            raise UserError(
+                f"--set max_tokens={config.max_tokens}: {vocabulary_size} token ids overflow "
+                "the int32 word-pair ids of the bag of bigrams (46,340 at most); lower "
+                "max_tokens or set bigram_buckets=0"
+            )
         bag = BagOfBigrams(
             vocabulary_size, config.bigram_buckets, config.bigram_dim, name="bag_of_bigrams"
         )(token_ids)
