@@ -1190,10 +1190,28 @@ def run_cells(
         results["apps"][name] = {
             "metric": app.metric,
             "lower_is_better": any(word in app.metric for word in LOWER_IS_BETTER),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "runs": runs,
         }
     results["machine"]["load_average_end"] = _load_average()
     return results
+
+
+def merge_cells(results: dict, previous: dict) -> dict:
+    """`results` plus the apps of an earlier run with the same preset that it did not re-run.
+
+    So ``rnnapps bench APP --cells`` refreshes one app's row and keeps the others'; each
+    app keeps the date its row was measured.
+    """
+    if previous.get("preset") != results["preset"]:
+        return results
+    merged = {}
+    for name, entry in previous.get("apps", {}).items():
+        merged[name] = results["apps"].get(name) or {"date": previous["date"], **entry}
+    merged.update({n: e for n, e in results["apps"].items() if n not in merged})
+    cells = list(results["cells"])
+    cells += [c for c in previous.get("cells", []) if c not in cells]
+    return {**results, "cells": cells, "apps": merged}
 
 
 def cells_markdown(results: dict) -> str:
@@ -1208,7 +1226,12 @@ def cells_markdown(results: dict) -> str:
         "| app | metric | " + " | ".join(cells) + " |",
         "|---|---|" + "---|" * len(cells),
     ]
+    dates = {app.get("date", results["date"])[:10] for app in results["apps"].values()}
+    if len(dates) > 1:
+        lines[0] += " Rows were measured on different days: the date follows each app's name."
     for name, app in results["apps"].items():
+        if len(dates) > 1:
+            name = f"{name} ({app.get('date', results['date'])[:10]})"
         scores = {
             cell: run["litert_fp32"]
             for cell, run in app["runs"].items()
@@ -1261,6 +1284,8 @@ def cells_main(
     """
     results = run_cells(apps, cells, pathlib.Path(models), quick=quick)
     out = pathlib.Path(out)
+    if out.is_file():
+        results = merge_cells(results, json.loads(out.read_text()))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     body = cells_markdown(results)

@@ -49,3 +49,22 @@ def test_block_is_replaced_between_its_markers(tmp_path):
 def test_unknown_cell_is_a_user_error_before_training(tmp_path):
     with pytest.raises(UserError, match="--cells transformer"):
         bench.run_cells(["video"], ["gru", "transformer"], tmp_path, quick=True)
+
+
+def test_a_rerun_of_one_app_replaces_its_row_and_keeps_the_others_dated():
+    import copy
+
+    rerun = copy.deepcopy(RESULTS)
+    rerun["date"] = "2026-02-02T00:00:00+00:00"
+    rerun["apps"] = {"video": copy.deepcopy(RESULTS["apps"]["video"])}
+    rerun["apps"]["video"]["runs"]["lstm"]["litert_fp32"] = 0.9
+    rerun["apps"]["video"]["date"] = rerun["date"]
+    merged = bench.merge_cells(rerun, RESULTS)
+    assert list(merged["apps"]) == ["video", "text_generation"]  # the earlier order
+    assert merged["apps"]["video"]["runs"]["lstm"]["litert_fp32"] == 0.9
+    assert merged["apps"]["text_generation"]["date"] == RESULTS["date"]
+    table = bench.cells_markdown(merged)
+    assert "| video (2026-02-02) |" in table and "| text_generation (2026-01-01) |" in table
+    assert "**0.900 (0.700)**" in table
+    other_preset = {**RESULTS, "preset": "demo"}
+    assert bench.merge_cells(rerun, other_preset)["apps"].keys() == {"video"}
