@@ -1176,15 +1176,19 @@ def run_cells(
             log(f"cells: {name} with cell={cell} ({preset} preset)")
             config = resolve_config(app.config_class, preset, [f"cell={cell}"])
             out = pathlib.Path(models_dir) / name / cell
-            started = time.perf_counter()
-            metrics = train(app, config, parse_source(data), out)
-            seconds = time.perf_counter() - started
+            metrics, seconds = _finished_cell_run(out, preset, data)
+            if metrics is None:
+                started = time.perf_counter()
+                metrics = train(app, config, parse_source(data), out)
+                seconds = time.perf_counter() - started
+            else:
+                log(f"cells: {name} with cell={cell}: already trained in {out}; reused")
             model = keras.saving.load_model(out / "model.keras", safe_mode=True)
             runs[cell] = {
                 "keras": metrics["metrics"].get(app.metric),
                 "litert_fp32": metrics["litert"]["fp32"].get(app.metric),
                 "train_seconds": metrics.get("training", {}).get("seconds"),
-                "run_seconds": round(seconds, 1),
+                "run_seconds": None if seconds is None else round(seconds, 1),
                 "parameters": int(model.count_params()),
             }
         results["apps"][name] = {
@@ -1195,6 +1199,21 @@ def run_cells(
         }
     results["machine"]["load_average_end"] = _load_average()
     return results
+
+
+def _finished_cell_run(out: pathlib.Path, preset: str, data: str | None) -> tuple:
+    """(metrics, None) of a finished run in `out` with this preset and data, else (None, None).
+
+    So a ``bench --cells`` that died (or was stopped) goes on where it was, as ``make demo``
+    does: each run's folder appears only when its run has finished (the export is atomic).
+    """
+    path = out / "metrics.json"
+    if not path.is_file():
+        return None, None
+    metrics = json.loads(path.read_text())
+    if metrics.get("preset") != preset or metrics.get("source") != (data or "default"):
+        return None, None
+    return metrics, None
 
 
 def merge_cells(results: dict, previous: dict) -> dict:

@@ -55,6 +55,15 @@ def convert_to_tflite(
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if isinstance(model.input, dict) and list(model.input) != sorted(model.input):
+        # The converter calls the model with a list of its inputs, which Keras maps onto a
+        # dict of inputs only when the dict's keys are in sorted order (an LSTM step's
+        # state_h, state_c are not): the same graph behind a sorted dict converts.
+        model = keras.Model(
+            {name: model.input[name] for name in sorted(model.input)},
+            model.output,
+            name=model.name,
+        )
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant == "fp16":

@@ -68,3 +68,16 @@ def test_a_rerun_of_one_app_replaces_its_row_and_keeps_the_others_dated():
     assert "**0.900 (0.700)**" in table
     other_preset = {**RESULTS, "preset": "demo"}
     assert bench.merge_cells(rerun, other_preset)["apps"].keys() == {"video"}
+
+
+def test_a_finished_run_of_the_same_preset_and_data_is_reused(tmp_path):
+    import json
+
+    run = tmp_path / "video" / "gru"
+    assert bench._finished_cell_run(run, "demo", None) == (None, None)  # not run yet
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"preset": "demo", "source": "default"}))
+    metrics, _ = bench._finished_cell_run(run, "demo", None)
+    assert metrics == {"preset": "demo", "source": "default"}
+    assert bench._finished_cell_run(run, "quick", None) == (None, None)
+    assert bench._finished_cell_run(run, "demo", "tfds:ucf101") == (None, None)

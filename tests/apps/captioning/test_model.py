@@ -95,8 +95,9 @@ def test_step_by_step_equals_teacher_forced(cell, attention):
         states = {name: np.asarray(out[f"new_{name}"]) for name in names}
 
 
-def test_litert_step_models_are_builtin_and_match_keras():
-    config = tiny_config()
+@pytest.mark.parametrize("cell", ["gru", "lstm"])  # an LSTM step has two states to carry
+def test_litert_step_models_are_builtin_and_match_keras(cell):
+    config = tiny_config(cell=cell)
     model, _ = tiny_model(config)
     models = litert_models(model, config)
     image = data.generate_split("test", 1, seed=9)["image"]
@@ -111,10 +112,15 @@ def test_litert_step_models_are_builtin_and_match_keras():
     for key, value in expected.items():
         np.testing.assert_allclose(encoded[key], value, atol=1e-5)
     inputs = {"previous_token": np.array([START_ID]), "regions": encoded["regions"]}
-    inputs["state"] = encoded["state"]
+    for name in ["state_h", "state_c"] if cell == "lstm" else ["state"]:
+        inputs[name] = encoded[name]
     out = step(**inputs)
     keras_out = models["decoder_step"](inputs)
     np.testing.assert_allclose(out["logits"], np.asarray(keras_out["logits"]), atol=1e-5)
+    for name in ["state_h", "state_c"] if cell == "lstm" else ["state"]:
+        np.testing.assert_allclose(
+            out[f"new_{name}"], np.asarray(keras_out[f"new_{name}"]), atol=1e-5
+        )
     np.testing.assert_allclose(out["attention"], np.asarray(keras_out["attention"]), atol=1e-6)
 
 
