@@ -1176,7 +1176,7 @@ def run_cells(
             log(f"cells: {name} with cell={cell} ({preset} preset)")
             config = resolve_config(app.config_class, preset, [f"cell={cell}"])
             out = pathlib.Path(models_dir) / name / cell
-            metrics, seconds = _finished_cell_run(out, preset, data)
+            metrics, seconds = _finished_cell_run(out, preset, data), None
             if metrics is None:
                 started = time.perf_counter()
                 metrics = train(app, config, parse_source(data), out)
@@ -1201,19 +1201,19 @@ def run_cells(
     return results
 
 
-def _finished_cell_run(out: pathlib.Path, preset: str, data: str | None) -> tuple:
-    """(metrics, None) of a finished run in `out` with this preset and data, else (None, None).
+def _finished_cell_run(out: pathlib.Path, preset: str, data: str | None) -> dict | None:
+    """The metrics of a finished run in `out` with this preset and data, else None.
 
     So a ``bench --cells`` that died (or was stopped) goes on where it was, as ``make demo``
     does: each run's folder appears only when its run has finished (the export is atomic).
     """
     path = out / "metrics.json"
     if not path.is_file():
-        return None, None
+        return None
     metrics = json.loads(path.read_text())
     if metrics.get("preset") != preset or metrics.get("source") != (data or "default"):
-        return None, None
-    return metrics, None
+        return None
+    return metrics
 
 
 def merge_cells(results: dict, previous: dict) -> dict:

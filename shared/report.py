@@ -63,8 +63,8 @@ def results_markdown(apps: list, models_dir: pathlib.Path, previous: str = "") -
             details += ["", f"#### {app.name}", "", extra]
     if kept:
         versions += (
-            f" Rows of {', '.join(kept)} are kept from the previous report: no run of theirs "
-            "is in this checkout's models folder."
+            f" Rows of {', '.join(kept)} are kept from the previous report (their models were "
+            "not in the models folder when this one was made); each row's date is its run's."
         )
     return "\n".join([*lines, "", versions.strip(), *details])
 

@@ -74,10 +74,9 @@ def test_a_finished_run_of_the_same_preset_and_data_is_reused(tmp_path):
     import json
 
     run = tmp_path / "video" / "gru"
-    assert bench._finished_cell_run(run, "demo", None) == (None, None)  # not run yet
+    assert bench._finished_cell_run(run, "demo", None) is None  # not run yet
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({"preset": "demo", "source": "default"}))
-    metrics, _ = bench._finished_cell_run(run, "demo", None)
-    assert metrics == {"preset": "demo", "source": "default"}
-    assert bench._finished_cell_run(run, "quick", None) == (None, None)
-    assert bench._finished_cell_run(run, "demo", "tfds:ucf101") == (None, None)
+    assert bench._finished_cell_run(run, "demo", None) == {"preset": "demo", "source": "default"}
+    assert bench._finished_cell_run(run, "quick", None) is None
+    assert bench._finished_cell_run(run, "demo", "tfds:ucf101") is None
