@@ -39,7 +39,7 @@ class SentimentConfig(BaseConfig):
     # A fastText-style bag of words and hashed word pairs beside the RNN (0 = off): TF-IDF
     # bigrams with logistic regression beat the RNN alone on movies and NYT. Measured, one
     # default run each (weighted F1, all domains): 0.694 without, 0.709 / 0.711 / 0.711 with
-    # 16 / 32 / 64 dimensions (50,000 buckets); LiteRT fp32 stayed at 0.37 ms a sentence.
+    # 16 / 32 / 64 dimensions (50,000 buckets); LiteRT fp32 0.35-0.44 ms a sentence (loaded).
     bigram_buckets: int = 50000
     bigram_dim: int = 32
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
