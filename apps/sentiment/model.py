@@ -93,15 +93,16 @@ def build_model(
         )(token_ids)  # [batch, time, 1]
     features = _encode(token_ids, prior, config, vocabulary_size)
     if config.bigram_buckets:
-        if vocabulary_size * vocabulary_size >= 2**31:
-            raise UserError(
-                f"--set max_tokens={config.max_tokens}: {vocabulary_size} token ids overflow "
-                "the int32 word-pair ids of the bag of bigrams (46,340 at most); lower "
-                "max_tokens or set bigram_buckets=0"
+        try:
+            bag_of_bigrams = BagOfBigrams(
+                vocabulary_size, config.bigram_buckets, config.bigram_dim, name="bag_of_bigrams"
             )
-        bag = BagOfBigrams(
-            vocabulary_size, config.bigram_buckets, config.bigram_dim, name="bag_of_bigrams"
-        )(token_ids)
+        except ValueError as error:  # too many token ids for int32 word-pair ids
+            raise UserError(
+                f"--set max_tokens={config.max_tokens}: {error} (46,340 ids at most); lower "
+                "max_tokens or set bigram_buckets=0"
+            ) from error
+        bag = bag_of_bigrams(token_ids)
         bag = keras.layers.Dropout(config.dropout_rate, name="bag_dropout")(bag)
         features = keras.layers.Concatenate(name="wide_and_deep")([features, bag])
     outputs = {
