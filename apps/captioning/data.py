@@ -17,6 +17,7 @@ import csv
 import dataclasses
 import math
 import pathlib
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -145,16 +146,21 @@ def generate_split(split: str, count: int, seed: int = 1234) -> dict[str, object
     Each scene has its own seed derived from (seed, split, index), so a split is
     the same whatever its size or the order in which scenes are drawn.
     """
-    if split not in _SPLIT_CODES:
-        raise ValueError(f"split must be one of {sorted(_SPLIT_CODES)}, got {split!r}")
     images = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     captions: list[list[str]] = []
     for index in range(count):
-        rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-        scene = _make_scene(rng, compositional=split == "compositional")
+        scene = split_scene(split, index, seed)
         images[index] = scene.image
         captions.append(scene.captions)
     return {"image": images, "captions": captions}
+
+
+def split_scene(split: str, index: int, seed: int = 1234) -> Scene:
+    """Scene `index` of a generated split, with its objects: row `index` of ``generate_split``."""
+    if split not in _SPLIT_CODES:
+        raise ValueError(f"split must be one of {sorted(_SPLIT_CODES)}, got {split!r}")
+    rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
+    return _make_scene(rng, compositional=split == "compositional")
 
 
 def _eval_size(train_size: int) -> int:
@@ -191,7 +197,7 @@ def _load_generated(seed: int, train_size: int, cache: bool) -> Splits:
 def _make_scene(rng: np.random.Generator, compositional: bool) -> Scene:
     objects = _place_objects(rng, _choose_attributes(rng, compositional))
     image = _render(rng, objects)
-    return Scene(image=image, captions=_captions(rng, objects), objects=tuple(objects))
+    return Scene(image=image, captions=draw_captions(rng, objects), objects=tuple(objects))
 
 
 def _choose_attributes(rng: np.random.Generator, compositional: bool) -> list[tuple[str, str, str]]:
@@ -354,8 +360,11 @@ def _region(obj: SceneObject) -> str:
     return f"on the {column}" if column else f"at the {row}"
 
 
-def _captions(rng: np.random.Generator, objects: list[SceneObject]) -> list[str]:
-    """CAPTIONS_PER_IMAGE distinct captions, at least two naming a spatial relation if any."""
+def draw_captions(rng: np.random.Generator, objects: Sequence[SceneObject]) -> list[str]:
+    """CAPTIONS_PER_IMAGE distinct captions, at least two naming a spatial relation if any.
+
+    A scene's references are one draw; another `rng` draws other wordings of the same facts.
+    """
 
     def phrase(obj: SceneObject) -> str:
         return _noun_phrase(obj, with_size=bool(rng.random() < 0.5))
