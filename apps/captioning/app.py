@@ -221,9 +221,11 @@ class CaptioningApp(App):
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _split_scores(
+    def split_scores(
         self, predictor: CaptionPredictor, columns: dict, scene: bool, beam_width: int = 1
     ) -> dict:
+        """BLEU-1..4 of `predictor`'s captions of ``columns["image"]`` against
+        ``columns["captions"]``, with the scene-fact scores when `scene` (generated scenes)."""
         config = predictor.config
         captions = predictor.caption(
             columns["image"], beam_width=beam_width, length_penalty=config.length_penalty
@@ -249,7 +251,7 @@ class CaptioningApp(App):
             # Built once: its graphs share the model's layers, so they follow the training.
             if not built or built[0].model is not model:
                 built[:] = [CaptionPredictor.from_model(model, config, tokenizer)]
-            return {"val_bleu4": self._split_scores(built[0], columns, scene=False)["bleu4"]}
+            return {"val_bleu4": self.split_scores(built[0], columns, scene=False)["bleu4"]}
 
         return measure
 
@@ -257,16 +259,16 @@ class CaptioningApp(App):
         """BLEU-1..4 (0-1) on the test split, the scene-fact scores, and the same on every
         extra split (the compositional one); beam search too on LiteRT fp32."""
         scene = "shapes" in splits.info  # the generated scenes: facts can be checked
-        scores = self._split_scores(predictor, splits.test, scene)
+        scores = self.split_scores(predictor, splits.test, scene)
         for name, columns in splits.extra.items():
-            scores[name] = self._split_scores(predictor, columns, scene)
+            scores[name] = self.split_scores(predictor, columns, scene)
         if config.evaluate_beam and predictor.engine == "litert-fp32" and config.beam_width > 1:
             scores["beam"] = {"beam_width": config.beam_width}
-            scores["beam"]["test"] = self._split_scores(
+            scores["beam"]["test"] = self.split_scores(
                 predictor, splits.test, scene, config.beam_width
             )
             for name, columns in splits.extra.items():
-                scores["beam"][name] = self._split_scores(
+                scores["beam"][name] = self.split_scores(
                     predictor, columns, scene, config.beam_width
                 )
         return scores
