@@ -159,6 +159,11 @@ class App(abc.ABC):
     # The issue's quality target on a metric training logs per epoch (``rnnapps bench`` times
     # reaching it): a Keras metric, or one the app's ``epoch_metrics`` adds (BLEU, say).
     quality_target: QualityTarget | None = None
+    # Controls: baselines that are our own model on altered input, scored by ``evaluate``
+    # itself (video: the clip with its frames shuffled). Name -> the key of ``evaluate``'s
+    # result holding the headline metric under that control; the bench sets them beside
+    # the ``baselines``.
+    controls: dict[str, str] = {}
 
     @abc.abstractmethod
     def load_data(self, config: BaseConfig, source: Source) -> Splits: ...

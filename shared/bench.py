@@ -4,7 +4,8 @@ For each app trained in ``saved_models/APP`` (the others get one "not trained" l
 
 - **Quality**: the app's own ``evaluate`` on its test split through every engine
   (Keras, SavedModel, LiteRT fp32 / fp16 / int8), re-measured now, with the
-  ``baselines`` the training run scored on the same split as ratios
+  ``baselines`` the training run scored on the same split, and the app's controls
+  (``App.controls``: video's shuffled frames) as measured now, as ratios
   (ours on LiteRT fp32 / baseline).
 - **Every ``*_{variant}.tflite``**: size; latency (median and 90th percentile of
   ``runs`` calls after ``warmup`` calls) on 1 and 2 interpreter threads; floating-point
@@ -607,6 +608,19 @@ def baseline_ratios(ours: dict, baselines: dict) -> dict:
     return result
 
 
+def with_controls(app, quality: dict, recorded: dict) -> dict:
+    """The baselines the training run scored, then the app's controls as scored now on fp32.
+
+    A control is the model itself on altered input (``App.controls``), so its figure is the
+    one this bench just measured, beside the headline metric it stands in for.
+    """
+    baselines = dict(recorded.get("baselines", {}))
+    for name, key in app.controls.items():
+        if _is_number(quality["fp32"].get(key)):
+            baselines[name] = {app.metric: quality["fp32"][key]}
+    return baselines
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -645,7 +659,7 @@ def bench_app(app, model_dir: pathlib.Path, options: dict) -> dict:
         evaluation_seconds[engine] = time.perf_counter() - started
     result["quality"] = quality
     result["evaluation_seconds"] = evaluation_seconds
-    result["baselines"] = baseline_ratios(quality["fp32"], recorded.get("baselines", {}))
+    result["baselines"] = baseline_ratios(quality["fp32"], with_controls(app, quality, recorded))
 
     # Each engine as a whole: size, the app's own on-device answer, peak memory.
     raw_inputs = app.parity_inputs(splits, 1) if options["engine_memory"] else None

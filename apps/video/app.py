@@ -140,6 +140,9 @@ class VideoApp(App):
     quality_target = QualityTarget(
         metric="val_accuracy", goal=0.98, mode="max", note="issue 7: at least 98% test accuracy"
     )
+    # The same model on the same clips with their frames in random order: what the frames
+    # alone tell, without their order (evaluate scores it as shuffled_frames_accuracy).
+    controls = {"shuffled_frame_control": "shuffled_frames_accuracy"}
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:

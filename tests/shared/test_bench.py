@@ -187,6 +187,26 @@ def test_ratios_compare_each_shared_scalar_metric():
     assert ratios["references"]["ratio"] == {"bleu": pytest.approx(0.5)}
 
 
+def test_a_control_joins_the_baselines_with_the_figure_measured_now():
+    video = registry.get_app("video")
+    quality = {"fp32": {"accuracy": 0.99, "shuffled_frames_accuracy": 0.25}}
+    recorded = {"baselines": {"chance": {"accuracy": 0.125}}}
+    baselines = bench.with_controls(video, quality, recorded)
+    assert baselines["shuffled_frame_control"] == {"accuracy": 0.25}
+    assert baselines["chance"] == {"accuracy": 0.125}
+    assert recorded["baselines"] == {"chance": {"accuracy": 0.125}}  # not changed in place
+    ratios = bench.baseline_ratios(quality["fp32"], baselines)
+    assert ratios["shuffled_frame_control"]["ratio"] == {"accuracy": pytest.approx(3.96)}
+    # An app without controls keeps the recorded baselines; a control not measured is left out.
+    assert (
+        bench.with_controls(registry.get_app("sentiment"), quality, recorded)
+        == recorded["baselines"]
+    )
+    assert "shuffled_frame_control" not in bench.with_controls(
+        video, {"fp32": {"accuracy": 0.99}}, recorded
+    )
+
+
 def test_the_engine_memory_probe_measures_a_fresh_process(models_dir):
     app = registry.get_app("sentiment")
     memory = bench.engine_memory(app, models_dir / "sentiment", "fp32", ["a fine film"])
