@@ -256,10 +256,11 @@ def _clearly_apart(a: SceneObject, b: SceneObject) -> bool:
 def _render(rng: np.random.Generator, objects: list[SceneObject]) -> np.ndarray:
     """The scene as uint8 [64, 64, 3], drawn with what other renderers vary.
 
-    A model that saw one renderer's exact look fails on another's (measured: a model trained
-    on grey backgrounds and flat shapes named the right objects in 94% of our test scenes but
-    42% of the same scenes drawn by matplotlib on pastel backgrounds with outlines), so the
-    look varies per scene: tinted backgrounds, shades of each colour, outlines, JPEG.
+    A model that saw one renderer's exact look fails on another's (measured: the model of
+    generator v1, grey-ish backgrounds and flat shapes, named exactly the right objects in 94%
+    of its test scenes but in 37% of test scenes drawn by matplotlib on pastel backgrounds
+    with outlines, ``other_renderer.py``), so the look varies per scene: tinted backgrounds,
+    shades of each colour, outlines, JPEG.
     """
     background = _background(rng, [COLOURS[obj.colour] for obj in objects])
     scale = _SUPERSAMPLE
