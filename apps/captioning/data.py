@@ -307,6 +307,12 @@ def _draw_shape(
             width=scale,
         )
         return
+    draw.polygon(shape_corners(obj, scale), fill=fill, outline=outline, width=scale)
+
+
+def shape_corners(obj: SceneObject, scale: int = 1) -> list[tuple[float, float]]:
+    """The corners of a polygon shape (not a circle), rotated, in pixels of a `scale`x image."""
+    cx, cy, r = obj.x * scale, obj.y * scale, obj.radius * scale
     if obj.shape == "square":
         half = r * 0.85
         points = [(-half, -half), (half, -half), (half, half), (-half, half)]
@@ -330,12 +336,7 @@ def _draw_shape(
     else:
         raise ValueError(f"unknown shape {obj.shape!r}")
     cos, sin = math.cos(math.radians(obj.angle)), math.sin(math.radians(obj.angle))
-    draw.polygon(
-        [(cx + px * cos - py * sin, cy + px * sin + py * cos) for px, py in points],
-        fill=fill,
-        outline=outline,
-        width=scale,
-    )
+    return [(cx + px * cos - py * sin, cy + px * sin + py * cos) for px, py in points]
 
 
 def _background(rng: np.random.Generator, object_colours: list[tuple]) -> np.ndarray:

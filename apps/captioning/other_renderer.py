@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import pathlib
 
 import numpy as np
@@ -60,7 +59,7 @@ def draw_scene(scene: data.Scene, look: str, rng: np.random.Generator) -> np.nda
     for obj in scene.objects:
         colour = TAB_COLOURS[obj.colour] if pastel else np.asarray(data.COLOURS[obj.colour]) / 255
         patch = (
-            patches.Polygon(_outline(obj))
+            patches.Polygon(data.shape_corners(obj))
             if obj.shape != "circle"
             else patches.Circle((obj.x, obj.y), obj.radius)
         )
@@ -72,36 +71,6 @@ def draw_scene(scene: data.Scene, look: str, rng: np.random.Generator) -> np.nda
     figure.savefig(encoded, format="jpeg", dpi=size, pil_kwargs={"quality": 60})
     plt.close(figure)
     return np.asarray(Image.open(encoded).convert("RGB").resize((size, size)))
-
-
-def _outline(obj: data.SceneObject) -> list[tuple[float, float]]:
-    """The corners of a non-circle shape, as the generator places them."""
-    r = obj.radius
-    if obj.shape == "square":
-        points = [
-            (-0.85 * r, -0.85 * r),
-            (0.85 * r, -0.85 * r),
-            (0.85 * r, 0.85 * r),
-            (-0.85 * r, 0.85 * r),
-        ]
-    elif obj.shape == "diamond":
-        points = [(0.0, -1.05 * r), (0.84 * r, 0.0), (0.0, 1.05 * r), (-0.84 * r, 0.0)]
-    elif obj.shape == "triangle":
-        points = [
-            (1.15 * r * math.cos(math.radians(a)), -1.15 * r * math.sin(math.radians(a)))
-            for a in (90, 210, 330)
-        ]
-    elif obj.shape == "cross":
-        arm, width = r, 0.36 * r
-        points = [
-            (-width, -arm), (width, -arm), (width, -width), (arm, -width),
-            (arm, width), (width, width), (width, arm), (-width, arm),
-            (-width, width), (-arm, width), (-arm, -width), (-width, -width),
-        ]  # fmt: skip
-    else:
-        raise ValueError(f"unknown shape {obj.shape!r}")
-    cos, sin = math.cos(math.radians(obj.angle)), math.sin(math.radians(obj.angle))
-    return [(obj.x + px * cos - py * sin, obj.y + px * sin + py * cos) for px, py in points]
 
 
 def other_renderer_split(look: str, scenes: int, seed: int = 1234) -> dict:
