@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from apps.text_generation import data as text_data
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import CharVocabulary
+from apps.text_generation.data import CharVocabulary, SubwordVocabulary, load_vocabulary
 from apps.text_generation.inference import (
     VOCABULARY_FILE,
     TextGenerationPredictor,
@@ -68,21 +68,43 @@ class TextGenerationApp(App):
             columns["text"] = text_data.limit_characters(columns["text"], limit)
         return splits
 
-    def vocabulary(self, config: TextGenerationConfig, splits: Splits) -> CharVocabulary:
-        """Built once from the training documents and kept with the splits."""
+    def vocabulary(
+        self, config: TextGenerationConfig, splits: Splits
+    ) -> CharVocabulary | SubwordVocabulary:
+        """What the model reads (``config.tokenizer``): built once from the training
+        documents and kept with the splits."""
         if "vocabulary" not in splits.info:
-            splits.info["vocabulary"] = CharVocabulary.build(
-                splits.train["text"], config.min_char_count
-            )
+            if config.tokenizer == "subword":
+                print(f"Learning {config.subword_vocabulary:,} subword pieces (SentencePiece)")
+                vocabulary = SubwordVocabulary.build(
+                    splits.train["text"], config.subword_vocabulary
+                )
+            else:
+                vocabulary = self.characters(config, splits)
+            splits.info["vocabulary"] = vocabulary
         return splits.info["vocabulary"]
 
+    def characters(self, config: TextGenerationConfig, splits: Splits) -> CharVocabulary:
+        """The training text's characters: the n-gram baseline's symbols, whatever the
+        network reads."""
+        if "characters" not in splits.info:
+            splits.info["characters"] = CharVocabulary.build(
+                splits.train["text"], config.min_char_count
+            )
+        return splits.info["characters"]
+
     def restore_state(self, model_dir, config: TextGenerationConfig, splits: Splits) -> None:
-        splits.info["vocabulary"] = CharVocabulary.load(pathlib.Path(model_dir) / VOCABULARY_FILE)
+        splits.info["vocabulary"] = load_vocabulary(pathlib.Path(model_dir) / VOCABULARY_FILE)
 
     def build_model(self, config: TextGenerationConfig, splits: Splits):
-        characters = sum(len(text) + 1 for text in splits.train["text"])  # + the begin token
-        steps_per_epoch = characters // (config.batch_size * config.window_length)
-        return build_model(config, self.vocabulary(config, splits).size, steps_per_epoch)
+        vocabulary = self.vocabulary(config, splits)
+        tokens = len(vocabulary.encode_stream(splits.train["text"]))
+        steps_per_epoch = tokens // (config.batch_size * config.window_length)
+        validation = splits.validation["text"]
+        characters_per_token = sum(len(text) + 1 for text in validation) / (
+            len(vocabulary.encode_stream(validation)) - 1
+        )  # + 1: the end of each document, predicted like a character
+        return build_model(config, vocabulary.size, steps_per_epoch, characters_per_token)
 
     def _lanes(self, config: TextGenerationConfig, stream: np.ndarray, part: str):
         """Batches for truncated BPTT: ``batch_size`` contiguous lanes of the stream.
@@ -148,13 +170,15 @@ class TextGenerationApp(App):
     def evaluate(self, predictor, splits: Splits, config: TextGenerationConfig) -> dict:
         documents = self.evaluation_documents(config, splits)
         vocabulary = predictor.vocabulary
-        bits, count = predictor.document_bits([vocabulary.encode_document(d) for d in documents])
+        bits, tokens = predictor.document_bits([vocabulary.encode_document(d) for d in documents])
+        characters = sum(len(document) + 1 for document in documents)
         scores = {
-            "bits_per_character": bits / count,
-            "characters": count,  # predicted ids: the characters and one end per document
+            "bits_per_character": bits / characters,
+            "characters": characters,  # the characters and one end per document
+            "tokens": tokens,  # the ids predicted for them (characters or subword pieces)
             "documents": len(documents),
         }
-        ngram = self._ngram_bits_per_character(splits, config, vocabulary)
+        ngram = self._ngram_bits_per_character(splits, config)
         scores[f"kneser_ney_{config.ngram_order}_bits_per_character"] = ngram
         scores["improvement_over_ngram"] = 1.0 - scores["bits_per_character"] / ngram
         scores["samples"] = self.samples(predictor, config)
@@ -176,28 +200,26 @@ class TextGenerationApp(App):
             for temperature in config.sample_temperatures
         }
 
-    def _symbols(self, vocabulary: CharVocabulary, ids: np.ndarray) -> str:
+    def _symbols(self, ids: np.ndarray) -> str:
         return "".join(map(chr, _SYMBOL_BASE + np.asarray(ids, np.int64)))
 
-    def _ngram(self, splits: Splits, config: TextGenerationConfig, vocabulary: CharVocabulary):
+    def _ngram(self, splits: Splits, config: TextGenerationConfig):
         key = ("ngram", config.ngram_order)
         if key not in splits.info:
-            stream = vocabulary.encode_stream(splits.train["text"])
-            splits.info[key] = CharNgramModel(config.ngram_order).fit(
-                self._symbols(vocabulary, stream)
-            )
+            stream = self.characters(config, splits).encode_stream(splits.train["text"])
+            splits.info[key] = CharNgramModel(config.ngram_order).fit(self._symbols(stream))
         return splits.info[key]
 
-    def _ngram_bits_per_character(
-        self, splits: Splits, config: TextGenerationConfig, vocabulary: CharVocabulary
-    ) -> float:
-        """The n-gram model on exactly what the network scores: each document after ``<s>``."""
+    def _ngram_bits_per_character(self, splits: Splits, config: TextGenerationConfig) -> float:
+        """The n-gram model on exactly the text the network scores: each document after
+        ``<s>``, its characters and its end."""
         key = ("ngram_bits", config.ngram_order, config.eval_characters)
         if key not in splits.info:
-            model = self._ngram(splits, config, vocabulary)
+            model = self._ngram(splits, config)
+            characters = self.characters(config, splits)
             total, count = 0.0, 0
             for document in self.evaluation_documents(config, splits):
-                symbols = self._symbols(vocabulary, vocabulary.encode_document(document))
+                symbols = self._symbols(characters.encode_document(document))
                 # Bits of every symbol, minus the first (<s> is given, not predicted).
                 total += model.bits_per_character(symbols) * len(symbols)
                 total += math.log2(model.prob(symbols[0], ""))
@@ -207,11 +229,11 @@ class TextGenerationApp(App):
 
     def baselines(self, splits: Splits, config: TextGenerationConfig) -> dict:
         """Interpolated Kneser-Ney n-gram (fitted on the training text) on the same test text."""
-        vocabulary = self.vocabulary(config, splits)
-        train_symbols = self._symbols(vocabulary, vocabulary.encode_stream(splits.train["text"]))
+        characters = self.characters(config, splits)
+        train_symbols = self._symbols(characters.encode_stream(splits.train["text"]))
         return {
             f"kneser_ney_{config.ngram_order}": {
-                "bits_per_character": self._ngram_bits_per_character(splits, config, vocabulary),
+                "bits_per_character": self._ngram_bits_per_character(splits, config),
                 "order": config.ngram_order,
             },
             "unigram_entropy_of_training_text": {

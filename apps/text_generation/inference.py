@@ -1,8 +1,8 @@
 """Export graphs and predictors, built from the trained layers.
 
-- ``step_model``: one character id and the recurrent states in, next-id logits and the new states
-  out. This is the LiteRT model (``model_<variant>.tflite``): the host loop in
-  ``TextGenerationPredictor`` drives it one character at a time.
+- ``step_model``: one id (a character or a subword piece) and the recurrent states in, next-id
+  logits and the new states out. This is the LiteRT model (``model_<variant>.tflite``): the host
+  loop in ``TextGenerationPredictor`` drives it one id at a time.
 - ``sequence_model``: a whole sequence of ids and the initial states in, logits at every
   position and the final states out (teacher forcing), for scoring and for priming a prompt.
 - ``TextGenerationServing``: the SavedModel. ``generate`` (also ``serving_default``) takes the
@@ -25,7 +25,13 @@ import numpy as np
 import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import BEGIN_ID, UNKNOWN_ID, CharVocabulary
+from apps.text_generation.data import (
+    BEGIN_ID,
+    UNKNOWN_ID,
+    CharVocabulary,
+    SubwordVocabulary,
+    load_vocabulary,
+)
 from apps.text_generation.model import recurrent_layer_names
 from shared.app import Predictor
 from shared.config import load_config
@@ -126,12 +132,15 @@ class TextGenerationServing(tf.Module):
     Args:
         model: the trained model (its layers are reused).
         config: its config.
-        vocabulary: the character vocabulary it was trained with.
+        vocabulary: the vocabulary it was trained with. Subword pieces are tokenised in the
+            graph by ``tensorflow_text`` from the same SentencePiece model as on the host, so
+            loading this SavedModel needs ``import tensorflow_text`` first.
 
     ``generate(prompt, length, temperature, seed, top_k, top_p) -> {"text"}``: the prompt is
-    read after the begin token, then up to ``length`` characters are drawn (``temperature`` 0 is
-    greedy; ``top_k`` 0 and ``top_p`` 1 keep every character); the loop stops early when the
-    model ends the document (draws the begin token). The unknown id is never drawn.
+    read after the begin token, then ids are drawn until they write ``length`` characters, the
+    text being cut there (``temperature`` 0 is greedy; ``top_k`` 0 and ``top_p`` 1 keep every
+    id); the loop stops early when the model ends the document (draws the begin token). The
+    unknown id is never drawn.
 
     Example:
         >>> serving = TextGenerationServing(model, config, vocabulary)
@@ -140,27 +149,42 @@ class TextGenerationServing(tf.Module):
     """
 
     def __init__(
-        self, model: keras.Model, config: TextGenerationConfig, vocabulary: CharVocabulary
+        self,
+        model: keras.Model,
+        config: TextGenerationConfig,
+        vocabulary: CharVocabulary | SubwordVocabulary,
     ):
         super().__init__()
         self.model = model
         self.parts = model_parts(model, config)
         self.sequence = sequence_model(self.parts)
-        codepoints = tf.constant([ord(c) for c in vocabulary.characters], tf.int32)
-        self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                codepoints, tf.range(2, vocabulary.size, dtype=tf.int32)
-            ),
-            default_value=UNKNOWN_ID,
-        )
-        self.id_text = tf.constant(["", "\ufffd", *vocabulary.characters])
+        if isinstance(vocabulary, SubwordVocabulary):
+            import tensorflow_text  # registers the SentencePiece ops
+
+            self.pieces = tensorflow_text.SentencepieceTokenizer(
+                model=vocabulary.model_proto, out_type=tf.int32
+            )
+        else:
+            codepoints = tf.constant([ord(c) for c in vocabulary.characters], tf.int32)
+            self.table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(
+                    codepoints, tf.range(2, vocabulary.size, dtype=tf.int32)
+                ),
+                default_value=UNKNOWN_ID,
+            )
+        self.id_text = tf.constant(vocabulary.id_texts)
+        self.id_length = tf.constant([len(text) for text in vocabulary.id_texts], tf.int32)
         self.unknown = tf.one_hot(UNKNOWN_ID, vocabulary.size, on_value=True, off_value=False)
 
     def _encode(self, text):
         # Invalid UTF-8 becomes U+FFFD, which no vocabulary holds: the unknown id.
-        codepoints = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
-        ids = self.table.lookup(codepoints)
-        return tf.concat([[BEGIN_ID], ids], axis=0)  # [1 + characters]
+        if hasattr(self, "pieces"):
+            valid = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+            ids = self.pieces.tokenize(valid)
+        else:
+            codepoints = tf.strings.unicode_decode(text, "UTF-8", errors="replace")
+            ids = self.table.lookup(codepoints)
+        return tf.concat([[BEGIN_ID], ids], axis=0)  # [1 + ids]
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
     def encode(self, text):
@@ -191,20 +215,23 @@ class TextGenerationServing(tf.Module):
         primed = self.sequence([prompt_ids, zeros], training=False)
         seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
 
-        def keep_going(index, done, logits, states, tokens):
-            return tf.logical_and(index < length, tf.logical_not(done))
+        def keep_going(index, written, done, logits, states, tokens):
+            return tf.logical_and(written < length, tf.logical_not(done))
 
-        def draw(index, done, logits, states, tokens):
+        def draw(index, written, done, logits, states, tokens):
             allowed = tf.where(self.unknown[tf.newaxis, :], -np.inf, logits)  # [1, vocabulary]
             step_seed = tf.random.experimental.stateless_fold_in(seed_pair, index)
             token = tf_sample_next(allowed, temperature, top_k, top_p, step_seed)  # [1]
             logits, states = step(self.parts, token, states)
-            return index + 1, token[0] == BEGIN_ID, logits, states, tokens.write(index, token[0])
+            written += tf.gather(self.id_length, token[0])
+            tokens = tokens.write(index, token[0])
+            return index + 1, written, token[0] == BEGIN_ID, logits, states, tokens
 
-        count, done, _, _, tokens = tf.while_loop(
+        count, _, done, _, _, tokens = tf.while_loop(
             keep_going,
             draw,
             (
+                tf.constant(0),
                 tf.constant(0),
                 tf.constant(False),
                 primed["logits"][:, -1, :],
@@ -213,7 +240,8 @@ class TextGenerationServing(tf.Module):
             ),
         )
         drawn = tokens.stack()[: count - tf.cast(done, tf.int32)]  # the end token is not text
-        return {"text": tf.strings.reduce_join(tf.gather(self.id_text, drawn))}
+        text = tf.strings.reduce_join(tf.gather(self.id_text, drawn))
+        return {"text": tf.strings.substr(text, 0, length, unit="UTF8_CHAR")}
 
 
 class TextGenerationPredictor(Predictor):
@@ -227,7 +255,7 @@ class TextGenerationPredictor(Predictor):
     def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
         model_dir = pathlib.Path(model_dir)
         self.engine = engine if engine != "litert" else f"litert-{variant}"
-        self.vocabulary = CharVocabulary.load(model_dir / VOCABULARY_FILE)
+        self.vocabulary = load_vocabulary(model_dir / VOCABULARY_FILE)
         config = load_config(TextGenerationConfig, model_dir / "config.json")
         self.state_shape = (state_count(config.cell) * config.num_layers, config.units)
         if engine == "keras":
@@ -236,6 +264,8 @@ class TextGenerationPredictor(Predictor):
             self.serving = TextGenerationServing(model, config, self.vocabulary)
             self._logits, self._generate = self.serving.logits, self.serving.generate
         elif engine == "savedmodel":
+            if isinstance(self.vocabulary, SubwordVocabulary):
+                import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
             self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
             self._logits = self.loaded.signatures["logits"]
             self._generate = self.loaded.signatures["generate"]
@@ -273,7 +303,7 @@ class TextGenerationPredictor(Predictor):
         """Total -log2 P of every id after the first, each document from a zero state.
 
         Returns (bits, predicted ids). Each document is ``<s> text <s>``, so the ids predicted
-        are the characters and the end of the document.
+        are the text's (characters or pieces) and the end of the document.
         """
         total, count = 0.0, 0
         if self.engine.startswith("litert"):
@@ -334,17 +364,19 @@ class TextGenerationPredictor(Predictor):
         for token_id in self.vocabulary.encode_document(prompt)[:-1]:
             logits, states = self.step(int(token_id), states)
         rng = np.random.default_rng(seed)
-        drawn = []
-        for index in range(length):
+        id_texts = ["\n", *self.vocabulary.id_texts[1:]]  # a new document starts a new line
+        pieces, written = [], 0
+        while written < length:
             logits = logits.copy()
-            logits[UNKNOWN_ID] = -np.inf  # never write the unknown character
+            logits[UNKNOWN_ID] = -np.inf  # never write the unknown id
             token_id = draw_next(logits, temperature, top_k, top_p, rng)
             if token_id == BEGIN_ID and stop_at_end:
                 break
-            drawn.append(token_id)
-            if index + 1 < length:
+            pieces.append(id_texts[token_id])
+            written += len(pieces[-1])
+            if written < length:
                 logits, states = self.step(token_id, states)
-        return self.vocabulary.decode(drawn, begin="\n")
+        return "".join(pieces)[:length]
 
     def outputs(self, inputs: list) -> np.ndarray:
         """Teacher-forced next-character probabilities over ``<s>`` and 24 characters of each

@@ -13,10 +13,36 @@ from shared.layers import make_cell
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
-def bits_per_character(y_true, y_pred):
-    """Cross-entropy in bits (log base 2) of integer targets under logits, per position."""
+def bits_per_character(y_true, y_pred, characters_per_token=1.0):
+    """Cross-entropy in bits (log base 2) of integer targets under logits, per character:
+    per position, divided by the characters one position stands for on average."""
     nats = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
-    return nats / math.log(2.0)
+    return nats / (math.log(2.0) * characters_per_token)
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class BitsPerCharacter(keras.metrics.MeanMetricWrapper):
+    """The mean ``bits_per_character`` of a run, for character or subword models alike.
+
+    Args:
+        characters_per_token: characters per id of the text scored (1 for characters). One
+            number serves training and validation: the app passes the validation text's, so
+            ``val_bits_per_character`` is exact and the training figure is within the two
+            texts' difference (0.4% on the default text with 1,024 pieces).
+    """
+
+    def __init__(self, characters_per_token=1.0, name="bits_per_character", dtype=None):
+        super().__init__(
+            bits_per_character, name=name, dtype=dtype, characters_per_token=characters_per_token
+        )
+        self.characters_per_token = float(characters_per_token)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "characters_per_token": self.characters_per_token,
+        }
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
@@ -61,7 +87,10 @@ def recurrent_layer_names(config: TextGenerationConfig) -> list[str]:
 
 
 def build_model(
-    config: TextGenerationConfig, vocabulary_size: int, steps_per_epoch: int = 0
+    config: TextGenerationConfig,
+    vocabulary_size: int,
+    steps_per_epoch: int = 0,
+    characters_per_token: float = 1.0,
 ) -> keras.Model:
     """Many-to-many language model for truncated BPTT over stream lanes.
 
@@ -78,7 +107,8 @@ def build_model(
     (but for dropout masks, which each replica draws for its own lanes).
 
     Output ``logits`` [batch, window, vocabulary]: the next id at each position.
-    ``steps_per_epoch`` (windows per pass) sets the cosine decay's length when it is on.
+    ``steps_per_epoch`` (windows per pass) sets the cosine decay's length when it is on;
+    ``characters_per_token`` turns the bits of each position into bits per character.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if config.batch_size % replicas:
@@ -108,6 +138,6 @@ def build_model(
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=config.clip_norm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[bits_per_character],
+        metrics=[BitsPerCharacter(characters_per_token)],
     )
     return model

@@ -10,6 +10,7 @@ from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.data import BEGIN_ID, UNKNOWN_ID, CharVocabulary
 from shared.config import resolve_config
 from shared.data.sources import Source
+from shared.data.splits import Splits
 from shared.errors import UserError
 
 
@@ -97,3 +98,75 @@ def test_lanes_too_short_is_a_user_error():
     config = resolve_config(TextGenerationConfig, "quick", ["batch_size=8", "window_length=64"])
     with pytest.raises(UserError, match="validation text: 100 characters is too short"):
         TextGenerationApp()._lanes(config, np.zeros(100, np.int32), "validation")
+
+
+def small_corpus(count: int = 300) -> list[str]:
+    rng = np.random.default_rng(0)
+    words = [
+        "the",
+        "a",
+        "movie",
+        "film",
+        "was",
+        "is",
+        "great",
+        "awful",
+        "plot",
+        "actors",
+        "and",
+        "but",
+        "not",
+        "very",
+        "I",
+        "loved",
+        "it",
+    ]
+    return [
+        " ".join(rng.choice(words, rng.integers(3, 12))).capitalize() + rng.choice([".", "!"])
+        for _ in range(count)
+    ]
+
+
+def test_subword_vocabulary_reads_back_exactly_and_through_its_file(tmp_path):
+    vocabulary = data.SubwordVocabulary.build(small_corpus(), size=60)
+    assert vocabulary.size == 60 and vocabulary.id_texts[:2] == ["", "\ufffd"]
+    text = "The  movie was great,  but not\tthe plot!"  # odd spaces kept as written
+    ids = vocabulary.encode(text)
+    assert len(ids) < len(text)  # pieces, not characters
+    unseen = str.maketrans({",": "\ufffd", "\t": "\ufffd"})  # not in the training text
+    assert vocabulary.decode(ids) == text.translate(unseen)
+    assert UNKNOWN_ID in ids.tolist() and BEGIN_ID not in ids.tolist()
+    document = vocabulary.encode_document("I loved it")
+    assert document[0] == document[-1] == BEGIN_ID
+    assert vocabulary.decode(document, begin="|") == "|I loved it|"
+    assert vocabulary.encode("plot\udcff").tolist()[-1] == UNKNOWN_ID  # a lone surrogate
+    path = tmp_path / "vocabulary.json"
+    path.write_text(vocabulary.to_json(), encoding="utf-8")
+    loaded = data.load_vocabulary(path)
+    assert isinstance(loaded, data.SubwordVocabulary) and loaded.id_texts == vocabulary.id_texts
+    np.testing.assert_array_equal(loaded.encode(text), ids)
+    path.write_text(CharVocabulary(["a"]).to_json(), encoding="utf-8")
+    assert isinstance(data.load_vocabulary(path), CharVocabulary)
+
+
+def test_a_subword_vocabulary_the_text_cannot_fill_is_a_user_error():
+    with pytest.raises(UserError, match="subword_vocabulary=5000"):
+        data.SubwordVocabulary.build(small_corpus(20), size=5000)
+
+
+def test_subword_and_character_streams_cover_the_same_characters():
+    documents = small_corpus(50)
+    app = TextGenerationApp()
+    for tokenizer in ("char", "subword"):
+        config = resolve_config(
+            TextGenerationConfig, "quick", [f"tokenizer={tokenizer}", "subword_vocabulary=40"]
+        )
+        splits = Splits({"text": documents}, {"text": documents}, {"text": documents}, source="t")
+        vocabulary = app.vocabulary(config, splits)
+        assert vocabulary.size == (
+            40 if tokenizer == "subword" else len(set("".join(documents))) + 2
+        )
+        stream = vocabulary.encode_stream(documents)
+        assert vocabulary.decode(stream, begin="\n") == "\n" + "\n".join(documents) + "\n"
+        # The n-gram baseline reads characters whatever the network reads.
+        assert isinstance(app.characters(config, splits), CharVocabulary)

@@ -2,8 +2,6 @@
 
 import json
 import os
-import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -19,23 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("data")
-    # Reuse a cached VADER sdist if the repository has one (it is checked by sha256 anyway).
-    cached = pathlib.Path("data/downloads")
-    if cached.is_dir():
-        shutil.copytree(cached, data_dir / "downloads")
-    previous = os.environ.get("RNNAPPS_DATA")
-    os.environ["RNNAPPS_DATA"] = str(data_dir)
-    out = tmp_path_factory.mktemp("models") / "text_generation"
-    try:
-        assert cli.main(["train", "text_generation", "--preset", "quick", "--out", str(out)]) == 0
-    finally:
-        if previous is None:
-            os.environ.pop("RNNAPPS_DATA")
-        else:
-            os.environ["RNNAPPS_DATA"] = previous
-    return out
+def model_dir(train_quick):
+    return train_quick()
 
 
 @pytest.fixture(scope="module")

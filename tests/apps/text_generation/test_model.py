@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.inference import draw_next, model_parts, sequence_model, step_model
-from apps.text_generation.model import build_model, recurrent_layer_names
+from apps.text_generation.model import BitsPerCharacter, build_model, recurrent_layer_names
 from shared import export
 from shared.config import resolve_config
 from shared.layers import state_count
@@ -133,3 +133,15 @@ def test_host_draw_follows_the_shared_filtered_distribution():
     assert draw_next(logits, 5.0, 1, 1.0, rng) == 1  # top_k 1 is greedy at any temperature
     first = [draw_next(logits, 1.0, 0, 1.0, np.random.default_rng(9)) for _ in range(3)]
     assert len(set(first)) == 1  # same seed, same draw
+
+
+def test_bits_per_character_counts_characters_not_ids(tmp_path):
+    logits = np.log(np.full((2, 3, 4), 0.25, np.float32))  # 2 bits per id, whatever the target
+    targets = np.zeros((2, 3), np.int32)
+    for characters_per_token in (1.0, 2.5):
+        metric = BitsPerCharacter(characters_per_token)
+        metric.update_state(targets, logits)
+        assert float(metric.result()) == pytest.approx(2.0 / characters_per_token)
+        restored = BitsPerCharacter.from_config(metric.get_config())
+        assert restored.characters_per_token == characters_per_token
+        assert restored.name == "bits_per_character"
