@@ -24,11 +24,19 @@ class TextGenerationConfig(BaseConfig):
     units: int = 256  # ~0.28 M parameters, ~30k training characters/s on this machine
     embedding_dim: int = 64
     dropout_rate: float = 0.1  # after each layer; ~1.9 M training characters overfit slowly
+    embedding_dropout: float = 0.0  # on the embedded input ids
+    # Dropout on each cell's recurrent input (one mask for the whole window: variational);
+    # GRU and LSTM cells only.
+    recurrent_dropout: float = 0.0
     # Truncated BPTT: the batch is `batch_size` lanes, each a contiguous slice of the training
     # stream, read `window_length` characters at a time with the recurrent state carried from
     # one window to the next (stateful layers), so the model sees context far longer than the
     # window while gradients flow back `window_length` steps.
     window_length: int = 128
+    # Unroll the training loop over the window into the graph (no while loop): the fixed
+    # window allows it, and it trains UNROLL_GAIN faster on this machine. Generation and
+    # scoring (inference.py) always loop.
+    unroll: bool = True
     # Lanes of the stream: the global batch. Under strategy=mirrored or multi_worker each of the
     # R replicas gets the same batch_size / R lanes every step and carries their states, so it
     # trains as one device does but for dropout masks (batch_size must be a multiple of R).
@@ -113,7 +121,13 @@ class TextGenerationConfig(BaseConfig):
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
+        for name in ("dropout_rate", "embedding_dropout", "recurrent_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
+        if self.recurrent_dropout and self.cell not in ("gru", "lstm"):
+            raise UserError(
+                f"--set recurrent_dropout={self.recurrent_dropout}: only gru and lstm cells "
+                f"have it, not {self.cell}"
+            )
         if not self.clip_norm > 0.0:
             raise UserError(f"--set clip_norm={self.clip_norm}: must be > 0")

@@ -121,11 +121,17 @@ def build_model(
         batch_shape=(lanes_per_replica, config.window_length), dtype="int32", name="token_ids"
     )
     x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(token_ids)
+    x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
+    cell_options = (
+        {"recurrent_dropout": config.recurrent_dropout} if config.recurrent_dropout else {}
+    )
     for name in recurrent_layer_names(config):
         # RNN(cell) rather than GRU/LSTM: the cells then get unique names ("gru_1_cell"), which
         # the step model, calling every cell directly, needs.
-        cell = make_cell(config.cell, config.units, name=f"{name}_cell")
-        rnn = ReplicaStatefulRNN(cell, return_sequences=True, stateful=True, name=name)
+        cell = make_cell(config.cell, config.units, name=f"{name}_cell", **cell_options)
+        rnn = ReplicaStatefulRNN(
+            cell, return_sequences=True, stateful=True, unroll=config.unroll, name=name
+        )
         x = rnn(x)  # [batch, window, units]
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
     logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # [batch, window, vocabulary]

@@ -10,6 +10,7 @@ from apps.text_generation.inference import draw_next, model_parts, sequence_mode
 from apps.text_generation.model import BitsPerCharacter, build_model, recurrent_layer_names
 from shared import export
 from shared.config import resolve_config
+from shared.errors import UserError
 from shared.layers import state_count
 from shared.litert import LiteRTModel
 from shared.sampling import token_probabilities
@@ -17,11 +18,11 @@ from shared.sampling import token_probabilities
 VOCABULARY_SIZE = 23
 
 
-def small_model(cell: str) -> tuple[keras.Model, TextGenerationConfig]:
+def small_model(cell: str, *settings: str) -> tuple[keras.Model, TextGenerationConfig]:
     config = resolve_config(
         TextGenerationConfig,
         "quick",
-        [f"cell={cell}", "num_layers=2", "units=12", "batch_size=2", "window_length=9"],
+        [f"cell={cell}", "num_layers=2", "units=12", "batch_size=2", "window_length=9", *settings],
     )
     keras.utils.set_random_seed(3)
     model = build_model(config, VOCABULARY_SIZE)
@@ -53,10 +54,19 @@ def test_stepping_token_by_token_equals_the_full_sequence(cell):
     assert states.shape == (1, 2 * state_count(cell), 12)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_sequence_model_equals_the_stateful_training_model_across_windows(cell):
-    """Truncated BPTT carries the state: two windows of the training model = one long call."""
-    model, config = small_model(cell)
+@pytest.mark.parametrize(
+    "cell, settings",
+    [
+        ("gru", ()),
+        ("lstm", ()),
+        ("gru", ("unroll=false",)),
+        ("lstm", ("recurrent_dropout=0.3", "embedding_dropout=0.2")),
+    ],
+)
+def test_sequence_model_equals_the_stateful_training_model_across_windows(cell, settings):
+    """Truncated BPTT carries the state: two windows of the training model = one long call
+    (unrolled or looped; dropout only in training)."""
+    model, config = small_model(cell, *settings)
     parts = model_parts(model, config)
     ids = token_ids(2, 18, seed=4)
     for layer in model.layers:
@@ -145,3 +155,20 @@ def test_bits_per_character_counts_characters_not_ids(tmp_path):
         restored = BitsPerCharacter.from_config(metric.get_config())
         assert restored.characters_per_token == characters_per_token
         assert restored.name == "bits_per_character"
+
+
+def test_dropout_of_the_input_and_the_recurrent_state_acts_in_training_only():
+    ids = token_ids(2, 9)
+
+    def run(model, training):
+        for layer in model.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+        return np.asarray(model(ids, training=training))
+
+    dropped, _ = small_model("gru", "recurrent_dropout=0.5", "embedding_dropout=0.5")
+    plain, _ = small_model("gru")  # the same weights (small_model draws them from one seed)
+    assert not np.allclose(run(dropped, True), run(dropped, True))  # a new mask per call
+    np.testing.assert_allclose(run(dropped, False), run(plain, False), atol=1e-6)
+    with pytest.raises(UserError, match="recurrent_dropout"):
+        small_model("indrnn", "recurrent_dropout=0.2")
