@@ -59,7 +59,7 @@ def test_stepping_token_by_token_equals_the_full_sequence(cell):
     [
         ("gru", ()),
         ("lstm", ()),
-        ("gru", ("unroll=false",)),
+        ("gru", ("unroll=true",)),
         ("lstm", ("recurrent_dropout=0.3", "embedding_dropout=0.2")),
     ],
 )
