@@ -38,7 +38,7 @@ _SYMBOL_BASE = 0xF0000
 
 class TextGenerationApp(App):
     name = "text_generation"
-    task = "Character-level text generation (bits per character on held-out text: lower is better)"
+    task = "Text generation (bits per character on held-out text: lower is better)"
     pattern = "many-to-many training, one-to-many generation (stacked GRU/LSTM, stateful TBPTT)"
     default_data = (
         "VADER ground truth: 23.6k unique snippets (2.4 M characters) of reviews, news, tweets"
@@ -119,8 +119,8 @@ class TextGenerationApp(App):
         windows = lane_length // window
         if windows < 1:
             raise UserError(
-                f"{part} text: {len(stream):,} characters is too short for {lanes} lanes of "
-                f"{window} (lower --set batch_size or window_length)"
+                f"{part} text: {len(stream):,} ids (characters or pieces) is too short for "
+                f"{lanes} lanes of {window} (lower --set batch_size or window_length)"
             )
         used = lanes * lane_length
         inputs = stream[:used].reshape(lanes, lane_length)[:, : windows * window]
