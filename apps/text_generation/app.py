@@ -25,6 +25,7 @@ from shared.char_ngram import CharNgramModel, unigram_entropy
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.errors import UserError
+from shared.workflow import log
 
 MAX_PROMPT_CHARACTERS = 10_000
 MAX_LENGTH = 20_000
@@ -75,7 +76,9 @@ class TextGenerationApp(App):
         documents and kept with the splits."""
         if "vocabulary" not in splits.info:
             if config.tokenizer == "subword":
-                print(f"Learning {config.subword_vocabulary:,} subword pieces (SentencePiece)")
+                log(
+                    f"{self.name}: learning {config.subword_vocabulary:,} subword pieces (SentencePiece)"
+                )
                 vocabulary = SubwordVocabulary.build(
                     splits.train["text"], config.subword_vocabulary
                 )
