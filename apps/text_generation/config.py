@@ -105,6 +105,8 @@ class TextGenerationConfig(BaseConfig):
         # 512, 6, 0.3: 1.991; 512, dropout 0.45: 1.997 after 5 of 8 passes (training 2.01).
         # Weight tying through a 128-wide projection with whole-token embedding dropout 0.1
         # trained slower (2.019 after 10 of 12 passes), recurrent dropout 3x slower a pass.
+        # This preset, measured: 1.957 validation, 1.961 test bits per character (8.8% under the
+        # 5-gram), 1,123 s of training on the quiet machine.
         "default": dict(
             tokenizer="subword",
             subword_vocabulary=1024,

@@ -192,7 +192,8 @@ class SubwordVocabulary(_Stream):
         except RuntimeError as error:  # "Vocabulary size too high (1024). Please set it ..."
             raise UserError(
                 f"--set subword_vocabulary={size}: SentencePiece cannot learn it from this "
-                f"training text ({str(error).splitlines()[-1].strip()})"
+                f"training text ({str(error).splitlines()[-1].rpartition('] ')[2].strip()}); "
+                "lower it or read characters (--set tokenizer=char)"
             ) from None
         return cls(model.getvalue())
 

@@ -27,8 +27,8 @@ class BitsPerCharacter(keras.metrics.MeanMetricWrapper):
     Args:
         characters_per_token: characters per id of the text scored (1 for characters). One
             number serves training and validation: the app passes the validation text's, so
-            ``val_bits_per_character`` is exact and the training figure is within the two
-            texts' difference (0.4% on the default text with 1,024 pieces).
+            ``val_bits_per_character`` counts the validation text's characters and the training
+            figure is off by the two texts' difference (0.4% on the default text, 1,024 pieces).
     """
 
     def __init__(self, characters_per_token=1.0, name="bits_per_character", dtype=None):

@@ -96,7 +96,9 @@ def test_truncated_bptt_lanes_continue_from_batch_to_batch():
 
 def test_lanes_too_short_is_a_user_error():
     config = resolve_config(TextGenerationConfig, "quick", ["batch_size=8", "window_length=64"])
-    with pytest.raises(UserError, match="validation text: 100 characters is too short"):
+    with pytest.raises(
+        UserError, match=r"validation text: 100 ids \(characters or pieces\) is too short"
+    ):
         TextGenerationApp()._lanes(config, np.zeros(100, np.int32), "validation")
 
 
@@ -150,7 +152,7 @@ def test_subword_vocabulary_reads_back_exactly_and_through_its_file(tmp_path):
 
 
 def test_a_subword_vocabulary_the_text_cannot_fill_is_a_user_error():
-    with pytest.raises(UserError, match="subword_vocabulary=5000"):
+    with pytest.raises(UserError, match=r"subword_vocabulary=5000: .*too high.*tokenizer=char"):
         data.SubwordVocabulary.build(small_corpus(20), size=5000)
 
 
