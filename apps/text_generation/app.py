@@ -98,16 +98,25 @@ class TextGenerationApp(App):
 
     def restore_state(self, model_dir, config: TextGenerationConfig, splits: Splits) -> None:
         splits.info["vocabulary"] = load_vocabulary(pathlib.Path(model_dir) / VOCABULARY_FILE)
+        splits.info.pop("streams", None)  # encoded with the vocabulary it replaces
+
+    def stream(self, config: TextGenerationConfig, splits: Splits, part: str) -> np.ndarray:
+        """The ``part`` split's documents as one stream of ids: encoded once, kept with the
+        splits (the model's size and the datasets both need it)."""
+        streams = splits.info.setdefault("streams", {})
+        if part not in streams:
+            documents = getattr(splits, part)["text"]
+            streams[part] = self.vocabulary(config, splits).encode_stream(documents)
+        return streams[part]
 
     def build_model(self, config: TextGenerationConfig, splits: Splits):
-        vocabulary = self.vocabulary(config, splits)
-        tokens = len(vocabulary.encode_stream(splits.train["text"]))
+        tokens = len(self.stream(config, splits, "train"))
         steps_per_epoch = tokens // (config.batch_size * config.window_length)
-        validation = splits.validation["text"]
-        characters_per_token = sum(len(text) + 1 for text in validation) / (
-            len(vocabulary.encode_stream(validation)) - 1
+        characters_per_token = sum(len(text) + 1 for text in splits.validation["text"]) / (
+            len(self.stream(config, splits, "validation")) - 1
         )  # + 1: the end of each document, predicted like a character
-        return build_model(config, vocabulary.size, steps_per_epoch, characters_per_token)
+        size = self.vocabulary(config, splits).size
+        return build_model(config, size, steps_per_epoch, characters_per_token)
 
     def _lanes(self, config: TextGenerationConfig, stream: np.ndarray, part: str):
         """Batches for truncated BPTT: ``batch_size`` contiguous lanes of the stream.
@@ -135,10 +144,9 @@ class TextGenerationApp(App):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def make_datasets(self, config: TextGenerationConfig, splits: Splits):
-        vocabulary = self.vocabulary(config, splits)
         return (
-            self._lanes(config, vocabulary.encode_stream(splits.train["text"]), "training"),
-            self._lanes(config, vocabulary.encode_stream(splits.validation["text"]), "validation"),
+            self._lanes(config, self.stream(config, splits, "train"), "training"),
+            self._lanes(config, self.stream(config, splits, "validation"), "validation"),
         )
 
     # --- export -------------------------------------------------------------------------------

@@ -214,11 +214,6 @@ class SubwordVocabulary(_Stream):
             }
         )
 
-    @classmethod
-    def load(cls, path: pathlib.Path) -> SubwordVocabulary:
-        saved = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-        return cls(base64.b64decode(saved["sentencepiece_model"]))
-
 
 def load_vocabulary(path: pathlib.Path) -> CharVocabulary | SubwordVocabulary:
     """The vocabulary a model was trained with, whichever kind its file holds."""
