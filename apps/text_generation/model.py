@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import keras
@@ -82,6 +83,158 @@ class ReplicaStatefulRNN(keras.layers.RNN):
             super()._create_state_variables(batch_size)
 
 
+class _WeightDropCell:
+    """Mixin for a Keras GRU or LSTM cell: inside ``with cell.recurrent_kernel_replaced(k)``
+    every step multiplies the state by ``k`` instead of the cell's recurrent kernel.
+
+    ``WeightDropRNN`` replaces it, for one window, by a dropped copy (DropConnect). Outside the
+    ``with`` block the cell is the Keras cell, step for step, so the inference graphs that call
+    it directly compute what a Keras cell would with the same weights.
+    """
+
+    _replaced_recurrent_kernel = None
+
+    @contextlib.contextmanager
+    def recurrent_kernel_replaced(self, kernel):
+        self._replaced_recurrent_kernel = kernel
+        try:
+            yield
+        finally:
+            self._replaced_recurrent_kernel = None
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class WeightDropGRUCell(_WeightDropCell, keras.layers.GRUCell):
+    """``keras.layers.GRUCell`` (``reset_after=True``) whose recurrent kernel
+    ``WeightDropRNN`` can drop for a window; otherwise the same cell.
+
+    Args:
+        units: state size.
+        **kwargs: as for ``keras.layers.GRUCell``; its own ``dropout`` and
+            ``recurrent_dropout`` stay 0 (``weight_drop`` replaces them).
+
+    Call arguments:
+        inputs: [batch, features]; states: the [batch, units] state (or a list of it).
+
+    Example:
+        >>> cell = WeightDropGRUCell(4)
+        >>> keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        if not self.reset_after or self.dropout or self.recurrent_dropout:
+            raise ValueError(
+                "WeightDropGRUCell needs reset_after=True and no dropout or recurrent_dropout"
+            )
+
+    def call(self, inputs, states, training=False):
+        if self._replaced_recurrent_kernel is None:
+            return super().call(inputs, states, training=training)
+        h_tm1 = states[0] if isinstance(states, list | tuple) else states  # [batch, units]
+        x = keras.ops.matmul(inputs, self.kernel)  # [batch, 3 units]
+        inner = keras.ops.matmul(h_tm1, self._replaced_recurrent_kernel)  # [batch, 3 units]
+        if self.use_bias:
+            x, inner = x + self.bias[0], inner + self.bias[1]
+        x_z, x_r, x_h = keras.ops.split(x, 3, axis=-1)
+        recurrent_z, recurrent_r, recurrent_h = keras.ops.split(inner, 3, axis=-1)
+        z = self.recurrent_activation(x_z + recurrent_z)
+        r = self.recurrent_activation(x_r + recurrent_r)
+        candidate = self.activation(x_h + r * recurrent_h)
+        h = z * h_tm1 + (1 - z) * candidate
+        return h, [h] if isinstance(states, list | tuple) else h
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class WeightDropLSTMCell(_WeightDropCell, keras.layers.LSTMCell):
+    """``keras.layers.LSTMCell`` whose recurrent kernel ``WeightDropRNN`` can drop for a
+    window; otherwise the same cell.
+
+    Args:
+        units: state size.
+        **kwargs: as for ``keras.layers.LSTMCell``; its own ``dropout`` and
+            ``recurrent_dropout`` stay 0 (``weight_drop`` replaces them).
+
+    Call arguments:
+        inputs: [batch, features]; states: ``[h, c]``, each [batch, units].
+
+    Example:
+        >>> cell = WeightDropLSTMCell(4)
+        >>> keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        if self.dropout or self.recurrent_dropout:
+            raise ValueError("WeightDropLSTMCell needs no dropout or recurrent_dropout")
+
+    def call(self, inputs, states, training=False):
+        if self._replaced_recurrent_kernel is None:
+            return super().call(inputs, states, training=training)
+        h_tm1, c_tm1 = states  # [batch, units] each
+        z = keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(
+            h_tm1, self._replaced_recurrent_kernel
+        )  # [batch, 4 units]
+        if self.use_bias:
+            z = z + self.bias
+        c, o = self._compute_carry_and_output_fused(keras.ops.split(z, 4, axis=1), c_tm1)
+        h = o * self.activation(c)
+        return h, [h, c]
+
+
+WEIGHT_DROP_CELLS = {"gru": WeightDropGRUCell, "lstm": WeightDropLSTMCell}
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class WeightDropRNN(ReplicaStatefulRNN):
+    """A ``ReplicaStatefulRNN`` that, in training, drops each recurrent weight with
+    probability ``weight_drop`` (DropConnect; the "weight drop" of Merity et al. 2018, AWD-LSTM).
+
+    One mask is drawn per call, before the loop, and used at every step of the window: the
+    recurrent connections are regularised without a mask op inside the loop (Keras's
+    ``recurrent_dropout`` masks the state at every step and splits the fused product, 3x slower
+    a pass here). Out of training, or with ``weight_drop=0``, it is a ``ReplicaStatefulRNN``.
+
+    Args:
+        cell: a ``WeightDropGRUCell`` or ``WeightDropLSTMCell``.
+        weight_drop: the fraction of recurrent weights dropped, in [0, 1).
+        seed: seed of the masks.
+        **kwargs: as for ``ReplicaStatefulRNN``.
+
+    Call arguments:
+        sequences: [per-replica batch, time, features].
+
+    Example:
+        >>> layer = WeightDropRNN(WeightDropGRUCell(4), weight_drop=0.5, return_sequences=True)
+        >>> layer(keras.ops.ones((2, 3, 5)), training=True).shape
+        (2, 3, 4)
+    """
+
+    def __init__(self, cell, weight_drop=0.0, seed=None, **kwargs):
+        super().__init__(cell, **kwargs)
+        if not isinstance(cell, _WeightDropCell):
+            raise ValueError(f"WeightDropRNN needs a weight-drop cell, got {type(cell).__name__}")
+        if not 0.0 <= weight_drop < 1.0:
+            raise ValueError(f"weight_drop must be in [0, 1), got {weight_drop}")
+        self.weight_drop = weight_drop
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if not (training and self.weight_drop):
+            return super().call(sequences, initial_state, mask, training)
+        dropped = keras.random.dropout(
+            self.cell.recurrent_kernel, self.weight_drop, seed=self.seed_generator
+        )
+        with self.cell.recurrent_kernel_replaced(dropped):
+            return super().call(sequences, initial_state, mask, training)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_drop": self.weight_drop, "seed": self.seed}
+
+
 def recurrent_layer_names(config: TextGenerationConfig) -> list[str]:
     return [f"{config.cell}_{index + 1}" for index in range(config.num_layers)]
 
@@ -128,10 +281,22 @@ def build_model(
     for name in recurrent_layer_names(config):
         # RNN(cell) rather than GRU/LSTM: the cells then get unique names ("gru_1_cell"), which
         # the step model, calling every cell directly, needs.
-        cell = make_cell(config.cell, config.units, name=f"{name}_cell", **cell_options)
-        rnn = ReplicaStatefulRNN(
-            cell, return_sequences=True, stateful=True, unroll=config.unroll, name=name
-        )
+        if config.weight_drop:
+            cell = WEIGHT_DROP_CELLS[config.cell](config.units, name=f"{name}_cell")
+            rnn = WeightDropRNN(
+                cell,
+                weight_drop=config.weight_drop,
+                seed=config.seed,
+                return_sequences=True,
+                stateful=True,
+                unroll=config.unroll,
+                name=name,
+            )
+        else:
+            cell = make_cell(config.cell, config.units, name=f"{name}_cell", **cell_options)
+            rnn = ReplicaStatefulRNN(
+                cell, return_sequences=True, stateful=True, unroll=config.unroll, name=name
+            )
         x = rnn(x)  # [batch, window, units]
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
     logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # [batch, window, vocabulary]

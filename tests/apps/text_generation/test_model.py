@@ -7,7 +7,12 @@ import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.inference import draw_next, model_parts, sequence_model, step_model
-from apps.text_generation.model import BitsPerCharacter, build_model, recurrent_layer_names
+from apps.text_generation.model import (
+    WEIGHT_DROP_CELLS,
+    BitsPerCharacter,
+    build_model,
+    recurrent_layer_names,
+)
 from shared import export
 from shared.config import resolve_config
 from shared.errors import UserError
@@ -61,6 +66,8 @@ def test_stepping_token_by_token_equals_the_full_sequence(cell):
         ("lstm", ()),
         ("gru", ("unroll=true",)),
         ("lstm", ("recurrent_dropout=0.3", "embedding_dropout=0.2")),
+        ("gru", ("weight_drop=0.4",)),
+        ("lstm", ("weight_drop=0.4",)),
     ],
 )
 def test_sequence_model_equals_the_stateful_training_model_across_windows(cell, settings):
@@ -104,8 +111,9 @@ def test_a_cell_keras_lacks_trains_a_step():
     assert all(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
 
 
-def test_training_model_saves_and_reloads_safely(tmp_path):
-    model, _ = small_model("lstm")
+@pytest.mark.parametrize("settings", [(), ("weight_drop=0.3",)])
+def test_training_model_saves_and_reloads_safely(tmp_path, settings):
+    model, _ = small_model("lstm", *settings)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -172,3 +180,60 @@ def test_dropout_of_the_input_and_the_recurrent_state_acts_in_training_only():
     np.testing.assert_allclose(run(dropped, False), run(plain, False), atol=1e-6)
     with pytest.raises(UserError, match="recurrent_dropout"):
         small_model("indrnn", "recurrent_dropout=0.2")
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_weight_drop_cells_step_as_keras_cells_with_the_kernel_they_are_given(cell):
+    keras_cell = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}[cell](6)
+    dropping = WEIGHT_DROP_CELLS[cell](6)
+    rng = np.random.default_rng(2)
+    inputs = rng.normal(size=(3, 5)).astype("float32")
+    states = [rng.normal(size=(3, 6)).astype("float32") for _ in range(state_count(cell))]
+    keras_cell.build((3, 5))
+    dropping.build((3, 5))
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in keras_cell.weights]
+    keras_cell.set_weights(weights)
+    dropping.set_weights(weights)
+
+    def step(layer, **kernel):
+        if kernel:
+            with layer.recurrent_kernel_replaced(kernel["kernel"]):
+                h, new_states = layer(inputs, states, training=True)
+        else:
+            h, new_states = layer(inputs, states, training=True)
+        return [np.asarray(h)] + [np.asarray(state) for state in new_states]
+
+    expected = step(keras_cell)
+    for got in (step(dropping), step(dropping, kernel=dropping.recurrent_kernel)):
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    # A replaced kernel is what the step multiplies the state by: zeros = no recurrence.
+    zero_kernel = np.zeros(keras_cell.recurrent_kernel.shape, "float32")
+    keras_cell.recurrent_kernel.assign(zero_kernel)
+    for a, b in zip(step(dropping, kernel=zero_kernel), step(keras_cell), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(step(dropping)[0], step(keras_cell)[0])  # its own kernel is back
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_weight_drop_acts_in_training_only(cell):
+    ids = token_ids(2, 9)
+
+    def run(model, training):
+        for layer in model.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+        return np.asarray(model(ids, training=training))
+
+    dropped, config = small_model(cell, "weight_drop=0.5")
+    plain, _ = small_model(cell)  # the same weights (small_model draws them from one seed)
+    first, second = run(dropped, True), run(dropped, True)
+    assert not np.allclose(first, second)  # a new mask per window
+    np.testing.assert_allclose(run(dropped, False), run(plain, False), atol=1e-6)
+    assert not np.allclose(first, run(plain, False), atol=1e-3)
+    layer = dropped.get_layer(recurrent_layer_names(config)[0])
+    assert layer.cell._replaced_recurrent_kernel is None  # restored after the window
+    with pytest.raises(UserError, match="weight_drop"):
+        small_model("indrnn", "weight_drop=0.2")
+    with pytest.raises(UserError, match="weight_drop"):
+        small_model("gru", "weight_drop=0.2", "recurrent_dropout=0.2")
