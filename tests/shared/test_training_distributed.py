@@ -218,3 +218,15 @@ def test_mirrored_replicas_carry_their_own_lanes_text_generation_states(tmp_path
     for a, b in zip(single["weights"], mirrored["weights"], strict=True):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-5)
     assert "batch_size=15" in results["odd_lanes_error"]
+
+
+@pytest.mark.slow
+def test_weight_drop_trains_on_mirrored_replicas(tmp_path):
+    """The default preset's weight drop draws its mask inside each replica's step: it must
+    train there too. Each replica draws its own mask, so the runs agree only roughly."""
+    overrides = ["weight_drop=0.3", "epochs=2", "train_characters=20000"]
+    results = _train_default_and_mirrored(tmp_path, "text_generation", overrides)
+    single, mirrored = results["default"], results["mirrored"]
+    assert mirrored["loss"][1] < mirrored["loss"][0]
+    assert mirrored["loss"] == pytest.approx(single["loss"], rel=0.02)
+    assert mirrored["val_loss"] == pytest.approx(single["val_loss"], rel=0.02)
