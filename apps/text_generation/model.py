@@ -66,7 +66,7 @@ class ReplicaStatefulRNN(keras.layers.RNN):
 
     Example:
         >>> layer = ReplicaStatefulRNN(keras.layers.GRUCell(4), stateful=True)
-        >>> layer(keras.ops.zeros((2, 3, 5))).shape
+        >>> tuple(layer(keras.ops.zeros((2, 3, 5))).shape)
         (2, 4)
     """
 
@@ -118,7 +118,7 @@ class WeightDropGRUCell(_WeightDropCell, keras.layers.GRUCell):
 
     Example:
         >>> cell = WeightDropGRUCell(4)
-        >>> keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape
+        >>> tuple(keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape)
         (2, 4)
     """
 
@@ -161,7 +161,7 @@ class WeightDropLSTMCell(_WeightDropCell, keras.layers.LSTMCell):
 
     Example:
         >>> cell = WeightDropLSTMCell(4)
-        >>> keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape
+        >>> tuple(keras.layers.RNN(cell)(keras.ops.zeros((2, 3, 5))).shape)
         (2, 4)
     """
 
@@ -208,7 +208,7 @@ class WeightDropRNN(ReplicaStatefulRNN):
 
     Example:
         >>> layer = WeightDropRNN(WeightDropGRUCell(4), weight_drop=0.5, return_sequences=True)
-        >>> layer(keras.ops.ones((2, 3, 5)), training=True).shape
+        >>> tuple(layer(keras.ops.ones((2, 3, 5)), training=True).shape)
         (2, 3, 4)
     """
 
