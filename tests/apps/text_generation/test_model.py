@@ -38,6 +38,17 @@ def small_model(cell: str, *settings: str) -> tuple[keras.Model, TextGenerationC
     return model, config
 
 
+def reset_states(model: keras.Model) -> None:
+    for layer in model.layers:
+        if hasattr(layer, "reset_state"):
+            layer.reset_state()
+
+
+def run_from_zero_states(model: keras.Model, ids: np.ndarray, training: bool) -> np.ndarray:
+    reset_states(model)
+    return np.asarray(model(ids, training=training))
+
+
 def token_ids(batch: int, length: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, VOCABULARY_SIZE, (batch, length), np.int32)
 
@@ -76,9 +87,7 @@ def test_sequence_model_equals_the_stateful_training_model_across_windows(cell, 
     model, config = small_model(cell, *settings)
     parts = model_parts(model, config)
     ids = token_ids(2, 18, seed=4)
-    for layer in model.layers:
-        if hasattr(layer, "reset_state"):
-            layer.reset_state()
+    reset_states(model)
     windows = [np.asarray(model(ids[:, :9])), np.asarray(model(ids[:, 9:]))]
     full = sequence_model(parts)([ids, parts.zero_states(2)])["logits"]
     np.testing.assert_allclose(np.concatenate(windows, axis=1), np.asarray(full), atol=1e-5)
@@ -119,9 +128,7 @@ def test_training_model_saves_and_reloads_safely(tmp_path, settings):
     loaded = keras.saving.load_model(path, safe_mode=True)
     ids = token_ids(2, 9)
     for m in (model, loaded):
-        for layer in m.layers:
-            if hasattr(layer, "reset_state"):
-                layer.reset_state()
+        reset_states(m)
     np.testing.assert_allclose(np.asarray(loaded(ids)), np.asarray(model(ids)), atol=1e-6)
 
 
@@ -169,10 +176,7 @@ def test_dropout_of_the_input_and_the_recurrent_state_acts_in_training_only():
     ids = token_ids(2, 9)
 
     def run(model, training):
-        for layer in model.layers:
-            if hasattr(layer, "reset_state"):
-                layer.reset_state()
-        return np.asarray(model(ids, training=training))
+        return run_from_zero_states(model, ids, training)
 
     dropped, _ = small_model("gru", "recurrent_dropout=0.5", "embedding_dropout=0.5")
     plain, _ = small_model("gru")  # the same weights (small_model draws them from one seed)
@@ -220,10 +224,7 @@ def test_weight_drop_acts_in_training_only(cell):
     ids = token_ids(2, 9)
 
     def run(model, training):
-        for layer in model.layers:
-            if hasattr(layer, "reset_state"):
-                layer.reset_state()
-        return np.asarray(model(ids, training=training))
+        return run_from_zero_states(model, ids, training)
 
     dropped, config = small_model(cell, "weight_drop=0.5")
     plain, _ = small_model(cell)  # the same weights (small_model draws them from one seed)
