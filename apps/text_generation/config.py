@@ -154,16 +154,12 @@ class TextGenerationConfig(BaseConfig):
         for name in ("dropout_rate", "embedding_dropout", "recurrent_dropout", "weight_drop"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
-        if self.recurrent_dropout and self.cell not in ("gru", "lstm"):
-            raise UserError(
-                f"--set recurrent_dropout={self.recurrent_dropout}: only gru and lstm cells "
-                f"have it, not {self.cell}"
-            )
-        if self.weight_drop and self.cell not in ("gru", "lstm"):
-            raise UserError(
-                f"--set weight_drop={self.weight_drop}: only gru and lstm cells have it, "
-                f"not {self.cell}"
-            )
+        for name in ("recurrent_dropout", "weight_drop"):
+            if getattr(self, name) and self.cell not in ("gru", "lstm"):
+                raise UserError(
+                    f"--set {name}={getattr(self, name)}: only gru and lstm cells have it, "
+                    f"not {self.cell}"
+                )
         if self.weight_drop and self.recurrent_dropout:
             raise UserError(
                 f"--set weight_drop={self.weight_drop} recurrent_dropout="

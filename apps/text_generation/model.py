@@ -283,20 +283,19 @@ def build_model(
         # the step model, calling every cell directly, needs.
         if config.weight_drop:
             cell = WEIGHT_DROP_CELLS[config.cell](config.units, name=f"{name}_cell")
-            rnn = WeightDropRNN(
-                cell,
-                weight_drop=config.weight_drop,
-                seed=config.seed,
-                return_sequences=True,
-                stateful=True,
-                unroll=config.unroll,
-                name=name,
-            )
+            layer_class = WeightDropRNN
+            layer_options = {"weight_drop": config.weight_drop, "seed": config.seed}
         else:
             cell = make_cell(config.cell, config.units, name=f"{name}_cell", **cell_options)
-            rnn = ReplicaStatefulRNN(
-                cell, return_sequences=True, stateful=True, unroll=config.unroll, name=name
-            )
+            layer_class, layer_options = ReplicaStatefulRNN, {}
+        rnn = layer_class(
+            cell,
+            return_sequences=True,
+            stateful=True,
+            unroll=config.unroll,
+            name=name,
+            **layer_options,
+        )
         x = rnn(x)  # [batch, window, units]
         x = keras.layers.Dropout(config.dropout_rate, name=f"{name}_dropout")(x)
     logits = keras.layers.Dense(vocabulary_size, name="logits")(x)  # [batch, window, vocabulary]
