@@ -206,6 +206,15 @@ class App(abc.ABC):
         """
         return None
 
+    def after_training(self, model: keras.Model, config: BaseConfig, splits: Splits) -> dict:
+        """Adjust the trained `model` before it is saved and exported; what it did, for metrics.
+
+        For a decision rule tuned on ``splits.validation`` after the weights are fixed (a
+        threshold, say). Whatever it returns (JSON-ready) is written under
+        ``training.after_training`` in ``metrics.json``. The default: nothing, ``{}``.
+        """
+        return {}
+
     def run_quality_target(self, metrics: dict) -> QualityTarget | None:
         """`quality_target` for one trained run (its ``metrics.json``), with an absolute goal.
 

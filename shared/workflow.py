@@ -95,6 +95,9 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         return {}
     # After a resume, history.epoch holds only this process's epochs; the run's total is the last.
     epochs_run = history.epoch[-1] + 1 if history.epoch else config.epochs
+    adjusted = app.after_training(model, config, splits)
+    if adjusted:
+        log(f"{app.name}: after training: {json.dumps(adjusted)}")
     return export_and_evaluate(
         app,
         model,
@@ -105,6 +108,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         training={
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
+            **({"after_training": adjusted} if adjusted else {}),
             # Every epoch's losses, metrics and end time (s): what bench's time-to-target reads.
             "history": [
                 {key: round(value, 6) for key, value in row.items()}

@@ -42,6 +42,12 @@ class SentimentConfig(BaseConfig):
     # 16 / 32 / 64 dimensions (50,000 buckets); LiteRT fp32 0.35-0.44 ms a sentence (loaded).
     bigram_buckets: int = 50000
     bigram_dim: int = 32
+    # Members trained side by side in one graph, each with its own loss; the model answers
+    # with their mean probabilities and rating. 1 = a single model.
+    ensemble_size: int = 1
+    # After training, move the neutral decision threshold to where the validation split's
+    # weighted F1 (averaged over domains) is best: `neutral_log_shift` in apps/sentiment/app.py.
+    calibrate_neutral: bool = True
     rating_loss_weight: float = 1.0  # the regression head (rating / 4) shares the encoder
     neutral_threshold: float = 0.05  # paper protocol: |rating / 4| <= 0.05 is neutral
     train_limit: int = 0  # use at most this many training rows (0 = all): for the quick preset
@@ -83,6 +89,7 @@ class SentimentConfig(BaseConfig):
             "units",
             "epochs",
             "batch_size",
+            "ensemble_size",
         ):
             if getattr(self, name) < 1:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")

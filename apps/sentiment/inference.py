@@ -47,8 +47,13 @@ class SentimentServing(tf.Module):
 
 
 def litert_model(model: keras.Model) -> keras.Model:
-    """The batch-1, fixed-length graph that converts with builtin ops."""
-    return fixed_shape_model(model, batch_size=1)
+    """The batch-1, fixed-length graph that converts with builtin ops: label and rating
+    only (an ensemble's members' own outputs are for training)."""
+    fixed = fixed_shape_model(model, batch_size=1)
+    outputs = fixed(fixed.inputs[0])
+    return keras.Model(
+        fixed.inputs[0], {"label": outputs["label"], "rating": outputs["rating"]}, name=model.name
+    )
 
 
 class SentimentPredictor(Predictor):

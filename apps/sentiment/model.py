@@ -63,6 +63,40 @@ class BagOfBigrams(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="rnnapps")
+class PriorShift(keras.layers.Layer):
+    """Class probabilities -> the same, each class scaled by a fixed factor and renormalised.
+
+    Scaling class ``c`` by ``factors[c]`` adds ``log factors[c]`` to its logit: the shift of
+    a decision threshold, or of a class prior. The factors are 1 (no change) while the model
+    trains; ``calibrate_neutral`` sets them afterwards, on validation data. They are weights,
+    so ``model.keras``, the SavedModel and every ``.tflite`` carry the same decision rule
+    (a multiply, a sum and a divide: builtin LiteRT ops).
+
+    Args:
+        classes: number of classes.
+    """
+
+    def __init__(self, classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = int(classes)
+
+    def build(self, input_shape):
+        self.factors = self.add_weight(
+            shape=(self.classes,), initializer="ones", trainable=False, name="factors"
+        )
+
+    def call(self, probabilities):
+        shifted = probabilities * self.factors
+        return shifted / keras.ops.sum(shifted, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}
+
+
 def build_model(
     config: SentimentConfig, vocabulary_size: int, valence: np.ndarray | None = None
 ) -> keras.Model:
@@ -75,8 +109,8 @@ def build_model(
             to [-1, 1] (0 where unknown); fed beside the learned embedding and
             never trained.
 
-    Outputs ``label`` (softmax over negative/neutral/positive) and ``rating``
-    (tanh, the human rating divided by 4, so in [-1, 1]).
+    Outputs ``label`` (softmax over negative/neutral/positive, through a ``PriorShift``)
+    and ``rating`` (tanh, the human rating divided by 4, so in [-1, 1]).
     """
     token_ids = keras.Input(shape=(config.max_length,), dtype="int32", name="token_ids")
     prior = None
@@ -91,11 +125,61 @@ def build_model(
             ),
             name="lexicon_valence",
         )(token_ids)  # [batch, time, 1]
-    features = _encode(token_ids, prior, config, vocabulary_size)
+    members = config.ensemble_size
+    heads = [
+        _member(token_ids, prior, config, vocabulary_size, f"member{k}_" if members > 1 else "")
+        for k in range(members)
+    ]  # [(probabilities, rating)] per member
+    if members == 1:
+        (probabilities, rating), losses = heads[0], {"label": "label", "rating": "rating"}
+    else:
+        probabilities = keras.layers.Average(name="class_probabilities")([p for p, _ in heads])
+        rating = keras.layers.Average(name="rating")([r for _, r in heads])
+        losses = {f"member{k}_{head}": head for k in range(members) for head in ("label", "rating")}
+    outputs = {"label": PriorShift(3, name="label")(probabilities), "rating": rating}
+    if members > 1:
+        # Each member learns from its own loss (an ensemble, not one wide model); their
+        # outputs are the model's too, so Keras can score them, and LiteRT leaves them out.
+        for k, (member_probabilities, member_rating) in enumerate(heads):
+            outputs[f"member{k}_label"] = member_probabilities
+            outputs[f"member{k}_rating"] = member_rating
+    model = keras.Model(token_ids, outputs, name="sentiment")
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
+        ),
+        loss={
+            name: "sparse_categorical_crossentropy" if head == "label" else "mean_squared_error"
+            for name, head in losses.items()
+        },
+        loss_weights={
+            name: 1.0 if head == "label" else config.rating_loss_weight
+            for name, head in losses.items()
+        },
+        metrics={"label": ["accuracy"]} if members == 1 else None,
+    )
+    return model
+
+
+def target_names(config: SentimentConfig) -> list[str]:
+    """The outputs that training's targets are for: ``label`` and ``rating``, per member."""
+    if config.ensemble_size == 1:
+        return ["label", "rating"]
+    return [
+        f"member{k}_{head}" for k in range(config.ensemble_size) for head in ("label", "rating")
+    ]
+
+
+def _member(token_ids, prior, config: SentimentConfig, vocabulary_size: int, prefix: str):
+    """One member's class probabilities and rating; its layers' names start with `prefix`."""
+    features = _encode(token_ids, prior, config, vocabulary_size, prefix)
     if config.bigram_buckets:
         try:
             bag_of_bigrams = BagOfBigrams(
-                vocabulary_size, config.bigram_buckets, config.bigram_dim, name="bag_of_bigrams"
+                vocabulary_size,
+                config.bigram_buckets,
+                config.bigram_dim,
+                name=f"{prefix}bag_of_bigrams",
             )
         except ValueError as error:  # too many token ids for int32 word-pair ids
             raise UserError(
@@ -103,40 +187,31 @@ def build_model(
                 "max_tokens or set bigram_buckets=0"
             ) from error
         bag = bag_of_bigrams(token_ids)
-        bag = keras.layers.Dropout(config.dropout_rate, name="bag_dropout")(bag)
-        features = keras.layers.Concatenate(name="wide_and_deep")([features, bag])
-    outputs = {
-        "label": keras.layers.Dense(3, activation="softmax", name="label")(features),
-        "rating": keras.layers.Dense(1, activation="tanh", name="rating")(features),
-    }
-    model = keras.Model(token_ids, outputs, name="sentiment")
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
-            config.learning_rate, weight_decay=config.weight_decay, clipnorm=1.0
-        ),
-        loss={"label": "sparse_categorical_crossentropy", "rating": "mean_squared_error"},
-        loss_weights={"label": 1.0, "rating": config.rating_loss_weight},
-        metrics={"label": ["accuracy"]},
-    )
-    return model
+        bag = keras.layers.Dropout(config.dropout_rate, name=f"{prefix}bag_dropout")(bag)
+        features = keras.layers.Concatenate(name=f"{prefix}wide_and_deep")([features, bag])
+    probabilities = keras.layers.Dense(
+        3, activation="softmax", name=f"{prefix}class_probabilities"
+    )(features)
+    rating = keras.layers.Dense(1, activation="tanh", name=f"{prefix}rating")(features)
+    return probabilities, rating
 
 
-def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int):
+def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int, prefix: str = ""):
     """Token ids (and their lexicon valence) -> the sentence's feature vector."""
     x = keras.layers.Embedding(
-        vocabulary_size, config.embedding_dim, mask_zero=True, name="embedding"
+        vocabulary_size, config.embedding_dim, mask_zero=True, name=f"{prefix}embedding"
     )(token_ids)  # [batch, time, embedding]
     # Dropout on the learned embedding only: the lexicon prior is never hidden.
-    x = keras.layers.Dropout(config.dropout_rate, name="embedding_dropout")(x)
+    x = keras.layers.Dropout(config.dropout_rate, name=f"{prefix}embedding_dropout")(x)
     if prior is not None:
-        x = keras.layers.Concatenate(name="token_features")([x, prior])
+        x = keras.layers.Concatenate(name=f"{prefix}token_features")([x, prior])
         # A bag-of-valence summary beside the RNN, like the sums a lexicon method uses:
         # the recurrent part then has to learn only what order changes (negation, "but").
-        valence_summary = keras.layers.Concatenate(name="valence_summary")(
+        valence_summary = keras.layers.Concatenate(name=f"{prefix}valence_summary")(
             [
-                keras.layers.GlobalAveragePooling1D(name="valence_mean")(prior),
-                keras.layers.GlobalMaxPooling1D(name="valence_max")(prior),
-                -keras.layers.GlobalMaxPooling1D(name="valence_min")(-prior),
+                keras.layers.GlobalAveragePooling1D(name=f"{prefix}valence_mean")(prior),
+                keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_max")(prior),
+                -keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_min")(-prior),
             ]
         )  # [batch, 3]
     shifters = prior is not None and config.valence_shifters
@@ -145,21 +220,25 @@ def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int):
         config.units,
         return_sequences=shifters,
         return_state=shifters,
-        name=f"{config.cell}_encoder",
+        name=f"{prefix}{config.cell}_encoder",
     )
     if config.bidirectional:
-        rnn = keras.layers.Bidirectional(rnn, name="encoder")
+        rnn = keras.layers.Bidirectional(rnn, name=f"{prefix}encoder")
     if shifters:
         sequence, *states = rnn(x)  # [batch, time, units * directions], final states
         # The state after the last real token (forward) and after the first (backward).
         finals = [states[0], states[len(states) // 2]] if config.bidirectional else states[:1]
-        x = finals[0] if len(finals) == 1 else keras.layers.Concatenate(name="final_state")(finals)
+        x = (
+            finals[0]
+            if len(finals) == 1
+            else keras.layers.Concatenate(name=f"{prefix}final_state")(finals)
+        )
         # VADER's rules (negation flips, boosters, "but") scale each word's valence by its
         # context; here the encoder learns that gain for every token, starting at 1.
         gain = keras.layers.Dense(
-            1, kernel_initializer="zeros", bias_initializer="ones", name="valence_gain"
+            1, kernel_initializer="zeros", bias_initializer="ones", name=f"{prefix}valence_gain"
         )(sequence)  # [batch, time, 1]
-        shifted = keras.layers.Multiply(name="shifted_valence")([gain, prior])
+        shifted = keras.layers.Multiply(name=f"{prefix}shifted_valence")([gain, prior])
         # VADER sums the shifted valences and squashes the sum (x / sqrt(x^2 + 15)); a long
         # editorial's mean hides what its sum shows. tanh(sum) is the same shape.
         shifted_sum = keras.layers.Dense(
@@ -168,20 +247,20 @@ def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int):
             kernel_initializer="ones",
             trainable=False,
             activation="tanh",
-            name="shifted_sum",
-        )(keras.layers.Flatten(name="shifted_tokens")(shifted))  # [batch, 1]
-        valence_summary = keras.layers.Concatenate(name="shifted_summary")(
+            name=f"{prefix}shifted_sum",
+        )(keras.layers.Flatten(name=f"{prefix}shifted_tokens")(shifted))  # [batch, 1]
+        valence_summary = keras.layers.Concatenate(name=f"{prefix}shifted_summary")(
             [
                 valence_summary,
                 shifted_sum,
-                keras.layers.GlobalAveragePooling1D(name="shifted_mean")(shifted),
-                keras.layers.GlobalMaxPooling1D(name="shifted_max")(shifted),
-                -keras.layers.GlobalMaxPooling1D(name="shifted_min")(-shifted),
+                keras.layers.GlobalAveragePooling1D(name=f"{prefix}shifted_mean")(shifted),
+                keras.layers.GlobalMaxPooling1D(name=f"{prefix}shifted_max")(shifted),
+                -keras.layers.GlobalMaxPooling1D(name=f"{prefix}shifted_min")(-shifted),
             ]
         )  # [batch, 7]
     else:
         x = rnn(x)  # [batch, units * directions]: the state after the last real token
-    x = keras.layers.Dropout(config.dropout_rate, name="encoder_dropout")(x)
+    x = keras.layers.Dropout(config.dropout_rate, name=f"{prefix}encoder_dropout")(x)
     if prior is not None:
-        x = keras.layers.Concatenate(name="sentence_features")([x, valence_summary])
+        x = keras.layers.Concatenate(name=f"{prefix}sentence_features")([x, valence_summary])
     return x

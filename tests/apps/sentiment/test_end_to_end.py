@@ -46,6 +46,18 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
     assert leftovers in ([], [".sentiment.run"])  # no half-written export folder
 
 
+def test_the_exported_model_carries_the_neutral_shift_that_metrics_records(model_dir):
+    import keras
+
+    adjusted = json.loads((model_dir / "metrics.json").read_text())["training"]["after_training"]
+    shift = adjusted["neutral_log_shift"]
+    scores = adjusted["validation_mean_domain_f1_weighted"]
+    assert scores["after"] >= scores["before"]
+    model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+    factors = np.asarray(model.get_layer("label").factors)
+    np.testing.assert_allclose(factors, [1.0, np.exp(shift), 1.0], rtol=1e-6)
+
+
 def test_metrics_json_holds_every_engine_and_the_baselines(model_dir):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert (metrics["app"], metrics["data"], metrics["preset"]) == ("sentiment", "vader", "quick")

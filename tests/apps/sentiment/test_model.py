@@ -6,7 +6,7 @@ import numpy as np
 
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.inference import litert_model
-from apps.sentiment.model import BagOfBigrams, build_model
+from apps.sentiment.model import BagOfBigrams, PriorShift, build_model, target_names
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.litert import LiteRTModel
@@ -73,3 +73,67 @@ def test_the_bag_of_bigrams_converts_with_builtin_ops_and_matches_keras():
     keras_out = model(ids, training=False)
     litert_out = LiteRTModel(content)(token_ids=ids)
     np.testing.assert_allclose(litert_out["label"], np.asarray(keras_out["label"]), atol=1e-5)
+
+
+def test_a_prior_shift_of_ones_changes_nothing_and_a_factor_moves_the_choice():
+    layer = PriorShift(3)
+    probabilities = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]], "float32")
+    np.testing.assert_allclose(np.asarray(layer(probabilities)), probabilities, atol=1e-7)
+    layer.factors.assign(np.array([1.0, 4.0, 1.0], "float32"))
+    shifted = np.asarray(layer(probabilities))
+    # 0.3 * 4 = 1.2 outweighs 0.5, and each row still sums to one.
+    np.testing.assert_allclose(shifted[0], np.array([0.5, 1.2, 0.2]) / 1.9, atol=1e-6)
+    np.testing.assert_allclose(shifted.sum(axis=-1), 1.0, atol=1e-6)
+    assert shifted.argmax(axis=-1).tolist() == [1, 2]
+
+
+def test_a_calibrated_shift_survives_save_and_conversion(tmp_path):
+    config = resolve_config(SentimentConfig, "quick", [])
+    model = build_model(config, 40)
+    model.get_layer("label").factors.assign(np.array([1.0, 3.0, 1.0], "float32"))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    ids = np.random.default_rng(2).integers(1, 40, size=(1, config.max_length)).astype("int32")
+    expected = np.asarray(model(ids, training=False)["label"])
+    np.testing.assert_allclose(reloaded(ids, training=False)["label"], expected, atol=1e-6)
+    unshifted = np.asarray(
+        keras.Model(model.input, model.get_layer("class_probabilities").output)(ids)
+    )
+    assert np.abs(expected - unshifted).max() > 1e-3  # the factors are in the graph
+    content = convert_to_tflite(litert_model(reloaded), "fp32")
+    assert audit_builtin_ops(content, "sentiment prior shift")
+    np.testing.assert_allclose(LiteRTModel(content)(token_ids=ids)["label"], expected, atol=1e-5)
+
+
+def test_an_ensemble_answers_with_its_members_mean_and_converts_without_them():
+    config = resolve_config(SentimentConfig, "quick", ["ensemble_size=2", "bigram_buckets=101"])
+    model = build_model(config, 40)
+    ids = np.random.default_rng(3).integers(1, 40, size=(1, config.max_length)).astype("int32")
+    ids[0, 25:] = 0
+    out = {name: np.asarray(value) for name, value in model(ids, training=False).items()}
+    assert np.abs(out["member0_label"] - out["member1_label"]).max() > 1e-4  # own weights
+    mean = (out["member0_label"] + out["member1_label"]) / 2
+    np.testing.assert_allclose(out["label"], mean, atol=1e-6)
+    rating = (out["member0_rating"] + out["member1_rating"]) / 2
+    np.testing.assert_allclose(out["rating"], rating, atol=1e-6)
+    content = convert_to_tflite(litert_model(model), "fp32")
+    assert audit_builtin_ops(content, "sentiment ensemble")
+    litert_out = LiteRTModel(content)(token_ids=ids)
+    assert set(litert_out) == {"label", "rating"}
+    np.testing.assert_allclose(litert_out["label"], out["label"], atol=1e-5)
+    np.testing.assert_allclose(litert_out["rating"], out["rating"], atol=1e-5)
+
+
+def test_every_member_trains_on_its_own_loss():
+    config = resolve_config(SentimentConfig, "quick", ["ensemble_size=3", "bigram_buckets=101"])
+    model = build_model(config, 40)
+    rng = np.random.default_rng(4)
+    ids = rng.integers(1, 40, size=(8, config.max_length)).astype("int32")
+    targets = {"label": rng.integers(0, 3, size=8), "rating": rng.uniform(-1, 1, (8, 1))}
+    names = target_names(config)
+    history = model.fit(
+        ids, {name: targets[name.rsplit("_", 1)[1]] for name in names}, epochs=1, verbose=0
+    )
+    assert names == [f"member{k}_{head}" for k in range(3) for head in ("label", "rating")]
+    assert all(f"{name}_loss" in history.history for name in names)
