@@ -178,7 +178,7 @@ class SentimentApp(App):
         if training:
             dataset = shuffle_each_epoch(dataset, len(ids), config.seed)
         dataset = dataset.batch(config.batch_size)
-        if training and config.token_dropout_rate > 0:
+        if training and config.token_dropout_rate > 0 and config.ensemble_size == 1:
             dataset = drop_tokens_each_epoch(dataset, config.token_dropout_rate, config.seed)
         return dataset.prefetch(tf.data.AUTOTUNE)
 

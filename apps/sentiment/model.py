@@ -8,6 +8,7 @@ import numpy as np
 from apps.sentiment.config import SentimentConfig
 from shared.errors import UserError
 from shared.layers import recurrent_layer
+from shared.preprocessing.text import OOV_ID
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
@@ -64,6 +65,34 @@ class BagOfBigrams(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
+class TokenDropout(keras.layers.Layer):
+    """In training, replace a `rate` share of the known token ids by the unknown id.
+
+    Ids 0 (padding) and 1 (unknown) stay as they are. A fresh draw every call, from the
+    layer's own seed; at inference the ids pass unchanged.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, token_ids, training=False):
+        if not training or self.rate == 0:
+            return token_ids
+        draw = keras.random.uniform(keras.ops.shape(token_ids), seed=self.seed_generator)
+        hidden = keras.ops.logical_and(draw < self.rate, token_ids > OOV_ID)
+        return keras.ops.where(hidden, OOV_ID, token_ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
 class PriorShift(keras.layers.Layer):
     """Class probabilities -> the same, each class scaled by a fixed factor and renormalised.
 
@@ -113,9 +142,9 @@ def build_model(
     and ``rating`` (tanh, the human rating divided by 4, so in [-1, 1]).
     """
     token_ids = keras.Input(shape=(config.max_length,), dtype="int32", name="token_ids")
-    prior = None
+    lexicon = None
     if valence is not None:
-        prior = keras.layers.Embedding(
+        lexicon = keras.layers.Embedding(
             vocabulary_size,
             1,
             mask_zero=True,
@@ -124,12 +153,20 @@ def build_model(
                 np.asarray(valence, dtype="float32").reshape(vocabulary_size, 1)
             ),
             name="lexicon_valence",
-        )(token_ids)  # [batch, time, 1]
+        )  # token ids -> [batch, time, 1]
     members = config.ensemble_size
-    heads = [
-        _member(token_ids, prior, config, vocabulary_size, f"member{k}_" if members > 1 else "")
-        for k in range(members)
-    ]  # [(probabilities, rating)] per member
+    heads = []  # [(probabilities, rating)] per member
+    for k in range(members):
+        prefix, member_ids = "", token_ids
+        if members > 1:
+            # Each member hides its own words in training (one model has the dataset do it):
+            # members that saw the same data the same way would make the same mistakes.
+            prefix = f"member{k}_"
+            member_ids = TokenDropout(
+                config.token_dropout_rate, seed=config.seed + k, name=f"{prefix}token_dropout"
+            )(token_ids)
+        prior = lexicon(member_ids) if lexicon is not None else None
+        heads.append(_member(member_ids, prior, config, vocabulary_size, prefix))
     if members == 1:
         (probabilities, rating), losses = heads[0], {"label": "label", "rating": "rating"}
     else:
@@ -213,7 +250,21 @@ def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int, pre
                 keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_max")(prior),
                 -keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_min")(-prior),
             ]
-        )  # [batch, 3]
+            + (
+                [
+                    keras.layers.Dense(
+                        1,
+                        use_bias=False,
+                        kernel_initializer="ones",
+                        trainable=False,
+                        activation="tanh",
+                        name=f"{prefix}valence_sum",
+                    )(keras.layers.Flatten(name=f"{prefix}valence_tokens")(prior))
+                ]
+                if config.valence_sum
+                else []
+            )
+        )  # [batch, 3 or 4]
     shifters = prior is not None and config.valence_shifters
     rnn = recurrent_layer(
         config.cell,

@@ -6,7 +6,13 @@ import numpy as np
 
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.inference import litert_model
-from apps.sentiment.model import BagOfBigrams, PriorShift, build_model, target_names
+from apps.sentiment.model import (
+    BagOfBigrams,
+    PriorShift,
+    TokenDropout,
+    build_model,
+    target_names,
+)
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.litert import LiteRTModel
@@ -107,8 +113,12 @@ def test_a_calibrated_shift_survives_save_and_conversion(tmp_path):
 
 
 def test_an_ensemble_answers_with_its_members_mean_and_converts_without_them():
-    config = resolve_config(SentimentConfig, "quick", ["ensemble_size=2", "bigram_buckets=101"])
-    model = build_model(config, 40)
+    config = resolve_config(
+        SentimentConfig, "quick", ["ensemble_size=2", "bigram_buckets=101", "valence_sum=true"]
+    )
+    valence = np.linspace(-1.0, 1.0, 40).astype("float32")
+    valence[:2] = 0.0
+    model = build_model(config, 40, valence)  # members share the fixed lexicon table
     ids = np.random.default_rng(3).integers(1, 40, size=(1, config.max_length)).astype("int32")
     ids[0, 25:] = 0
     out = {name: np.asarray(value) for name, value in model(ids, training=False).items()}
@@ -137,3 +147,29 @@ def test_every_member_trains_on_its_own_loss():
     )
     assert names == [f"member{k}_{head}" for k in range(3) for head in ("label", "rating")]
     assert all(f"{name}_loss" in history.history for name in names)
+
+
+def test_token_dropout_hides_known_words_in_training_only():
+    layer = TokenDropout(0.3, seed=5)
+    ids = np.tile(np.arange(0, 50, dtype="int32"), (40, 1))  # 0 pads, 1 is unknown
+    np.testing.assert_array_equal(np.asarray(layer(ids, training=False)), ids)
+    dropped = np.asarray(layer(ids, training=True))
+    changed = dropped != ids
+    assert (dropped[changed] == 1).all()  # hidden words become the unknown id
+    assert not changed[:, :2].any()  # padding and unknown stay
+    assert 0.25 < changed[:, 2:].mean() < 0.35
+    again = np.asarray(layer(ids, training=True))
+    assert (again != dropped).any()  # a fresh draw each call
+
+
+def test_the_valence_sum_is_tanh_of_the_words_lexicon_valences():
+    config = resolve_config(SentimentConfig, "quick", ["valence_sum=true"])
+    valence = np.linspace(-1.0, 1.0, 12).astype("float32")
+    valence[:2] = 0.0
+    model = build_model(config, 12, valence)
+    ids = np.zeros((2, config.max_length), "int32")
+    ids[0, :4] = [11, 11, 10, 3]
+    ids[1, :2] = [2, 2]
+    probe = keras.Model(model.input, model.get_layer("valence_sum").output)
+    expected = np.tanh(valence[ids].sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(probe(ids)), expected, atol=1e-6)
