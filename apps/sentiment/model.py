@@ -98,9 +98,9 @@ class PriorShift(keras.layers.Layer):
 
     Scaling class ``c`` by ``factors[c]`` adds ``log factors[c]`` to its logit: the shift of
     a decision threshold, or of a class prior. The factors are 1 (no change) while the model
-    trains; ``calibrate_neutral`` sets them afterwards, on validation data. They are weights,
-    so ``model.keras``, the SavedModel and every ``.tflite`` carry the same decision rule
-    (a multiply, a sum and a divide: builtin LiteRT ops).
+    trains; ``SentimentApp.after_training`` then sets them on validation data (config
+    ``calibrate_neutral``). They are weights, so ``model.keras``, the SavedModel and every
+    ``.tflite`` carry the same decision rule (a multiply, a sum and a divide: builtin ops).
 
     Args:
         classes: number of classes.
@@ -244,26 +244,24 @@ def _encode(token_ids, prior, config: SentimentConfig, vocabulary_size: int, pre
         x = keras.layers.Concatenate(name=f"{prefix}token_features")([x, prior])
         # A bag-of-valence summary beside the RNN, like the sums a lexicon method uses:
         # the recurrent part then has to learn only what order changes (negation, "but").
-        valence_summary = keras.layers.Concatenate(name=f"{prefix}valence_summary")(
-            [
-                keras.layers.GlobalAveragePooling1D(name=f"{prefix}valence_mean")(prior),
-                keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_max")(prior),
-                -keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_min")(-prior),
-            ]
-            + (
-                [
-                    keras.layers.Dense(
-                        1,
-                        use_bias=False,
-                        kernel_initializer="ones",
-                        trainable=False,
-                        activation="tanh",
-                        name=f"{prefix}valence_sum",
-                    )(keras.layers.Flatten(name=f"{prefix}valence_tokens")(prior))
-                ]
-                if config.valence_sum
-                else []
+        summaries = [
+            keras.layers.GlobalAveragePooling1D(name=f"{prefix}valence_mean")(prior),
+            keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_max")(prior),
+            -keras.layers.GlobalMaxPooling1D(name=f"{prefix}valence_min")(-prior),
+        ]
+        if config.valence_sum:  # VADER's score before its rules: the sum, squashed alike
+            summaries.append(
+                keras.layers.Dense(
+                    1,
+                    use_bias=False,
+                    kernel_initializer="ones",
+                    trainable=False,
+                    activation="tanh",
+                    name=f"{prefix}valence_sum",
+                )(keras.layers.Flatten(name=f"{prefix}valence_tokens")(prior))
             )
+        valence_summary = keras.layers.Concatenate(name=f"{prefix}valence_summary")(
+            summaries
         )  # [batch, 3 or 4]
     shifters = prior is not None and config.valence_shifters
     rnn = recurrent_layer(
