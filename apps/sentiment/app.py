@@ -97,7 +97,7 @@ def neutral_log_shift(
 class SentimentApp(App):
     name = "sentiment"
     task = "Sentiment analysis (negative / neutral / positive, and a rating)"
-    pattern = "many-to-one (bidirectional GRU over words)"
+    pattern = "many-to-one (GRU over words)"
     default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
     metric = "f1_weighted"
     config_class = SentimentConfig
