@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import apps.sentiment.model  # noqa: F401  (registers its layers, so load_model finds them)
 from apps.sentiment.data import LABELS
 from shared.app import Predictor
 from shared.export import fixed_shape_model

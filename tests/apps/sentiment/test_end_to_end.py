@@ -205,6 +205,22 @@ def test_user_errors_exit_2_without_traceback(args, message):
     assert len(error_lines) == 1 and message in error_lines[0]
 
 
+def test_the_keras_engine_loads_with_the_predictor_module_alone(model_dir):
+    # A fresh interpreter that imports only the predictor, as a user's script would: the
+    # model's own layers (TokenDropout, PriorShift...) must be registered by that import.
+    script = (
+        "import sys; from apps.sentiment.inference import SentimentPredictor; "
+        "p, _ = SentimentPredictor(sys.argv[1], 'keras').scores(['a fine film']); "
+        "print(round(float(p.sum()), 4))"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(model_dir)], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "1.0"
+
+
 def test_report_rewrites_only_the_results_block(model_dir, tmp_path, capsys):
     from shared.report import END, START
 
