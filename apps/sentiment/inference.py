@@ -14,13 +14,18 @@ from shared.app import Predictor
 from shared.export import fixed_shape_model
 from shared.layers import TextVectorizer
 from shared.litert import LiteRTModel
-from shared.preprocessing.text import WordTokenizer
+from shared.preprocessing.text import WordTokenizer, mean_over_windows
 
 VOCABULARY_FILE = "vocabulary.json"
 
 
 class SentimentServing(tf.Module):
-    """The SavedModel: ``serving_default`` takes raw strings; ``tokenize`` shows the ids."""
+    """The SavedModel: ``serving_default`` takes raw strings; ``tokenize`` shows the ids.
+
+    A text longer than one window (``max_length`` tokens) is read whole: every window is
+    scored and the text gets their mean, weighted by tokens (``mean_over_windows`` on the
+    host does the same for Keras and LiteRT).
+    """
 
     def __init__(self, model: keras.Model, tokenizer: WordTokenizer):
         super().__init__()
@@ -32,19 +37,27 @@ class SentimentServing(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
-        outputs = self.model(self.vectorizer(text), training=False)
-        probabilities = outputs["label"]  # [batch, 3]
+        ids, owners = self.vectorizer.windows(text)  # [windows, max_length], [windows]
+        outputs = self.model(ids, training=False)
+        weights = tf.maximum(tf.reduce_sum(tf.cast(ids > 0, tf.float32), axis=-1), 1.0)[:, None]
+        total = tf.math.unsorted_segment_sum(weights, owners, tf.shape(text)[0])
+
+        def mean(values):  # per window -> per text
+            return tf.math.unsorted_segment_sum(values * weights, owners, tf.shape(text)[0]) / total
+
+        probabilities = mean(outputs["label"])  # [batch, 3]
         best = tf.argmax(probabilities, axis=-1)
         return {
             "probabilities": probabilities,
             "label": tf.gather(self.labels, best),
             "score": tf.reduce_max(probabilities, axis=-1),
-            "rating": outputs["rating"][:, 0] * 4.0,  # back to the human scale [-4, 4]
+            "rating": mean(outputs["rating"])[:, 0] * 4.0,  # back to the human scale [-4, 4]
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def tokenize(self, text):
-        return {"token_ids": self.vectorizer(text)}
+        ids, owners = self.vectorizer.windows(text)
+        return {"token_ids": ids, "text_index": owners}
 
 
 def litert_model(model: keras.Model) -> keras.Model:
@@ -87,24 +100,27 @@ class SentimentPredictor(Predictor):
         return predictor
 
     def scores(self, texts: list[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities [n, 3] and ratings on [-4, 4] [n]."""
-        probabilities, ratings = [], []
+        """Probabilities [n, 3] and ratings on [-4, 4] [n]; a long text is read whole, in
+        windows of ``max_length`` tokens (``SentimentServing``)."""
+        probabilities, ratings = [np.zeros((0, len(LABELS)), np.float32)], [np.zeros(0)]
         for start in range(0, len(texts), batch_size):
             chunk = list(texts[start : start + batch_size])
-            if self.engine == "keras":
-                out = self.model(self.tokenizer.encode(chunk), training=False)
-                probabilities.append(np.asarray(out["label"]))
-                ratings.append(np.asarray(out["rating"])[:, 0] * 4.0)
-            elif self.engine == "savedmodel":
+            if self.engine == "savedmodel":
                 out = self.serve(text=tf.constant(chunk))
                 probabilities.append(out["probabilities"].numpy())
                 ratings.append(out["rating"].numpy())
+                continue
+            ids, owners = self.tokenizer.encode_windows(chunk)
+            if self.engine == "keras":
+                out = self.model(ids, training=False)
+                label, rating = np.asarray(out["label"]), np.asarray(out["rating"])
             else:
-                for ids in self.tokenizer.encode(chunk):
-                    out = self.runner(token_ids=ids[None, :])
-                    probabilities.append(out["label"])
-                    ratings.append(out["rating"][:, 0] * 4.0)
-        return np.concatenate(probabilities), np.concatenate(ratings)
+                outs = [self.runner(token_ids=window[None, :]) for window in ids]
+                label = np.concatenate([out["label"] for out in outs])
+                rating = np.concatenate([out["rating"] for out in outs])
+            probabilities.append(mean_over_windows(label, owners, ids, len(chunk)))
+            ratings.append(mean_over_windows(rating, owners, ids, len(chunk))[:, 0] * 4.0)
+        return np.concatenate(probabilities), np.concatenate(ratings).astype(np.float32)
 
     def outputs(self, inputs: list) -> np.ndarray:
         return self.scores(inputs)[0]

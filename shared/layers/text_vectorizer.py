@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from shared.layers.vectorizing import look_up, make_lookup, split, split_and_look_up
+from shared.layers.vectorizing import look_up, look_up_ragged, make_lookup, split, windows
 from shared.preprocessing.text import (
     CAPS_PATTERN,
     CAPS_TOKEN,
@@ -50,19 +50,26 @@ class TextVectorizer(keras.layers.Layer):
         self.built = True  # the lookup table is fixed at construction; nothing to build
 
     def call(self, texts):
+        return look_up(self._tokens(texts), self.lookup, self.max_length)  # [batch, max_length]
+
+    def windows(self, texts) -> tuple[tf.Tensor, tf.Tensor]:
+        """Every token of each text, in windows of `max_length` ids: ids [windows, max_length]
+        and the index of the text each window is from [windows], as the host's
+        ``WordTokenizer.encode_windows``."""
+        return windows(look_up_ragged(self._tokens(texts), self.lookup), self.max_length)
+
+    def _tokens(self, texts) -> tf.RaggedTensor:
+        """String tensor [batch] -> its tokens [batch, (tokens)], by the host's rules."""
         if not self.mark_caps:
             texts = tf.strings.lower(texts)  # without an encoding this lower-cases ASCII only
-            return split_and_look_up(  # [batch, max_length]
-                texts, self.lookup, self.max_length, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN
-            )
+            return split(texts, SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN)
         tokens = split(texts, CASED_SPLIT_OFF_PATTERN, SPACE_RUN_PATTERN)  # [batch, (tokens)]
         words = tokens.flat_values
         marks = tf.where(tf.strings.regex_full_match(words, CAPS_PATTERN), CAPS_TOKEN, "")
         # Each word then its mark ("" when none), interleaved, and the empty marks dropped.
         pairs = tf.reshape(tf.stack([tf.strings.lower(words), marks], axis=1), [-1])
         tokens = tf.RaggedTensor.from_row_lengths(pairs, tokens.row_lengths() * 2)
-        tokens = tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
-        return look_up(tokens, self.lookup, self.max_length)  # [batch, max_length]
+        return tf.ragged.boolean_mask(tokens, tf.not_equal(tokens, ""))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.max_length)

@@ -48,6 +48,28 @@ def look_up(
     tokens: tf.RaggedTensor, lookup: keras.layers.StringLookup, max_length: int
 ) -> tf.Tensor:
     """Ragged tokens [batch, (tokens)] -> int32 ids [batch, max_length], cut or padded with 0."""
-    tokens = tokens[:, :max_length]
-    ids = tf.ragged.map_flat_values(lookup, tokens)
-    return tf.cast(ids, tf.int32).to_tensor(default_value=0, shape=[None, max_length])
+    ids = look_up_ragged(tokens[:, :max_length], lookup)
+    return ids.to_tensor(default_value=0, shape=[None, max_length])
+
+
+def look_up_ragged(tokens: tf.RaggedTensor, lookup: keras.layers.StringLookup) -> tf.RaggedTensor:
+    """Ragged tokens [batch, (tokens)] -> their int32 ids, ragged alike (nothing cut)."""
+    return tf.cast(tf.ragged.map_flat_values(lookup, tokens), tf.int32)
+
+
+def windows(ids: tf.RaggedTensor, length: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Ragged ids [batch, (tokens)] -> windows [windows, length] and their owners [windows].
+
+    The in-graph twin of ``WordTokenizer.encode_windows``: a row of n ids gives
+    max(1, ceil(n / length)) windows, in order, the last padded with 0; ``owners`` holds the
+    row each window is from.
+    """
+    batch = tf.shape(ids.row_lengths())[0]
+    counts = tf.maximum((ids.row_lengths() + length - 1) // length, 1)  # windows per row
+    most = tf.reduce_max(tf.concat([counts, [1]], axis=0))
+    dense = ids.to_tensor(default_value=0)
+    dense = tf.pad(dense, [[0, 0], [0, tf.cast(most * length, tf.int32) - tf.shape(dense)[1]]])
+    grid = tf.reshape(dense, [batch, -1, length])  # [batch, most, length]
+    keep = tf.sequence_mask(counts, tf.shape(grid)[1])
+    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(keep))
+    return tf.boolean_mask(grid, keep), tf.cast(tf.boolean_mask(rows, keep), tf.int32)

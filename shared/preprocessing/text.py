@@ -77,6 +77,24 @@ def build_vocabulary(
     return [token for _, token in ranked[: max(0, max_tokens - 2)]]
 
 
+def mean_over_windows(values: np.ndarray, owners: np.ndarray, ids: np.ndarray, count: int):
+    """Per-window answers [windows, ...] -> per-text answers [count, ...]: each text's mean
+    over its windows, weighted by the tokens in each (at least 1, for an empty text).
+
+    Args:
+        values: one answer per window (probabilities, a rating...).
+        owners: the text of each window, as ``WordTokenizer.encode_windows`` returns.
+        ids: the windows' token ids (0 is padding).
+        count: number of texts.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = np.maximum((np.asarray(ids) != PAD_ID).sum(axis=-1), 1).astype(np.float64)
+    shape = (-1,) + (1,) * (values.ndim - 1)
+    total = np.zeros((count,) + values.shape[1:])
+    np.add.at(total, owners, values * weights.reshape(shape))
+    return (total / np.bincount(owners, weights, minlength=count).reshape(shape)).astype(np.float32)
+
+
 class WordTokenizer:
     """Text -> fixed-length int32 token ids, with the vocabulary as a sidecar file.
 
@@ -104,12 +122,38 @@ class WordTokenizer:
         return len(self.vocabulary) + 2
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
+        """Texts -> ids [n, max_length]: each text's first `max_length` tokens."""
         texts = list(texts)
         ids = np.zeros((len(texts), self.max_length), dtype=np.int32)
         for row, text in enumerate(texts):
-            tokens = split_words(text, self.mark_caps)[: self.max_length]
-            ids[row, : len(tokens)] = [self._ids.get(token, OOV_ID) for token in tokens]
+            tokens = self._token_ids(text)[: self.max_length]
+            ids[row, : len(tokens)] = tokens
         return ids
+
+    def encode_windows(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Texts -> every token in windows of `max_length` ids, and the text of each window.
+
+        A text of n tokens gives max(1, ceil(n / max_length)) windows, in order; the last is
+        padded with 0. Returns ids [windows, max_length] (int32) and owners [windows], the
+        index of the text each window is from. ``mean_over_windows`` combines the answers.
+
+        Example:
+            >>> ids, owners = WordTokenizer(["good"], max_length=2).encode_windows(["good good good", ""])
+            >>> ids.tolist(), owners.tolist()
+            ([[2, 2], [2, 0], [0, 0]], [0, 0, 1])
+        """
+        rows, owners = [], []
+        for index, text in enumerate(texts):
+            tokens = self._token_ids(text)
+            for start in range(0, max(len(tokens), 1), self.max_length):
+                window = tokens[start : start + self.max_length]
+                rows.append(window + [PAD_ID] * (self.max_length - len(window)))
+                owners.append(index)
+        ids = np.asarray(rows, dtype=np.int32).reshape(-1, self.max_length)
+        return ids, np.asarray(owners, dtype=np.int32)
+
+    def _token_ids(self, text: str) -> list[int]:
+        return [self._ids.get(token, OOV_ID) for token in split_words(text, self.mark_caps)]
 
     def to_json(self) -> str:
         """The sidecar file's content: vocabulary and length."""

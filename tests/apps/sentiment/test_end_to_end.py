@@ -107,10 +107,37 @@ def test_the_logged_f1_is_the_apps_own_evaluation_beside_vaders(model_dir):
 
 def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):
     texts = ["An utterly CHARMING film :)", "", "café ☕ naïve", "x " * 200, "won't\tstop\nnow"]
-    host = WordTokenizer.load(model_dir / "vocabulary.json").encode(texts)
+    host_ids, host_owners = WordTokenizer.load(model_dir / "vocabulary.json").encode_windows(texts)
     loaded = tf.saved_model.load(str(model_dir / "saved_model"))
-    graph = loaded.signatures["tokenize"](text=tf.constant(texts))["token_ids"].numpy()
-    np.testing.assert_array_equal(graph, host)
+    graph = loaded.signatures["tokenize"](text=tf.constant(texts))
+    np.testing.assert_array_equal(graph["token_ids"].numpy(), host_ids)
+    np.testing.assert_array_equal(graph["text_index"].numpy(), host_owners)
+    assert np.bincount(host_owners).tolist() == [1, 1, 1, -(-200 // 48), 1]
+
+
+def test_a_long_text_is_read_whole_by_every_engine(model_dir):
+    from apps.sentiment.inference import SentimentPredictor
+
+    tokenizer = WordTokenizer.load(model_dir / "vocabulary.json")
+    start = "an utterly charming and wonderful film . " * 8  # 64 tokens: more than a window
+    texts = [start + "but the ending is dull , awful and lifeless .", "a dull film"]
+    ids, owners = tokenizer.encode_windows(texts)
+    assert owners.tolist() == [0, 0, 1]
+    keras_predictor = SentimentPredictor(model_dir, "keras")
+    whole, whole_rating = keras_predictor.scores(texts)
+    first = keras_predictor.scores([texts[0]], batch_size=1)
+    np.testing.assert_allclose(first[0][0], whole[0], atol=1e-6)  # batching does not matter
+    parts = np.asarray(keras_predictor.model(ids, training=False)["label"])
+    weights = (ids[:2] > 0).sum(axis=1)
+    expected = (parts[0] * weights[0] + parts[1] * weights[1]) / weights.sum()
+    np.testing.assert_allclose(whole[0], expected, atol=1e-6)
+    # The windows answer differently, so an engine that cut the text after its first window
+    # would be more than 1e-4 away: the end was read.
+    assert np.abs(parts[0] - parts[1]).max() > 1e-3
+    for engine in ("savedmodel", "litert"):
+        probabilities, rating = SentimentPredictor(model_dir, engine).scores(texts)
+        np.testing.assert_allclose(probabilities, whole, atol=1e-4)
+        np.testing.assert_allclose(rating, whole_rating, atol=1e-3)
 
 
 def test_predict_json_answers_from_the_tflite(model_dir, capsys):

@@ -54,3 +54,26 @@ def test_layer_harness(tmp_path):
         expected_output_shape=(2, 4),
         trainable=False,
     )
+
+
+@pytest.mark.parametrize("mark_caps", [False, True])
+def test_graph_and_host_windows_are_identical(mark_caps):
+    # Lengths around the window (6): 0, 5, 6, 7, 12, 13 tokens and the tricky texts.
+    texts = TRICKY + ["w " * n for n in (5, 6, 7, 12, 13)] + ["GOOD film " * 5]
+    vocabulary = build_vocabulary(texts * 2, max_tokens=200, mark_caps=mark_caps)
+    tokenizer = WordTokenizer(vocabulary, max_length=6, mark_caps=mark_caps)
+    host_ids, host_owners = tokenizer.encode_windows(texts)
+    layer = TextVectorizer(vocabulary, max_length=6, mark_caps=mark_caps)
+    graph_ids, graph_owners = layer.windows(tf.constant(texts))
+    np.testing.assert_array_equal(graph_ids.numpy(), host_ids)
+    np.testing.assert_array_equal(graph_owners.numpy(), host_owners)
+    # The first window of each text is what the one-window encoding gives.
+    firsts = np.searchsorted(host_owners, np.arange(len(texts)))
+    np.testing.assert_array_equal(host_ids[firsts], tokenizer.encode(texts))
+    windows = np.bincount(host_owners, minlength=len(texts))[len(TRICKY) : len(TRICKY) + 5]
+    assert windows.tolist() == [1, 1, 2, 2, 3]
+
+
+def test_no_texts_give_no_windows():
+    ids, owners = TextVectorizer(["good"], max_length=4).windows(tf.constant([], tf.string))
+    assert ids.shape == (0, 4) and owners.shape == (0,)

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from shared.preprocessing.text import WordTokenizer, build_vocabulary, split_words
+from shared.preprocessing.text import (
+    WordTokenizer,
+    build_vocabulary,
+    mean_over_windows,
+    split_words,
+)
 
 
 def test_split_words_rules():
@@ -55,3 +60,20 @@ def test_words_in_capitals_are_marked_after_lower_casing():
 def test_the_sidecar_keeps_the_caps_rule(tmp_path):
     WordTokenizer(["stop", "<caps>"], max_length=3, mark_caps=True).save(tmp_path / "v.json")
     assert WordTokenizer.load(tmp_path / "v.json").encode(["STOP"]).tolist() == [[2, 3, 0]]
+
+
+def test_windows_hold_every_token_in_order():
+    tokenizer = WordTokenizer(["a", "b", "c"], max_length=2)
+    ids, owners = tokenizer.encode_windows(["a b c a b", "", "c"])
+    assert ids.tolist() == [[2, 3], [4, 2], [3, 0], [0, 0], [4, 0]]
+    assert owners.tolist() == [0, 0, 0, 1, 2]
+
+
+def test_mean_over_windows_weighs_each_window_by_its_tokens():
+    ids = np.array([[2, 3], [4, 0], [0, 0], [5, 5]])  # text 0: 2 + 1 tokens; text 1: empty
+    owners = np.array([0, 0, 1, 2])
+    values = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.2, 0.8]])
+    mean = mean_over_windows(values, owners, ids, count=3)
+    np.testing.assert_allclose(mean, [[2 / 3, 1 / 3], [0.5, 0.5], [0.2, 0.8]], rtol=1e-6)
+    ratings = mean_over_windows(np.array([[0.9], [-0.3], [0.0], [0.1]]), owners, ids, count=3)
+    np.testing.assert_allclose(ratings[:, 0], [0.5, 0.0, 0.1], rtol=1e-6, atol=1e-7)
