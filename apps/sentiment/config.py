@@ -79,6 +79,8 @@ class SentimentConfig(BaseConfig):
         "demo": dict(epochs=2, batch_size=128),
         # Validation loss bottoms out after 2-3 epochs on this corpus; patience 2 restores it.
         # Four one-way members and the valence sum: see "Ensemble" in apps/sentiment/README.md.
+        # Each member hides 30% of words: over four seeds, weighted F1 0.713 against 0.708
+        # with 10%, and on a domain left out of training, tweets 0.716 against 0.662.
         "default": dict(
             epochs=20,
             batch_size=128,
@@ -86,6 +88,7 @@ class SentimentConfig(BaseConfig):
             ensemble_size=4,
             bidirectional=False,
             valence_sum=True,
+            token_dropout_rate=0.3,
         ),
     }
 
