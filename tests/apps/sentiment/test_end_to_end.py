@@ -119,7 +119,7 @@ def test_a_long_text_is_read_whole_by_every_engine(model_dir):
     from apps.sentiment.inference import SentimentPredictor
 
     tokenizer = WordTokenizer.load(model_dir / "vocabulary.json")
-    start = "an utterly charming and wonderful film . " * 8  # 64 tokens: more than a window
+    start = "an utterly charming and wonderful film . " * 8  # 56 tokens; 66 with the end
     texts = [start + "but the ending is dull , awful and lifeless .", "a dull film"]
     ids, owners = tokenizer.encode_windows(texts)
     assert owners.tolist() == [0, 0, 1]
