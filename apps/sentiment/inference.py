@@ -40,10 +40,11 @@ class SentimentServing(tf.Module):
         ids, owners = self.vectorizer.windows(text)  # [windows, max_length], [windows]
         outputs = self.model(ids, training=False)
         weights = tf.maximum(tf.reduce_sum(tf.cast(ids > 0, tf.float32), axis=-1), 1.0)[:, None]
-        total = tf.math.unsorted_segment_sum(weights, owners, tf.shape(text)[0])
+        count = tf.shape(text)[0]
+        total = tf.math.unsorted_segment_sum(weights, owners, count)
 
-        def mean(values):  # per window -> per text
-            return tf.math.unsorted_segment_sum(values * weights, owners, tf.shape(text)[0]) / total
+        def mean(values):  # per window -> per text, as mean_over_windows on the host
+            return tf.math.unsorted_segment_sum(values * weights, owners, count) / total
 
         probabilities = mean(outputs["label"])  # [batch, 3]
         best = tf.argmax(probabilities, axis=-1)

@@ -64,7 +64,7 @@ def windows(ids: tf.RaggedTensor, length: int) -> tuple[tf.Tensor, tf.Tensor]:
     max(1, ceil(n / length)) windows, in order, the last padded with 0; ``owners`` holds the
     row each window is from.
     """
-    batch = tf.shape(ids.row_lengths())[0]
+    batch = ids.nrows(out_type=tf.int32)
     counts = tf.maximum((ids.row_lengths() + length - 1) // length, 1)  # windows per row
     most = tf.reduce_max(tf.concat([counts, [1]], axis=0))
     dense = ids.to_tensor(default_value=0)
