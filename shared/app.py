@@ -147,6 +147,9 @@ class App(abc.ABC):
     pattern: str = ""  # the RNN pattern: many-to-one, many-to-many, one-to-many ...
     default_data: str = ""
     metric: str = ""  # the headline metric's key in metrics.json
+    lower_is_better: bool = False  # the headline metric's direction (bits per character: True)
+    # What the in-distribution test split is, for the README ("held-out voices", say).
+    test_split: str = "test split"
     config_class: type[BaseConfig] = BaseConfig
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
     # Largest max-abs difference from Keras allowed per engine in the export parity check.
@@ -256,6 +259,61 @@ class App(abc.ABC):
     @abc.abstractmethod
     def predict(self, predictor: Predictor, inputs: list[str]) -> list[dict | Exception]:
         """One JSON-ready answer per input, or the UserError for a bad input."""
+
+    def headline(self, metrics: dict) -> dict:
+        """The figures the README shows for one run (``metrics.json``), by the evaluation protocol.
+
+        - ``in_distribution``: the headline metric on the test split, per engine.
+        - ``held_out``: each held-out-by-construction or shifted test set that ``evaluate``
+          reported under ``"held_out"``: ``{name: {"description": str, <metric>: value}}``.
+        - ``baselines``: each baseline of ``metrics["baselines"]`` holding the metric (at its
+          top level, or under ``"test"``), with ours (LiteRT fp32) / baseline; ``strongest``
+          names the best of them, the one the README compares with.
+        - ``spread``: mean and range over seeds, when ``--seeds`` trained more than one.
+        """
+        key = self.metric
+        ours = metrics["litert"]["fp32"].get(key)
+        figures: dict[str, Any] = {
+            "metric": key,
+            "lower_is_better": self.lower_is_better,
+            "in_distribution": {
+                "split": self.test_split,
+                "keras": metrics["metrics"].get(key),
+                **{variant: scores.get(key) for variant, scores in metrics["litert"].items()},
+            },
+            "held_out": {},
+            "baselines": {},
+            "strongest": None,
+            "spread": metrics.get("spread"),
+        }
+        for name, entry in (metrics["metrics"].get("held_out") or {}).items():
+            figures["held_out"][name] = {
+                "description": entry.get("description", name),
+                "keras": entry.get(key),
+                "fp32": ((metrics["litert"]["fp32"].get("held_out") or {}).get(name) or {}).get(
+                    key
+                ),
+            }
+        for name, entry in (metrics.get("baselines") or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            value = entry.get(key)
+            if not _is_finite_number(value) and isinstance(entry.get("test"), dict):
+                value = entry["test"].get(key)
+            if not _is_finite_number(value):
+                continue
+            figures["baselines"][name] = {
+                "value": value,
+                "tuned_on": entry.get("tuned_on", "not tuned"),
+                "chosen": entry.get("chosen"),
+                "ratio": ours / value if _is_finite_number(ours) and value else None,
+            }
+        if figures["baselines"]:
+            pick = min if self.lower_is_better else max
+            figures["strongest"] = pick(
+                figures["baselines"], key=lambda name: figures["baselines"][name]["value"]
+            )
+        return figures
 
     def report(self, metrics: dict) -> str:
         """Markdown details of a run for the README (per-domain tables, say)."""

@@ -23,7 +23,10 @@ class BaseConfig:
     """
 
     preset: str = "default"
-    seed: int = 1234  # one seed for data splits, initialisation and shuffling
+    seed: int = 1234  # initialisation and shuffling: what `--seeds N` varies
+    # The data: which rows (or generated items) land in train, validation and test. Kept fixed
+    # while `seed` varies, so every seed of a spread is scored on the same test split.
+    split_seed: int = 1234
     epochs: int = 10
     batch_size: int = 64  # global batch: divided among replicas by tf.distribute
     learning_rate: float = 2e-3
