@@ -70,7 +70,14 @@ def command_train(args) -> int:
     config = resolve_config(app.config_class, args.preset, args.set)
     source = parse_source(args.data)
     out = pathlib.Path(args.out) if args.out else default_model_dir(app.name)
-    metrics = train(app, config, source, out)
+    if args.seeds < 1:
+        raise UserError(f"--seeds {args.seeds}: give 1 or more")
+    if args.seeds == 1:
+        metrics = train(app, config, source, out)
+    else:
+        from shared.workflow import train_seeds
+
+        metrics = train_seeds(app, config, source, out, args.seeds)
     print_metrics_summary(app, metrics)
     return 0
 
@@ -270,14 +277,16 @@ def command_demo(args) -> int:
 
 
 def command_report(args) -> int:
-    """Rewrite the README's results section from saved_models/*/metrics.json."""
-    from shared.report import current_block, results_markdown, update_readme
+    """Record saved_models/*/metrics.json under bench/runs/, then rewrite every README's results."""
+    from shared.report import report
 
     apps = [registry.get_app(name) for name in registry.names()]
-    readme = pathlib.Path(args.readme)
-    body = results_markdown(apps, pathlib.Path(args.models), current_block(readme))
-    update_readme(readme, body)
-    print(body)
+    done = report(
+        apps, pathlib.Path(args.models), pathlib.Path(args.runs), pathlib.Path(args.readme)
+    )
+    for note in done["notes"]:
+        print(note, file=sys.stderr)
+    print(done["body"])
     return 0
 
 
@@ -367,6 +376,12 @@ def make_parser() -> Parser:
     train.add_argument("--data", default=None, help="default | tfds:NAME | a file or folder")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     train.add_argument("--out", default=None, help="output folder (default saved_models/APP)")
+    train.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train N runs (seed, seed+1, ...; same split) and record their mean and range",
+    )
 
     evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
     evaluate.add_argument("app")
@@ -411,6 +426,9 @@ def make_parser() -> Parser:
     report = commands.add_parser("report", help="regenerate the README results from metrics.json")
     report.add_argument("--models", default="saved_models")
     report.add_argument("--readme", default="README.md")
+    report.add_argument(
+        "--runs", default="bench/runs", help="the recorded metrics.json of every headline run"
+    )
     bench = commands.add_parser(
         "bench", help="measure every trained app: quality, speed, size, cost"
     )

@@ -13,6 +13,7 @@ import json
 import pathlib
 import platform
 import shutil
+import subprocess
 import sys
 import time
 
@@ -56,6 +57,90 @@ def versions() -> dict:
         "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown"),
         "numpy": np.__version__,
     }
+
+
+def source_commit() -> str | None:
+    """The git commit the code was run from ("abc1234", "+dirty" when tracked files differ),
+    or None outside a git checkout: so a recorded figure can be traced to its code."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=7", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
+def _summary(values: list[float]) -> dict:
+    return {
+        "values": [round(v, 6) for v in values],
+        "mean": round(float(np.mean(values)), 6),
+        "min": round(float(np.min(values)), 6),
+        "max": round(float(np.max(values)), 6),
+    }
+
+
+def spread_of(app: App, runs: list[dict], seeds: list[int]) -> dict:
+    """Mean and range of the headline metric (Keras and LiteRT fp32, and on every held-out
+    set) over runs that differ only in their seed."""
+    key = app.metric
+    spread: dict = {"seeds": seeds, "metric": key}
+    keras_values = [run["metrics"].get(key) for run in runs]
+    fp32_values = [run["litert"]["fp32"].get(key) for run in runs]
+    if all(isinstance(v, int | float) for v in keras_values):
+        spread["keras"] = _summary(keras_values)
+    if all(isinstance(v, int | float) for v in fp32_values):
+        spread["fp32"] = _summary(fp32_values)
+    held_out = {}
+    for name in runs[0]["metrics"].get("held_out") or {}:
+        values = [((run["metrics"].get("held_out") or {}).get(name) or {}).get(key) for run in runs]
+        if all(isinstance(v, int | float) for v in values):
+            held_out[name] = _summary(values)
+    if held_out:
+        spread["held_out"] = held_out
+    return spread
+
+
+def train_seeds(
+    app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path, count: int
+) -> dict:
+    """`count` runs with seeds ``seed``, ``seed + 1``, ... on the same split (``split_seed``).
+
+    The first run is the model in `out_dir`; the others are kept beside it in
+    ``.<name>.seeds/seed-<seed>/``. `out_dir`'s ``metrics.json`` gains ``spread``: the mean
+    and range of the headline metric over all of them.
+    """
+    out_dir = pathlib.Path(out_dir)
+    runs, seeds = [], []
+    for index in range(count):
+        seeded = dataclasses.replace(config, seed=config.seed + index)
+        target = (
+            out_dir
+            if index == 0
+            else out_dir.with_name(f".{out_dir.name}.seeds") / f"seed-{seeded.seed}"
+        )
+        log(f"{app.name}: seed {seeded.seed} ({index + 1} of {count}) -> {target}")
+        runs.append(train(app, seeded, source, target))
+        seeds.append(seeded.seed)
+    if not all(runs):  # a worker that is not the chief exports nothing
+        return runs[0]
+    metrics = runs[0]
+    metrics["spread"] = spread_of(app, runs, seeds)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    log(f"{app.name}: over seeds {seeds}: {json.dumps(metrics['spread'].get('keras'))}")
+    return metrics
 
 
 def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -> dict:
@@ -153,6 +238,8 @@ def export_and_evaluate(
         metrics["ops"] = ops
         metrics["training"] = {**(training or {}), "parameters": int(model.count_params())}
         metrics["versions"] = versions()
+        metrics["commit"] = source_commit()
+        metrics["seed"] = config.seed
         metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (work / "model_card.md").write_text(model_card(app, config, metrics))

@@ -1,55 +1,128 @@
-"""``rnnapps report``: rows come from each run's metrics.json; other apps keep theirs."""
+"""``rnnapps report``: every README figure comes from a recorded run under bench/runs/."""
 
-import dataclasses
 import json
 
-from shared.report import current_block, results_markdown
+import pytest
+
+from shared.app import App
+from shared.report import (
+    APP_END,
+    APP_START,
+    END,
+    START,
+    app_results_markdown,
+    current_block,
+    load_runs,
+    record_runs,
+    results_markdown,
+)
 
 
-@dataclasses.dataclass
 class FakeApp:
-    name: str
-    metric: str = "accuracy"
+    """Just what the report reads of an App (``headline`` is the real one)."""
+
+    metric = "accuracy"
+    lower_is_better = False
+    test_split = "held-out voices"
+    headline = App.headline
+
+    def __init__(self, name):
+        self.name = name
 
     def report(self, metrics):
         return f"details of {self.name}: {metrics['metrics'][self.metric]:.3f}"
 
 
-def write_metrics(folder, accuracy, date):
-    folder.mkdir(parents=True)
+def run_metrics(accuracy, date, preset="default", **extra):
     scores = {"accuracy": accuracy, "size_bytes": 2e6, "latency_ms_p50": 1.5}
-    metrics = {
+    return {
         "data": "default",
-        "preset": "default",
-        "metrics": {"accuracy": accuracy},
-        "litert": {variant: scores for variant in ("fp32", "fp16", "int8")},
+        "preset": preset,
+        "metrics": {
+            "accuracy": accuracy,
+            "held_out": {"other_engine": {"description": "another engine", "accuracy": 0.4}},
+        },
+        "litert": {variant: dict(scores) for variant in ("fp32", "fp16", "int8")},
+        "baselines": {
+            "majority": {"accuracy": 0.25},
+            "logistic": {"accuracy": 0.5, "tuned_on": "validation", "chosen": {"C": 1.0}},
+            "per_split": {"test": {"accuracy": 0.3}},
+            "no_metric": {"bleu": 3.0},
+        },
         "training": {"seconds": 12.0, "epochs_run": 3},
         "date": date,
+        "commit": "abc1234",
         "versions": {"keras": "3"},
+        **extra,
     }
+
+
+def write_model(folder, metrics):
+    folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps(metrics))
 
 
-def test_a_retrained_app_replaces_its_row_and_the_others_keep_theirs(tmp_path):
-    apps = [FakeApp("alpha"), FakeApp("beta"), FakeApp("gamma")]
-    write_metrics(tmp_path / "old" / "alpha", 0.5, "2026-01-01T00:00:00+00:00")
-    write_metrics(tmp_path / "old" / "beta", 0.6, "2026-01-02T00:00:00+00:00")
-    previous = results_markdown(apps, tmp_path / "old")
-    write_metrics(tmp_path / "new" / "beta", 0.9, "2026-02-03T00:00:00+00:00")
-    block = results_markdown(apps, tmp_path / "new", previous)
+def test_headline_names_the_strongest_baseline_and_the_held_out_sets():
+    figures = FakeApp("alpha").headline(run_metrics(0.8, "2026-01-01T00:00:00+00:00"))
+    assert figures["in_distribution"]["keras"] == 0.8
+    assert figures["held_out"]["other_engine"]["keras"] == 0.4
+    assert set(figures["baselines"]) == {"majority", "logistic", "per_split"}
+    assert figures["strongest"] == "logistic"
+    assert figures["baselines"]["logistic"]["ratio"] == pytest.approx(0.8 / 0.5)
+
+
+def test_lower_is_better_picks_the_lowest_baseline():
+    app = FakeApp("alpha")
+    app.lower_is_better = True
+    assert app.headline(run_metrics(0.8, "2026-01-01"))["strongest"] == "majority"
+
+
+def test_a_default_run_is_recorded_and_a_demo_run_does_not_displace_it(tmp_path):
+    apps = [FakeApp("alpha"), FakeApp("beta")]
+    write_model(tmp_path / "m1" / "alpha", run_metrics(0.5, "2026-01-01T00:00:00+00:00"))
+    notes = record_runs(apps, tmp_path / "m1", tmp_path / "runs")
+    assert notes == [
+        f"alpha: recorded {tmp_path / 'm1/alpha/metrics.json'} as {tmp_path / 'runs/alpha.json'}"
+    ]
+    write_model(tmp_path / "m2" / "alpha", run_metrics(0.3, "2026-02-01T00:00:00+00:00", "demo"))
+    write_model(tmp_path / "m2" / "beta", run_metrics(0.2, "2026-02-01T00:00:00+00:00", "demo"))
+    notes = record_runs(apps, tmp_path / "m2", tmp_path / "runs")
+    assert "kept the recorded default run" in notes[0]
+    runs = load_runs(apps, tmp_path / "runs")
+    assert runs["alpha"]["metrics"]["accuracy"] == 0.5  # the headline run stays
+    assert (
+        runs["beta"]["preset"] == "demo"
+    )  # nothing recorded yet: the demo run is better than none
+
+
+def test_rows_come_from_the_recorded_runs_with_their_date_and_commit():
+    apps = [FakeApp("alpha"), FakeApp("gamma")]
+    runs = {"alpha": run_metrics(0.8, "2026-01-01T00:00:00+00:00")}
+    block = results_markdown(apps, runs)
     rows = {line.split(" | ")[0]: line for line in block.splitlines() if line.startswith("| ")}
-    assert "| 0.500 |" in rows["| alpha"] and rows["| alpha"].endswith("| 2026-01-01 |")
-    assert "| 0.900 |" in rows["| beta"] and rows["| beta"].endswith("| 2026-02-03 |")
-    assert "not trained yet" in rows["| gamma"]
-    assert "details of alpha: 0.500" in block and "details of beta: 0.900" in block
-    assert "details of beta: 0.600" not in block
-    assert "Rows of alpha are kept from the previous report" in block
+    assert "0.800 / 0.800 / 0.800" in rows["| alpha"]
+    assert "other_engine 0.400" in rows["| alpha"]  # the held-out figure, beside the test one
+    assert "logistic 0.500 (1.60×), tuned on validation" in rows["| alpha"]
+    assert rows["| alpha"].endswith("| 2026-01-01, abc1234 |")
+    assert "no recorded run" in rows["| gamma"]
+
+
+def test_the_app_table_shows_every_figure_and_the_spread():
+    spread = {
+        "seeds": [1, 2, 3],
+        "keras": {"values": [0.7, 0.8, 0.9], "mean": 0.8, "min": 0.7, "max": 0.9},
+    }
+    block = app_results_markdown(FakeApp("alpha"), run_metrics(0.8, "2026-01-01", spread=spread))
+    assert "3 seeds: mean 0.800, 0.700–0.900" in block
+    assert "| ours, in distribution | held-out voices | 0.800 |" in block
+    assert "| ours, other_engine | another engine | 0.400 |" in block
+    assert "| baseline logistic (strongest) |" in block and '{"C": 1.0}' in block
+    assert "details of alpha: 0.800" in block
 
 
 def test_the_current_block_is_read_between_the_markers(tmp_path):
-    from shared.report import END, START
-
     readme = tmp_path / "README.md"
-    readme.write_text(f"# T\n{START}\n| alpha | row |\n{END}\nafter\n")
+    readme.write_text(f"# T\n{START}\n| alpha | row |\n{END}\n{APP_START}\nx\n{APP_END}\n")
     assert current_block(readme).strip() == "| alpha | row |"
+    assert current_block(readme, APP_START, APP_END).strip() == "x"
     assert current_block(tmp_path / "missing.md") == ""
