@@ -187,6 +187,21 @@ def test_ratios_compare_each_shared_scalar_metric():
     assert ratios["references"]["ratio"] == {"bleu": pytest.approx(0.5)}
 
 
+def test_the_strongest_baseline_is_the_best_by_the_metrics_direction():
+    ours = {"accuracy": 0.9, "bits_per_character": 2.0}
+    baselines = bench.baseline_ratios(
+        ours,
+        {
+            "weak": {"accuracy": 0.5, "bits_per_character": 3.0},
+            "strong": {"test": {"accuracy": 0.8, "bits_per_character": 2.5}},
+            "other_metric": {"bleu": 9.0},
+        },
+    )
+    assert bench.strongest_baseline(baselines, "accuracy", False) == "strong"
+    assert bench.strongest_baseline(baselines, "bits_per_character", True) == "strong"
+    assert bench.strongest_baseline(baselines, "f1", False) is None
+
+
 def test_a_control_joins_the_baselines_with_the_figure_measured_now():
     video = registry.get_app("video")
     quality = {"fp32": {"accuracy": 0.99, "shuffled_frames_accuracy": 0.25}}
