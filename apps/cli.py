@@ -94,6 +94,26 @@ def print_metrics_summary(app, metrics: dict) -> None:
             end="",
         )
     print()
+    figures = app.headline(metrics)
+    for name, entry in figures["held_out"].items():
+        value = entry["fp32"] if entry["fp32"] is not None else entry["keras"]
+        if not isinstance(value, int | float):
+            continue
+        print(f"{app.name}: held-out {name} ({entry['description']}): {key} {value:.4f}")
+    if figures["strongest"]:
+        entry = figures["baselines"][figures["strongest"]]
+        ratio = f", ours / it {entry['ratio']:.3f}" if entry["ratio"] is not None else ""
+        print(
+            f"{app.name}: strongest baseline {figures['strongest']} {key} {entry['value']:.4f} "
+            f"(tuned on {entry['tuned_on']}{ratio})"
+        )
+    spread = metrics.get("spread") or {}
+    if spread.get("keras"):
+        keras_spread = spread["keras"]
+        print(
+            f"{app.name}: over seeds {spread['seeds']}: {key} mean {keras_spread['mean']:.4f}, "
+            f"{keras_spread['min']:.4f} to {keras_spread['max']:.4f}"
+        )
 
 
 def _load(app_name: str, model_dir: str | None):
