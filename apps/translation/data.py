@@ -42,6 +42,7 @@ from babel.numbers import format_currency, format_decimal
 from num2words import num2words
 
 from shared.data.cache import cached_folder
+from shared.data.overlap import cross_split_overlap, normalise_text
 from shared.data.sources import load_tfds, parse_source
 from shared.data.splits import Columns, Splits, take
 from shared.errors import UserError
@@ -50,6 +51,8 @@ from shared.errors import UserError
 LANGUAGES: dict[str, str] = {"es": "Spanish", "fr": "French", "de": "German"}
 
 KINDS = ("cardinal", "ordinal", "year", "date", "time", "currency")
+# The shifted test set of the default corpus, in `Splits.info`: the same values, other phrasings.
+OTHER_PHRASINGS = "other_phrasings"
 
 # Share of each kind in the default corpus: cardinals are the most varied, ordinals the least.
 _KIND_SHARES = {
@@ -67,7 +70,7 @@ _HELD_OUT_TEST = 0.1
 _HELD_OUT_VALIDATION = 0.1
 _MIN_SIZE = 20
 # Bump when the generator changes, so cached corpora are built again.
-_CORPUS_VERSION = "2"
+_CORPUS_VERSION = "3"
 
 _WORD_PATTERN = re.compile(r"\d|[^\W\d]+|[^\w\s]")
 
@@ -178,7 +181,13 @@ def _ordinal_suffix(value: int) -> str:
 
 
 class _HeldOut:
-    """Which split a key (a number, a day-month pair, a date form and month ...) belongs to."""
+    """Which split a value (a number, an amount, a time, a day-month pair) or a date form
+    belongs to.
+
+    A value's split depends on the value alone, never on the kind that writes it: the number
+    1999 held out for test is held out as a cardinal, an ordinal, a year, a date's year and an
+    amount's euros or cents alike, so no kind can show it in training.
+    """
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -190,14 +199,19 @@ class _HeldOut:
             form: [int(months[i]), int(months[(i + 8) % 12])] for i, form in enumerate(_DATE_FORMS)
         }
 
-    def split_of(self, kind: str, key: object) -> int:
-        digest = hashlib.blake2b(f"{self.seed}|{kind}|{key}".encode(), digest_size=8).digest()
+    def split_of(self, key: tuple) -> int:
+        """0 (train), 1 (validation) or 2 (test) for one value, e.g. ``("number", 1999)``."""
+        digest = hashlib.blake2b(f"{self.seed}|{key!r}".encode(), digest_size=8).digest()
         draw = int.from_bytes(digest, "big") / 2.0**64
         if draw < _HELD_OUT_TEST:
             return 2
         if draw < _HELD_OUT_TEST + _HELD_OUT_VALIDATION:
             return 1
         return 0
+
+    def values_split(self, keys: list[tuple]) -> int:
+        """The split of a pair made of these values: the latest split any of them belongs to."""
+        return max(self.split_of(key) for key in keys)
 
     def date_form_split(self, form: str, month: int) -> int:
         test_month, validation_month = self.date_form_months[form]
@@ -206,11 +220,17 @@ class _HeldOut:
 
 @dataclasses.dataclass
 class _Kind:
-    """One kind of pair: sample a value, find its split, render it as (source, target)."""
+    """One kind of pair: sample a value, name the values and form it is made of, render it.
+
+    ``values(value)`` lists the value keys (``("number", 342)``, ``("time", 19, 30)`` ...)
+    shared by every kind; ``form(value)`` is the split its English form is held out to
+    (dates only, else 0).
+    """
 
     sample: Callable[[np.random.Generator], tuple]
-    split_of: Callable[[tuple], int]
+    values: Callable[[tuple], list[tuple]]
     render: Callable[[tuple, np.random.Generator], tuple[str, str]]
+    form: Callable[[tuple], int] = lambda value: 0
 
 
 def _digit_count_value(rng: np.random.Generator, max_digits: int) -> int:
@@ -232,7 +252,7 @@ def _cardinal_kind(language: str, held_out: _HeldOut) -> _Kind:
 
     return _Kind(
         sample=lambda rng: (_digit_count_value(rng, 7),),
-        split_of=lambda value: held_out.split_of("cardinal", value[0]),
+        values=lambda value: [("number", value[0])],
         render=render,
     )
 
@@ -251,7 +271,7 @@ def _ordinal_kind(language: str, held_out: _HeldOut) -> _Kind:
     return _Kind(
         # Up to 100: beyond it Spanish ordinals are rare and num2words misspells them.
         sample=lambda rng: (int(rng.integers(1, 101)),),
-        split_of=lambda value: held_out.split_of("ordinal", value[0]),
+        values=lambda value: [("number", value[0])],
         render=render,
     )
 
@@ -270,7 +290,7 @@ def _year_kind(language: str, held_out: _HeldOut) -> _Kind:
 
     return _Kind(
         sample=lambda rng: (int(rng.integers(1100, 2100)),),
-        split_of=lambda value: held_out.split_of("year", value[0]),
+        values=lambda value: [("number", value[0])],
         render=render,
     )
 
@@ -315,13 +335,13 @@ def _date_kind(language: str, held_out: _HeldOut) -> _Kind:
             form = form.replace("_medium", "_long")
         return (date.year, date.month, date.day, form)
 
-    def split_of(value: tuple) -> int:
-        year, month, day, form = value
-        return max(
-            held_out.split_of("date-day", (month, day)),
-            held_out.split_of("date-year", year),
-            held_out.date_form_split(form, month),
-        )
+    def values(value: tuple) -> list[tuple]:
+        year, month, day, _ = value
+        return [("number", year), ("day", month, day)]
+
+    def form(value: tuple) -> int:
+        _, month, _, form_name = value
+        return held_out.date_form_split(form_name, month)
 
     def render(value: tuple, rng: np.random.Generator) -> tuple[str, str]:
         year, month, day, form = value
@@ -334,7 +354,7 @@ def _date_kind(language: str, held_out: _HeldOut) -> _Kind:
             source = source.upper()
         return source, _clean(format_date(date, _DATE_FORMS[form], locale=language))
 
-    return _Kind(sample=sample, split_of=split_of, render=render)
+    return _Kind(sample=sample, values=values, render=render, form=form)
 
 
 def _period(hour: int) -> str:
@@ -390,7 +410,7 @@ def _time_kind(language: str, held_out: _HeldOut) -> _Kind:
 
     return _Kind(
         sample=lambda rng: (int(rng.integers(24)), int(rng.integers(60))),
-        split_of=lambda value: held_out.split_of("time", value),
+        values=lambda value: [("time", *value)],
         render=render,
     )
 
@@ -432,7 +452,12 @@ def _currency_kind(language: str, held_out: _HeldOut) -> _Kind:
 
     return _Kind(
         sample=sample,
-        split_of=lambda value: held_out.split_of("currency", value[1:]),
+        # The amount, and the whole and cents as numbers: "1,999 euros" shows the words
+        # of 1999 as a cardinal would.
+        values=lambda value: (
+            [("amount", *value[1:]), ("number", value[1])]
+            + ([("number", value[2])] if value[2] else [])
+        ),
         render=render,
     )
 
@@ -459,13 +484,20 @@ def _allocate(total: int, shares: dict[str, float]) -> dict[str, int]:
 
 def _generate(
     kind: _Kind,
+    held_out: _HeldOut,
     split_index: int,
     wanted: int,
     rng: np.random.Generator,
     seen_sources: set[str],
-) -> list[tuple[str, str]]:
-    """Up to `wanted` new (source, target) pairs of one kind whose values belong to the split."""
-    made: list[tuple[str, str]] = []
+) -> list[tuple[str, str, str]]:
+    """Up to `wanted` new (source, target, held_out) rows of one kind that belong to the split.
+
+    ``held_out`` says why a validation or test row is held out: ``"value"`` (a value the
+    training split never shows), ``"form"`` (a date form held out for its month, every value
+    seen in training) or ``"value+form"``; ``""`` in training. `seen_sources` holds the
+    normalised sources of every split, so no two rows anywhere share one.
+    """
+    made: list[tuple[str, str, str]] = []
     repeats = 0
     # Rejection by split is cheap (no rendering); a run of repeated sources means the
     # domain is used up.
@@ -473,15 +505,21 @@ def _generate(
         if len(made) == wanted or repeats > 200:
             break
         value = kind.sample(rng)
-        if kind.split_of(value) != split_index:
+        value_split = held_out.values_split(kind.values(value))
+        form_split = kind.form(value)
+        if max(value_split, form_split) != split_index:
             continue
         source, target = kind.render(value, rng)
-        if source in seen_sources:
+        key = normalise_text(source)
+        if key in seen_sources:
             repeats += 1
             continue
         repeats = 0
-        seen_sources.add(source)
-        made.append((source, target))
+        seen_sources.add(key)
+        why = "+".join(
+            name for name, split in (("value", value_split), ("form", form_split)) if split
+        )
+        made.append((source, target, why))
     return made
 
 
@@ -497,17 +535,46 @@ def _load_default(target_language: str, seed: int, size: int) -> Splits:
         corpus = _generate_corpus(target_language, seed, size)
         (folder / "corpus.json").write_text(json.dumps(corpus, ensure_ascii=False))
 
-    # Generating 30,000 pairs takes seconds; train, evaluate and bench each load the data.
+    # Generating 60,000 pairs takes about 8 s; train, evaluate and bench each load the data.
     name = f"translation/default-{target_language}-seed{seed}-size{size}"
     folder = cached_folder(name, build, version=_CORPUS_VERSION)
     corpus = json.loads((folder / "corpus.json").read_text())
+    info = {**corpus["info"], OTHER_PHRASINGS: corpus[OTHER_PHRASINGS]}
     return Splits(
         train=corpus["train"],
         validation=corpus["validation"],
         test=corpus["test"],
         source="default",
-        info=corpus["info"],
+        info=info,
     )
+
+
+def corpus_overlap(splits: dict[str, dict]) -> dict[str, dict]:
+    """``{"source": report, "target": report}``: `cross_split_overlap` of the normalised
+    sources and targets of `splits` (split name -> columns)."""
+    return {
+        column: cross_split_overlap({name: rows[column] for name, rows in splits.items()})
+        for column in ("source", "target")
+    }
+
+
+def _drop_shared_targets(rows: list[list[tuple]]) -> dict[str, int]:
+    """Keep each normalised target in the latest split that has it; drop it from the others.
+
+    Values decide splits, but two date forms that translate alike can hold out different
+    months ("November 21, 2026" in test, "21 November 2026" in training, one target): the
+    training row goes, so no target is scored that training has shown.
+    """
+    home: dict[str, int] = {}
+    for split_index, split_rows in enumerate(rows):
+        for row in split_rows:
+            home[normalise_text(row[1])] = split_index
+    dropped = {}
+    for split_index, split_rows in enumerate(rows):
+        kept = [row for row in split_rows if home[normalise_text(row[1])] == split_index]
+        dropped[_SPLIT_NAMES[split_index]] = len(split_rows) - len(kept)
+        rows[split_index] = kept
+    return dropped
 
 
 def _generate_corpus(target_language: str, seed: int, size: int) -> dict:
@@ -515,7 +582,7 @@ def _generate_corpus(target_language: str, seed: int, size: int) -> dict:
     kinds = {name: build(target_language, held_out) for name, build in _KIND_BUILDERS.items()}
     split_sizes = _allocate(size, dict(zip(_SPLIT_NAMES, _SPLIT_FRACTIONS, strict=True)))
     rng = np.random.default_rng(seed)
-    rows: list[list[tuple[str, str, str]]] = [[], [], []]
+    rows: list[list[tuple[str, str, str, str]]] = [[], [], []]
     seen_sources: set[str] = set()
     for split_index, split_name in enumerate(_SPLIT_NAMES):
         carried = 0
@@ -523,40 +590,50 @@ def _generate_corpus(target_language: str, seed: int, size: int) -> dict:
         # already used) is carried over to the larger kinds, so the split keeps its size.
         for kind_name, share in _allocate(split_sizes[split_name], _KIND_SHARES).items():
             wanted = share + carried
-            made = _generate(kinds[kind_name], split_index, wanted, rng, seen_sources)
-            rows[split_index] += [(source, target, kind_name) for source, target in made]
+            made = _generate(kinds[kind_name], held_out, split_index, wanted, rng, seen_sources)
+            rows[split_index] += [(source, target, kind_name, why) for source, target, why in made]
             carried = wanted - len(made)
 
     # Each English string must have one translation; drop any source the forms made ambiguous.
     targets_of: dict[str, set[str]] = {}
     for split_rows in rows:
-        for source, target, _ in split_rows:
+        for source, target, _, _ in split_rows:
             targets_of.setdefault(source.lower(), set()).add(target)
     ambiguous = {source for source, targets in targets_of.items() if len(targets) > 1}
     rows = [[row for row in split_rows if row[0].lower() not in ambiguous] for split_rows in rows]
+    shared_targets_dropped = _drop_shared_targets(rows)
 
     # Held-out pairs must be translatable in principle: every target word seen in training.
-    train_words = {word for _, target, _ in rows[0] for word in words(target)}
+    train_words = {word for _, target, _, _ in rows[0] for word in words(target)}
     dropped = {}
     for split_index in (1, 2):
         kept = [row for row in rows[split_index] if set(words(row[1])) <= train_words]
         dropped[_SPLIT_NAMES[split_index]] = len(rows[split_index]) - len(kept)
         rows[split_index] = kept
 
-    splits = []
-    for split_rows in rows:
+    splits = {}
+    for split_name, split_rows in zip(_SPLIT_NAMES, rows, strict=True):
         order = rng.permutation(len(split_rows))
-        splits.append(
-            {
-                "source": [split_rows[i][0] for i in order],
-                "target": [split_rows[i][1] for i in order],
-                "kind": [split_rows[i][2] for i in order],
-            }
-        )
+        splits[split_name] = {
+            column: [split_rows[i][position] for i in order]
+            for position, column in enumerate(("source", "target", "kind", "held_out"))
+        }
+    # The shifted set phrases test values another way: its targets may be test targets (a
+    # time has one target however it is said), never training or validation ones.
+    taken_targets = {normalise_text(t) for split_rows in rows[:2] for _, t, _, _ in split_rows}
+    splits[OTHER_PHRASINGS] = _other_phrasings(
+        target_language,
+        held_out,
+        np.random.default_rng([seed, 23]),
+        min(300, max(20, size // 200)),
+        seen_sources,
+        taken_targets,
+        train_words,
+    )
+    overlap = corpus_overlap(splits)
+    shifted_in_test = overlap["target"].pop(f"test/{OTHER_PHRASINGS}")
     return {
-        "train": splits[0],
-        "validation": splits[1],
-        "test": splits[2],
+        **splits,
         "info": {
             "source_language": "en",
             "target_language": target_language,
@@ -564,9 +641,174 @@ def _generate_corpus(target_language: str, seed: int, size: int) -> dict:
             "seed": seed,
             "held_out_date_form_months": held_out.date_form_months,
             "ambiguous_sources_dropped": len(ambiguous),
+            "shared_targets_dropped": shared_targets_dropped,
             "unseen_target_words_dropped": dropped,
+            "overlap": overlap,
+            "other_phrasings_targets_in_test": shifted_in_test["rows"],
         },
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Other phrasings: a shifted test set
+
+
+def _time_phrasing(hour: int, minute: int, rng: np.random.Generator) -> str | None:
+    twelve = hour % 12 or 12
+    next_twelve = (hour + 1) % 12 or 12
+    # Where a user puts the hour in the day, not the generator's one phrase per hour: 9 pm
+    # is "at night" here, and only 0-4 h are in training.
+    period = (
+        "at night"
+        if hour >= 20 or hour < 5
+        else "in the morning"
+        if hour < 12
+        else "in the afternoon"
+        if hour < 18
+        else "in the evening"
+    )
+    am_pm = "am" if hour < 12 else "pm"
+    words_of = functools.partial(num2words, lang="en")
+    choices = [
+        f"{twelve}:{minute:02d}{am_pm}",  # no space: "7:15pm"
+        f"{hour:02d}{minute:02d} hours",  # "1915 hours"
+        f"{words_of(twelve)} {words_of(minute)} {period}" if minute >= 10 else None,
+    ]
+    if minute == 0:
+        choices.append(f"{words_of(hour)} hundred hours")  # "twenty-one hundred hours"
+    elif minute >= 10:
+        choices.append(f"{words_of(hour)} {words_of(minute)} hours")  # "nineteen fifteen hours"
+    if minute == 15:
+        choices.append(f"a quarter past {words_of(twelve)} {period}")
+    if minute == 45:
+        choices.append(f"a quarter to {words_of(next_twelve)} {period}")
+    if minute == 30:
+        choices.append(f"half {words_of(twelve)} {period}")  # British "half seven"
+    if 0 < minute < 30:
+        choices.append(f"{minute} minutes past {twelve} {am_pm}")
+    if 30 < minute < 60:
+        choices.append(f"{60 - minute} minutes to {next_twelve} {am_pm}")
+    choices = [choice for choice in choices if choice]
+    return choices[int(rng.integers(len(choices)))]
+
+
+def _cardinal_phrasing(number: int, rng: np.random.Generator) -> str | None:
+    choices = []
+    if number >= 10_000:
+        choices.append(str(number))  # no thousands comma
+    if 1_000 < number < 1_000_000 and number % 1000:
+        choices.append(f"{number // 1000} thousand {number % 1000}")  # "12 thousand 345"
+    if 1_100 <= number < 10_000 and (number // 100) % 10:
+        rest = number % 100
+        hundreds = f"{num2words(number // 100, lang='en')} hundred"  # "twelve hundred"
+        choices.append(f"{hundreds} and {num2words(rest, lang='en')}" if rest else hundreds)
+    if not choices:
+        return None
+    return choices[int(rng.integers(len(choices)))]
+
+
+def _currency_phrasing(currency: str, whole: int, cents: int, rng: np.random.Generator) -> str:
+    one, many, cent_one, cent_many = _CURRENCY_WORDS[currency]
+    symbol = {"EUR": "€", "USD": "$"}[currency]
+    plural = one if whole == 1 else many
+    choices = [f"{whole}.{cents:02d}{symbol}" if cents else f"{whole}{symbol}"]  # after: "12.50€"
+    if cents:
+        cent_word = cent_one if cents == 1 else cent_many
+        choices.append(f"{whole} {plural} {cents} {cent_word}")  # "12 euros 50 cents"
+        choices.append(f"{num2words(whole, lang='en')} {plural} {num2words(cents, lang='en')}")
+    else:
+        choices.append(f"{whole} {plural}")  # "1250 euros": no thousands comma
+    return choices[int(rng.integers(len(choices)))]
+
+
+def _date_phrasing(date: datetime.date, rng: np.random.Generator) -> str:
+    month = format_date(date, "MMMM", locale="en")
+    day = f"{date.day}{_ordinal_suffix(date.day)}"
+    choices = [
+        f"{month} the {day}, {date.year}",  # "November the 21st, 2026"
+        f"{day} {month} {date.year}",  # "21st November 2026"
+        f"{day} of {month}, {date.year}",  # "21st of November, 2026"
+        f"{month} {num2words(date.day, lang='en', to='ordinal')}, {date.year}",
+    ]
+    return choices[int(rng.integers(len(choices)))]
+
+
+def _other_phrasings(
+    language: str,
+    held_out: _HeldOut,
+    rng: np.random.Generator,
+    count: int,
+    seen_sources: set[str],
+    taken_targets: set[str],
+    train_words: set[str],
+) -> dict[str, list[str]]:
+    """`count` pairs whose English is phrased by another process than the training generator.
+
+    Times ("7:15pm", "twenty-one hundred hours", "a quarter past nine at night"), numbers
+    ("12 thousand 345", "twelve hundred and fifty"), amounts ("12.50€", "12 euros 50 cents")
+    and long dates ("November the 21st, 2026"), as a user would type them. Every value is one
+    held out for test; no normalised source occurs in the corpus's splits, and no normalised
+    target in training or validation.
+    """
+    columns: dict[str, list[str]] = {"source": [], "target": [], "kind": [], "held_out": []}
+    shares = _allocate(count, dict.fromkeys(("time", "cardinal", "currency", "date"), 0.25))
+    for kind, wanted in shares.items():
+        made = 0
+        for _ in range(2000 * max(1, wanted)):
+            if made == wanted:
+                break
+            # Values first (cheap), then the phrasing, only for values held out for test.
+            if kind == "time":
+                value = (int(rng.integers(24)), int(rng.integers(60)))
+                keys = [("time", *value)]
+            elif kind == "cardinal":
+                value = (_digit_count_value(rng, 7),)
+                keys = [("number", value[0])]
+            elif kind == "currency":
+                whole = int(rng.integers(1, 10 ** int(rng.integers(1, 5))))
+                cents = 0 if rng.random() < 0.3 else int(rng.integers(1, 100))
+                value = (("EUR", "USD")[int(rng.integers(2))], whole, cents)
+                keys = [("amount", whole, cents), ("number", whole)]
+                keys += [("number", cents)] if cents else []
+            else:
+                year = int(rng.integers(1900, 2100))
+                value = (
+                    datetime.date.fromordinal(
+                        datetime.date(year, 1, 1).toordinal() + int(rng.integers(0, 365))
+                    ),
+                )
+                keys = [("number", value[0].year), ("day", value[0].month, value[0].day)]
+            if held_out.values_split(keys) != 2:
+                continue
+            if kind == "time":
+                source = _time_phrasing(*value, rng)
+                target = format_time(datetime.time(*value), "short", locale=language)
+            elif kind == "cardinal":
+                source = _cardinal_phrasing(value[0], rng)
+                target = _spell(value[0], language)
+            elif kind == "currency":
+                currency, whole, cents = value
+                source = _currency_phrasing(currency, whole, cents, rng)
+                amount = Decimal(whole) + Decimal(cents) / 100
+                target = _spell(amount, language, to="currency", currency=currency)
+                target = target if cents else _ZERO_CENTS.sub("", target)
+            else:
+                source = _date_phrasing(value[0], rng)
+                target = format_date(value[0], "long", locale=language)
+            if source is None:
+                continue
+            source, target = _clean(source), _clean(target)
+            key, target_key = normalise_text(source), normalise_text(target)
+            if key in seen_sources or target_key in taken_targets:
+                continue
+            if not set(words(target)) <= train_words:
+                continue
+            seen_sources.add(key)
+            taken_targets.add(target_key)
+            for column, value in zip(columns, (source, target, kind, "value"), strict=True):
+                columns[column].append(value)
+            made += 1
+    return columns
 
 
 # ---------------------------------------------------------------------------------------------
