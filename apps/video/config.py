@@ -12,7 +12,8 @@ from shared.layers import CELLS
 
 @dataclasses.dataclass
 class VideoConfig(BaseConfig):
-    # Generated training clips (validation and test get train_size // 8 each, at most 400).
+    # Generated training clips (validation and test get train_size // 8 each, 64 to 400; the
+    # three held-out sets train_size // 15, 16 to 160: see data.split_sizes).
     # 0 = the data module's default (2,400 clips, 300 per class).
     train_size: int = 0
     # Frames of 64x64 are small: four stride-2 convolutions bring them to 4x4 cells, which
@@ -48,10 +49,16 @@ class VideoConfig(BaseConfig):
     test_limit: int = 0  # evaluate on at most this many test clips (0 = all)
 
     PRESETS: ClassVar[dict] = {
+        # Small enough for the end-to-end test, and it learns: 128 clips, 3 epochs of batches
+        # of 8 at a high rate reached 0.72 test accuracy (64 clips; chance and the shuffled
+        # control 0.125) in 40 s of training on a loaded machine; 64 clips for one epoch
+        # stayed at chance (0.0 on 8 test clips), and so did 256 clips for 5 epochs without
+        # GlobalMotion (0.14).
         "quick": dict(
-            epochs=1,
-            batch_size=16,
-            train_size=64,
+            epochs=3,
+            batch_size=8,
+            learning_rate=1e-2,
+            train_size=128,
             filters=(4, 8, 8, 8),
             frame_embedding_dim=16,
             units=16,

@@ -5,6 +5,7 @@ from PIL import Image
 
 from apps.video import data
 from shared.data.cache import folder_is_complete
+from shared.data.overlap import assert_no_overlap, overlap_rows
 from shared.errors import UserError
 
 
@@ -44,15 +45,23 @@ def test_quick_splits_have_the_documented_columns():
     splits = data.load_data(quick=True)
     assert splits.train["frames"].shape == (data.QUICK_TRAIN_SIZE, 16, 64, 64, 3)
     assert splits.train["frames"].dtype == np.uint8
-    assert np.bincount(splits.train["label"], minlength=8).tolist() == [8] * 8
-    assert (splits.test["length"] == 16).all() and len(splits.validation["frames"]) == 8
+    assert np.bincount(splits.train["label"], minlength=8).tolist() == [16] * 8
+    assert (splits.test["length"] == 16).all() and len(splits.validation["frames"]) == 64
     assert splits.info["classes"] == list(data.CLASSES)
+    assert set(splits.extra) == set(data.HELD_OUT_SETS) == set(splits.info["held_out"])
+    for columns in splits.extra.values():
+        assert columns["frames"].shape == (16, 16, 64, 64, 3)
+        assert np.bincount(columns["label"], minlength=8).tolist() == [2] * 8
+    assert overlap_rows(splits.info["overlap"]["clips"]) == 0
+    assert overlap_rows(splits.info["overlap"]["sprites"]) == 0
 
 
 @pytest.mark.parametrize("class_name", data.CLASSES)
 def test_trajectories_follow_their_class(class_name):
     for seed in range(20):
-        path = data._trajectory(np.random.default_rng(seed), class_name)
+        rng = np.random.default_rng(seed)
+        motion = data._draw_motion(rng, class_name, rate=seed / 19)
+        path = data._trajectory(class_name, motion)
         dx, dy = path["x"][-1] - path["x"][0], path["y"][-1] - path["y"][0]
         turn = path["angle"][-1] - path["angle"][0]
         growth = path["size"][-1] / path["size"][0]
@@ -65,6 +74,21 @@ def test_trajectories_follow_their_class(class_name):
         assert turn * spin >= 89 if spin else turn == 0
         scale = {"grow": 1, "shrink": -1}.get(class_name, 0)
         assert np.log(growth) * scale > np.log(1.7) if scale else growth == 1
+
+
+def test_speeds_of_each_split_come_from_their_own_band():
+    rates = {
+        split: np.array([data.clip_parameters(split, i)["motion"]["rate"] for i in range(400)])
+        for split in ("train", "test", data.UNSEEN_SET, "other_renderer", "faster_motion")
+    }
+    for split in ("train", "test", "other_renderer"):
+        inside = (rates[split] >= 0.35) & (rates[split] < 0.65)
+        assert not inside.any() and rates[split].min() < 0.05 and rates[split].max() > 0.95
+    assert ((rates[data.UNSEEN_SET] >= 0.35) & (rates[data.UNSEEN_SET] < 0.65)).all()
+    assert (rates["faster_motion"] >= 1.15).all() and (rates["faster_motion"] <= 1.5).all()
+    # The fastest training move is 2.5 px a frame, turn 14 degrees, size ratio 4.
+    speeds = [data._speed(name, 1.0) for name in ("move_left", "rotate_clockwise", "grow")]
+    np.testing.assert_allclose(speeds, [2.5, 14.0, 4.0])
 
 
 def test_pillow_angle_turns_anticlockwise_on_screen():
@@ -91,20 +115,90 @@ def test_rendered_clips_show_the_motion():
     # (one frame) does not give the class away.
     for name in data.CLASSES:
         sizes = np.concatenate(
-            [data._trajectory(np.random.default_rng(s), name)["size"] for s in range(50)]
+            [
+                data._trajectory(name, data.clip_parameters("train", 8 * s + i)["motion"])["size"]
+                for s in range(50)
+                for i in [data.CLASSES.index(name)]
+            ]
         )
         assert sizes.min() < 16 and sizes.max() > 30, name
 
 
-def test_generation_is_seeded_and_evaluation_digits_are_unseen():
+def test_the_other_renderer_draws_the_same_motion():
+    """matplotlib and Pillow put the same sprite at the same place, size and angle."""
+    from apps.video.other_renderer import render_clip
+
+    for index in range(8):  # one clip of every class
+        params = data.clip_parameters("other_renderer", index)
+        params["background"].update(contrast=0.0, kind=0, velocity=[0.0, 0.0])
+        params.update(distractor=None, noise=0.0, sprite="shape:ell")
+        pillow = data._render(params, "test", np.random.default_rng(0))
+        drawn = render_clip(params, np.random.default_rng(0))
+        base = np.asarray(params["background"]["base"])
+        for t in (0, 15):  # a turn the wrong way round would be far off by the last frame
+            a = np.abs(pillow[t] - base).sum(-1) > 60
+            b = np.abs(drawn[t] - base).sum(-1) > 60
+            assert (a & b).sum() / (a | b).sum() > 0.6, (params["class"], t)
+
+
+def test_generation_is_seeded_and_digit_pools_are_disjoint():
     first = data.generate_split("validation", 3, seed=5)
     again = data.generate_split("validation", 6, seed=5)
     np.testing.assert_array_equal(first["frames"], again["frames"][:3])
     assert not np.array_equal(first["frames"], data.generate_split("validation", 3, 6)["frames"])
-    train, held_out = set(data._digit_pool(False)), set(data._digit_pool(True))
-    assert not train & held_out and len(train | held_out) == 1797
+    pools = {
+        split: set(data._digit_pool(split).tolist())
+        for split in ("train", "validation", "test", "faster_motion", data.UNSEEN_SET)
+    }
+    assert sum(len(pool) for pool in pools.values()) == 1797 == len(set().union(*pools.values()))
+    labels = data._digits()[1]
+    assert set(labels[list(pools[data.UNSEEN_SET])].tolist()) == set(data.HELD_OUT_DIGITS)
     with pytest.raises(ValueError, match="class_name"):
         data.make_clip("dance", 0)
+    with pytest.raises(ValueError, match="split"):
+        data.generate_split("holdout", 1)
+
+
+@pytest.fixture(scope="module")
+def default_parameters():
+    """Every clip's parameters in the default corpus (2,400 training clips): no drawing."""
+    return {
+        split: [data.clip_parameters(split, index, 1234) for index in range(count)]
+        for split, count in data.split_sizes(data.DEFAULT_TRAIN_SIZE).items()
+    }
+
+
+def test_default_corpus_shares_no_clip_and_no_held_out_sprite(default_parameters):
+    assert len(default_parameters["train"]) == data.DEFAULT_TRAIN_SIZE
+    report = data.split_overlap(default_parameters)
+    assert_no_overlap(report["clips"], what="clips (their generating parameters)")
+    assert_no_overlap(report["sprites"], what="held-out sprites")
+    assert report == data.corpus_overlap(1234, data.DEFAULT_TRAIN_SIZE)  # what load_data stores
+    # The unseen set shows only held-out sprites, including its still distractors.
+    for params in default_parameters[data.UNSEEN_SET]:
+        for sprite in data.held_out_sprites(data.UNSEEN_SET, params):
+            kind, name = sprite.split(":")
+            assert name in data.HELD_OUT_SHAPES if kind == "shape" else kind == "digit"
+            if kind == "digit":
+                assert data._digits()[1][int(name)] in data.HELD_OUT_DIGITS
+
+
+def test_planted_duplicates_are_caught(default_parameters):
+    import copy
+
+    planted = copy.deepcopy(default_parameters)
+    planted["test"][5] = dict(planted["train"][123])  # a training clip in the test split
+    with pytest.raises(AssertionError, match="train/test: 1 rows"):
+        assert_no_overlap(data.split_overlap(planted)["clips"])
+    # A training handwriting sample in validation, a training shape in the unseen set.
+    digit = next(p["sprite"] for p in planted["train"] if p["sprite"].startswith("digit:"))
+    planted = copy.deepcopy(default_parameters)
+    planted["validation"][0]["sprite"] = digit
+    planted[data.UNSEEN_SET][3]["sprite"] = "shape:triangle"
+    report = data.split_overlap(planted)["sprites"]
+    assert report["train/validation"]["examples"] == [digit]
+    assert report[f"train/{data.UNSEEN_SET}"]["examples"] == ["shape:triangle"]
+    assert overlap_rows(report) >= 2
 
 
 def test_default_corpus_is_cached(tmp_path, monkeypatch):
@@ -115,6 +209,8 @@ def test_default_corpus_is_cached(tmp_path, monkeypatch):
     again = data.load_data(size=16, seed=2)
     np.testing.assert_array_equal(splits.test["frames"], again.test["frames"])
     np.testing.assert_array_equal(splits.train["label"], again.train["label"])
+    for name in data.HELD_OUT_SETS:
+        np.testing.assert_array_equal(splits.extra[name]["frames"], again.extra[name]["frames"])
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
