@@ -25,6 +25,7 @@ from apps.speech.model import build_model
 from apps.speech.stream import build_stream, stream_scores
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
+from shared.data.overlap import overlap_rows
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows, take
 from shared.errors import UserError
@@ -40,6 +41,9 @@ MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
 TASKS = ("keyword", "transcribe")
 NOISE_BANK_ROWS = 64
+BASELINE_C = (0.01, 0.1, 1.0, 10.0)  # logistic regression's C, chosen on validation
+SEEN_TEXT = "held-out voices reading phrases whose text occurs in training"
+UNSEEN_TEXT = "held-out voices reading phrases whose text never occurs in training"
 
 
 class SpeechApp(App):
@@ -54,6 +58,7 @@ class SpeechApp(App):
     pattern = "many-to-one (causal CRNN, streams 20 ms steps) + many-to-many (BiGRU + CTC)"
     default_data = "eSpeak NG speech generated offline, whole voices held out for test"
     metric = "accuracy"
+    test_split = "held-out voices (keyword clips)"
     config_class = SpeechConfig
     # Keras logs the keyword head's accuracy with its output's prefix while the transcriber
     # trains beside it (the default), without it when `transcription` is off.
@@ -80,16 +85,29 @@ class SpeechApp(App):
     # --- data ---------------------------------------------------------------------------
 
     def load_data(self, config: SpeechConfig, source: Source) -> Splits:
-        splits = data.load_keyword_data(str(source), config.seed, quick=config.quick_corpus)
-        limit_rows(splits, config.seed, config.train_limit, config.test_limit)
+        # Everything that decides the data (held-out voices and texts, word placement, noise
+        # clips, the row limits, the stream) follows split_seed: every seed meets one test split.
+        splits = data.load_keyword_data(str(source), config.split_seed, quick=config.quick_corpus)
+        limit_rows(splits, config.split_seed, config.train_limit, config.test_limit)
+        overlap = {
+            "keyword_voices": data.voice_overlap(
+                {name: getattr(splits, name)["voice"] for name in data.SPLIT_NAMES}
+            )
+        }
         if config.transcription:
             # Phrases come from the generated corpus whatever the keyword source is.
             phrases = data.load_transcription_data(
-                "default", config.seed, quick=config.quick_corpus
+                "default", config.split_seed, quick=config.quick_corpus
             )
             if config.test_limit and len(phrases.test["text"]) > config.test_limit:
                 phrases.test = take(phrases.test, np.arange(config.test_limit))
             splits.info["transcription"] = phrases
+            overlap["phrase_voices"] = phrases.info["overlap"]["voices"]
+            overlap["unseen_phrase_texts"] = phrases.info["overlap"]["unseen_texts"]
+        # Held-out-by-construction and shifted keyword sets: name -> columns ``audio``, ``label``
+        # in ``splits.extra``, described in ``info["held_out"]``; `evaluate` scores each one.
+        splits.info.setdefault("held_out", {})
+        splits.info["overlap"] = overlap
         return splits
 
     def build_model(self, config: SpeechConfig, splits: Splits) -> keras.Model:
@@ -239,40 +257,43 @@ class SpeechApp(App):
         return int(round(config.window_stride_ms / 1000 * data.SAMPLE_RATE)) // config.hop_length
 
     def evaluate(self, predictor, splits: Splits, config: SpeechConfig) -> dict:
-        labels = np.asarray(splits.test["label"])
-        predicted = predictor.scores(splits.test["audio"]).argmax(axis=-1)
-        keyword_rows = labels < len(data.KEYWORDS)
-        scores = {
-            "accuracy": float(np.mean(predicted == labels)),
-            "count": int(len(labels)),
-            "keyword_accuracy": float(np.mean(predicted[keyword_rows] == labels[keyword_rows])),
-            "per_label_accuracy": {
-                name: float(np.mean(predicted[labels == index] == index))
-                for index, name in enumerate(data.LABELS)
-                if np.any(labels == index)
-            },
-        }
+        """Keyword scores on the test split, the stream, transcription by seen and unseen text,
+        and every held-out set (``held_out``); the split-overlap report with the Keras engine."""
+        scores = keyword_scores(predictor, splits.test)
         stream = self.stream(splits, config)
         scores["streaming"] = stream_scores(predictor, stream, config, self._stride_steps(config))
+        held_out = {
+            name: {"description": splits.info["held_out"][name], **keyword_scores(predictor, rows)}
+            for name, rows in splits.extra.items()
+        }
         phrases = splits.info.get("transcription")
         if phrases is not None and predictor.has_transcriber:
-            texts = predictor.transcribe(phrases.test["audio"])
-            references = list(phrases.test["text"])
-            scores["transcription"] = {
-                "cer": character_error_rate(texts, references),
-                "wer": word_error_rate(texts, references),
-                "count": len(references),
+            scores["transcription"] = transcription_scores(predictor, phrases.test)
+            held_out["unseen_phrases"] = {
+                "description": UNSEEN_TEXT,
+                "metric": "cer",
+                **scores["transcription"]["unseen_text"],
             }
+        if held_out:
+            scores["held_out"] = held_out
+        if predictor.engine == "keras" and "overlap" in splits.info:
+            scores["overlap"] = splits.info["overlap"]
         return scores
 
     def stream(self, splits: Splits, config: SpeechConfig):
         """The generated evaluation stream (built once per run)."""
         if "stream" not in splits.info:
-            splits.info["stream"] = build_stream(splits, config.stream_minutes * 60, config.seed)
+            splits.info["stream"] = build_stream(
+                splits, config.stream_minutes * 60, config.split_seed
+            )
         return splits.info["stream"]
 
     def baselines(self, splits: Splits, config: SpeechConfig) -> dict:
-        """Log-mel features (time-pooled to 10 steps) + logistic regression, no RNN."""
+        """Log-mel features (time-pooled to 10 steps) + logistic regression, no RNN.
+
+        The regularisation C is chosen on the validation split; the test split is scored
+        once, by the classifier with the chosen C (trained on the training split).
+        """
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -291,13 +312,24 @@ class SpeechApp(App):
                 out.append(pooled.reshape(len(mel), -1))
             return np.concatenate(out)
 
-        classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=0.5))
-        classifier.fit(features(splits.train["audio"]), splits.train["label"])
-        predicted = classifier.predict(features(splits.test["audio"]))
+        train = features(splits.train["audio"])
+        validation = features(splits.validation["audio"])
+        validation_labels = np.asarray(splits.validation["label"])
+        fitted, tried = {}, {}
+        for c in BASELINE_C:
+            fitted[c] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=c))
+            fitted[c].fit(train, splits.train["label"])
+            tried[c] = float(np.mean(fitted[c].predict(validation) == validation_labels))
+        best = max(BASELINE_C, key=lambda c: tried[c])  # the first (strongest regularised) of ties
+        predicted = fitted[best].predict(features(splits.test["audio"]))
         return {
             "log_mel_logistic_regression": {
+                "description": "log-mel energies pooled to 10 time steps, logistic regression",
                 "accuracy": float(np.mean(predicted == np.asarray(splits.test["label"]))),
                 "count": int(len(predicted)),
+                "tuned_on": "validation",
+                "chosen": {"C": best},
+                "validation_accuracy": {str(c): value for c, value in tried.items()},
             }
         }
 
@@ -429,6 +461,61 @@ class SpeechApp(App):
             )
         return {"input": path, "text": predictor.transcribe([audio])[0]}
 
+    def report(self, metrics: dict) -> str:
+        """Per-class recall, transcription by seen and unseen text, the stream, split hygiene."""
+        keras_scores, fp32 = metrics["metrics"], metrics["litert"]["fp32"]
+        int8 = metrics["litert"]["int8"]
+        recall = keras_scores.get("per_class_recall") or {}
+        lines = []
+        if recall:
+            lines += [
+                "Per-class recall on the test split (of the clips of each label, the fraction "
+                "given that label; Keras / LiteRT int8):",
+                "",
+                "| " + " | ".join(recall) + " |",
+                "|" + "---|" * len(recall),
+                "| "
+                + " | ".join(
+                    f"{value:.3f} / {int8.get('per_class_recall', {}).get(name, float('nan')):.3f}"
+                    for name, value in recall.items()
+                )
+                + " |",
+            ]
+        transcription = keras_scores.get("transcription")
+        if transcription:
+            lines += [
+                "",
+                "Transcription (CTC, greedy) on held-out voices, by whether training read the "
+                "phrase's text (CER / WER; lower is better):",
+                "",
+                "| phrases | count | Keras | LiteRT fp32 | int8 |",
+                "|---|---|---|---|---|",
+            ]
+            for name, entry in transcription.items():
+                cells = [
+                    _error_rates((scores.get("transcription") or {}).get(name, {}))
+                    for scores in (keras_scores, fp32, int8)
+                ]
+                lines.append(f"| {entry['description']} | {entry['count']} | {' | '.join(cells)} |")
+        stream = keras_scores.get("streaming")
+        if stream:
+            lines += [
+                "",
+                f"Streaming (a generated {stream.get('stream_seconds', 0) / 60:g}-minute stream "
+                f"of test voices, Keras): {_fmt(stream.get('false_reject_rate'))} false-reject "
+                f"rate, {_fmt(stream.get('false_accepts_per_hour'))} false accepts per hour.",
+            ]
+        overlap = keras_scores.get("overlap")
+        if overlap:
+            shared = {name: overlap_rows(report) for name, report in overlap.items()}
+            lines += [
+                "",
+                "Split hygiene (rows shared across splits, `shared.data.overlap`): "
+                + ", ".join(f"{name.replace('_', ' ')} {rows}" for name, rows in shared.items())
+                + ".",
+            ]
+        return "\n".join(lines).strip()
+
     def summary(self, answer: dict) -> str:
         if "text" in answer:
             return answer["text"]
@@ -437,6 +524,52 @@ class SpeechApp(App):
                 return "no keyword detected"
             return f"{answer['keyword']} at {answer['time']:.2f} s ({answer['score']:.2f})"
         return f"{answer['keyword']} ({answer['score']:.2f})"
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "–"
+
+
+def _error_rates(entry: dict) -> str:
+    return f"{_fmt(entry.get('cer'))} / {_fmt(entry.get('wer'))}" if "cer" in entry else "–"
+
+
+def keyword_scores(predictor, rows: dict) -> dict:
+    """Accuracy, keyword accuracy and per-class recall of `predictor` on `rows` (audio, label).
+
+    Per-class recall: of the clips of each label, the fraction given that label.
+    """
+    labels = np.asarray(rows["label"])
+    predicted = predictor.scores(rows["audio"]).argmax(axis=-1)
+    keyword_rows = labels < len(data.KEYWORDS)
+    return {
+        "accuracy": float(np.mean(predicted == labels)),
+        "count": int(len(labels)),
+        "keyword_accuracy": float(np.mean(predicted[keyword_rows] == labels[keyword_rows])),
+        "per_class_recall": {
+            name: float(np.mean(predicted[labels == index] == index))
+            for index, name in enumerate(data.LABELS)
+            if np.any(labels == index)
+        },
+    }
+
+
+def transcription_scores(predictor, rows: dict) -> dict:
+    """CER and WER on phrases whose text training never read and on those it did, apart."""
+    texts = predictor.transcribe(rows["audio"])
+    seen = np.asarray(rows["text_seen"], dtype=bool)
+    scores = {}
+    for name, description, chosen in (
+        ("unseen_text", UNSEEN_TEXT, ~seen),
+        ("seen_text", SEEN_TEXT, seen),
+    ):
+        hypotheses = [text for text, keep in zip(texts, chosen, strict=True) if keep]
+        references = [text for text, keep in zip(rows["text"], chosen, strict=True) if keep]
+        scores[name] = {"description": description, "count": len(references)}
+        if references:
+            scores[name]["cer"] = character_error_rate(hypotheses, references)
+            scores[name]["wer"] = word_error_rate(hypotheses, references)
+    return scores
 
 
 def predictor_config(predictor: SpeechPredictor) -> SpeechConfig:

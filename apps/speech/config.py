@@ -54,13 +54,21 @@ class SpeechConfig(BaseConfig):
     test_limit: int = 0  # evaluate on at most this many test clips (0 = all)
 
     PRESETS: ClassVar[dict] = {
+        # Tests: small enough to train in about a minute, yet it must learn (the end-to-end
+        # test asserts a floor well above chance). Small batches and a higher rate give the
+        # ~240 training clips enough updates; no added noise, which slows the first epochs
+        # most (the augmentation has its own tests).
         "quick": dict(
-            epochs=1,
+            epochs=12,
+            batch_size=16,
+            learning_rate=5e-3,
+            noise_probability=0.0,
             quick_corpus=True,
             conv_filters=(4, 8),
-            units=16,
+            units=32,
             transcription_units=16,
             transcription_layers=1,
+            transcription_batch_size=4,
             test_limit=120,
             stream_minutes=0.5,
             latency_runs=10,

@@ -9,7 +9,11 @@ Sources (``--data``):
                             files plus ``transcripts.tsv`` (``file<TAB>text`` lines)
 
 Splits are speaker-independent: the generated corpus holds whole voice variants out
-of training (``+f3`` is never heard in training if any ``*+f3`` voice is in test).
+of training (``+f3`` is never heard in training if any ``*+f3`` voice is in test). The
+phrase corpus also holds texts out: a fifth of its distinct phrase texts is never spoken
+in training, so the test split has phrases whose text training never saw (scored apart
+from the phrases whose text it did). Which voices and texts are held out depends only on
+``split_seed``; the corpus itself is fixed, so every seed reuses its cache.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import time
 import numpy as np
 
 from shared.data.cache import cached_folder
+from shared.data.overlap import cross_split_overlap, normalise_text
 from shared.data.sources import load_tfds, parse_source
-from shared.data.splits import Columns, Splits, stratified_split, take
+from shared.data.splits import Splits, stratified_split, take
 from shared.errors import UserError
 from shared.preprocessing import audio as audio_lib
 
@@ -39,6 +44,7 @@ CLIP_SAMPLES = SAMPLE_RATE  # one-second clips, as in Speech Commands
 # Characters of a transcript, index 0 left free for the CTC blank by the model.
 ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
 MAX_TRANSCRIPTION_SECONDS = 3.0
+SPLIT_NAMES = ("train", "validation", "test")
 
 # Words for _unknown_: Speech Commands' own auxiliary words, then everyday words, with
 # near-misses of the keywords ("yet", "note", "cup", "town", "lift", "light", "often",
@@ -78,6 +84,8 @@ _CORPUS_VERSION = "1"  # bump when the generating code changes what it writes
 _QUICK_VARIANTS = ("", "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4", "croak", "whisper", "klatt")
 # Variant fraction held out for validation and for test.
 _HOLDOUT_FRACTION = 0.1
+# Fraction of the distinct phrase texts that no training voice speaks.
+_HELD_OUT_TEXT_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +99,9 @@ class _Plan:
     phrases_per_voice: int
 
 
-_FULL = _Plan(None, None, keyword_renditions=2, unknown_per_voice=2, phrases_per_voice=3)
+# Four phrases per voice: holding a fifth of the texts out of training costs about a fifth of
+# the training phrases, and the fourth phrase gives them back.
+_FULL = _Plan(None, None, keyword_renditions=2, unknown_per_voice=2, phrases_per_voice=4)
 _QUICK = _Plan(("en-us", "en"), _QUICK_VARIANTS, 1, 1, 2)
 
 
@@ -99,8 +109,9 @@ def load_keyword_data(source: str = "default", seed: int = 1234, quick: bool = F
     """Keyword-spotting splits with columns ``audio`` (float32 [n, 16000]), ``label``, ``voice``.
 
     `label` indexes `LABELS`; `voice` names the speaker ("" where a source has none).
-    `seed` fixes the held-out voices and the placement of words in their clip;
-    `quick` generates a small corpus in a few seconds (tests).
+    `seed` (the config's ``split_seed``) fixes the held-out voices, the placement of words
+    in their clip and the noise clips; `quick` generates a small corpus in a few seconds
+    (tests). ``info["overlap"]`` reports voices shared across splits (none, for the default).
     """
     parsed = parse_source(source)
     if parsed.kind == "default":
@@ -113,10 +124,14 @@ def load_keyword_data(source: str = "default", seed: int = 1234, quick: bool = F
 def load_transcription_data(
     source: str = "default", seed: int = 1234, quick: bool = False
 ) -> Splits:
-    """Transcription splits with columns ``audio`` (list of float32 arrays), ``text``, ``voice``.
+    """Transcription splits with columns ``audio`` (list of float32 arrays), ``text``, ``voice``
+    and, in validation and test, ``text_seen`` (the phrase's normalised text occurs in training).
 
     Clips are at most `MAX_TRANSCRIPTION_SECONDS` at 16 kHz; texts use only
-    `ALPHABET`. The default corpus holds voices out like `load_keyword_data`.
+    `ALPHABET`. The default corpus holds voices out like `load_keyword_data` and also
+    holds texts out of training (`phrase_parts`); `seed` is the config's ``split_seed``.
+    ``info["overlap"]`` reports voices shared across splits and unseen-text test phrases
+    whose text is in training (none, for the default).
     """
     parsed = parse_source(source)
     if parsed.kind == "default":
@@ -224,14 +239,11 @@ def _read_corpus(folder: pathlib.Path) -> tuple[list[np.ndarray], dict, dict]:
     return clips, columns, json.loads((folder / "meta.json").read_text())
 
 
-def _build_keyword_corpus(folder: pathlib.Path, plan: _Plan) -> None:
-    from shared.data.espeak import Espeak
-
-    began = time.perf_counter()
-    speaker = Espeak()
-    rng = np.random.default_rng(20240607)  # the corpus is fixed; `seed` only picks splits
+def _keyword_plan(plan: _Plan) -> list[tuple[str, str, int, int]]:
+    """Every clip of the keyword corpus as (voice, word, rate, pitch), drawn without speaking."""
+    rng = np.random.default_rng(20240607)  # the corpus is fixed; `split_seed` only picks splits
     unknown_order = rng.permutation(len(UNKNOWN_WORDS))
-    clips, words, voices, rates, pitches = [], [], [], [], []
+    rows = []
     next_unknown = 0
     for voice in _voices(plan):
         chosen = [w for w in KEYWORDS for _ in range(plan.keyword_renditions)]
@@ -240,12 +252,55 @@ def _build_keyword_corpus(folder: pathlib.Path, plan: _Plan) -> None:
             chosen.append(UNKNOWN_WORDS[unknown_order[next_unknown % len(UNKNOWN_WORDS)]])
             next_unknown += 1
         for word in chosen:
-            rate, pitch = int(rng.integers(120, 241)), int(rng.integers(15, 86))
-            clips.append(_speak(speaker, word, voice, rate, pitch, CLIP_SAMPLES))
-            words.append(word)
-            voices.append(voice)
-            rates.append(rate)
-            pitches.append(pitch)
+            rows.append((voice, word, int(rng.integers(120, 241)), int(rng.integers(15, 86))))
+    return rows
+
+
+def _phrase_plan(plan: _Plan) -> list[tuple[str, str, int, int]]:
+    """Every phrase the corpus tries to speak as (voice, text, rate, pitch), without speaking.
+
+    The corpus keeps those that fit in `MAX_TRANSCRIPTION_SECONDS` when spoken.
+    """
+    rng = np.random.default_rng(20240608)
+    rows = []
+    for voice in _voices(plan):
+        for _ in range(plan.phrases_per_voice):
+            text = _random_phrase(rng)
+            rows.append((voice, text, int(rng.integers(140, 221)), int(rng.integers(15, 86))))
+    return rows
+
+
+def keyword_metadata(quick: bool = False) -> dict[str, list[str]]:
+    """The keyword corpus's ``voice`` and ``word`` columns, row for row, without generating audio."""
+    rows = _keyword_plan(_QUICK if quick else _FULL)
+    return {"voice": [row[0] for row in rows], "word": [row[1] for row in rows]}
+
+
+def phrase_metadata(quick: bool = False) -> dict[str, list[str]]:
+    """The ``voice`` and ``text`` of every phrase the corpus tries to speak, without audio.
+
+    A superset of the corpus's rows: generation drops a phrase that does not fit in 3 s
+    even spoken fast (a few in a thousand), and splits never depend on which were dropped.
+    """
+    rows = _phrase_plan(_QUICK if quick else _FULL)
+    return {
+        "voice": [row[0] for row in rows],
+        "text": [normalize_transcript(row[1]) for row in rows],
+    }
+
+
+def _build_keyword_corpus(folder: pathlib.Path, plan: _Plan) -> None:
+    from shared.data.espeak import Espeak
+
+    began = time.perf_counter()
+    speaker = Espeak()
+    clips, words, voices, rates, pitches = [], [], [], [], []
+    for voice, word, rate, pitch in _keyword_plan(plan):
+        clips.append(_speak(speaker, word, voice, rate, pitch, CLIP_SAMPLES))
+        words.append(word)
+        voices.append(voice)
+        rates.append(rate)
+        pitches.append(pitch)
     meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
     _write_corpus(folder, clips, meta, word=words, voice=voices, rate=rates, pitch=pitches)
 
@@ -255,19 +310,15 @@ def _build_transcription_corpus(folder: pathlib.Path, plan: _Plan) -> None:
 
     began = time.perf_counter()
     speaker = Espeak()
-    rng = np.random.default_rng(20240608)
     max_samples = int(MAX_TRANSCRIPTION_SECONDS * SAMPLE_RATE)
     clips, texts, voices = [], [], []
-    for voice in _voices(plan):
-        for _ in range(plan.phrases_per_voice):
-            text = _random_phrase(rng)
-            rate, pitch = int(rng.integers(140, 221)), int(rng.integers(15, 86))
-            clip = _speak(speaker, text, voice, rate, pitch, max_samples + 1)
-            if len(clip) > max_samples:
-                continue  # too long even when spoken fast: a cut phrase would mislabel it
-            clips.append(clip)
-            texts.append(normalize_transcript(text))
-            voices.append(voice)
+    for voice, text, rate, pitch in _phrase_plan(plan):
+        clip = _speak(speaker, text, voice, rate, pitch, max_samples + 1)
+        if len(clip) > max_samples:
+            continue  # too long even when spoken fast: a cut phrase would mislabel it
+        clips.append(clip)
+        texts.append(normalize_transcript(text))
+        voices.append(voice)
     meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
     _write_corpus(folder, clips, meta, text=texts, voice=voices)
 
@@ -362,10 +413,56 @@ def _part(voice: str, validation: set[str], test: set[str]) -> int:
     return 2 if speaker in test else 1 if speaker in validation else 0
 
 
-def _split_by_speaker(columns: Columns, seed: int) -> tuple[Columns, Columns, Columns]:
-    validation, test = _speaker_splits(list(columns["voice"]), seed)
-    part = np.array([_part(v, validation, test) for v in columns["voice"]])
-    return tuple(take(columns, np.flatnonzero(part == index)) for index in range(3))
+def voice_parts(voices: list[str], seed: int) -> np.ndarray:
+    """0/1/2 (train/validation/test) for each row's `voices`: whole variants held out by `seed`."""
+    validation, test = _speaker_splits(list(voices), seed)
+    return np.array([_part(v, validation, test) for v in voices], dtype=np.int64)
+
+
+def phrase_parts(texts: list[str], voices: list[str], seed: int) -> tuple[np.ndarray, set[str]]:
+    """The split of each phrase, by voice and by text, and the texts held out of training.
+
+    A random `_HELD_OUT_TEXT_FRACTION` of the distinct normalised texts (chosen by `seed`)
+    is never spoken in training: a training voice's phrase with such a text is left out
+    (-1). Held-out voices read both kinds, so the test split scores phrases whose text
+    training never saw beside phrases whose text it did.
+    """
+    part = voice_parts(voices, seed)
+    normalised = [normalise_text(text) for text in texts]
+    distinct = sorted(set(normalised))
+    count = int(round(_HELD_OUT_TEXT_FRACTION * len(distinct)))
+    chosen = np.random.default_rng([seed, 1]).permutation(len(distinct))[:count]
+    held_out = {distinct[i] for i in chosen}
+    part[(part == 0) & np.array([text in held_out for text in normalised], dtype=bool)] = -1
+    return part, held_out
+
+
+def voice_overlap(voices: dict[str, list[str]]) -> dict[str, dict]:
+    """`cross_split_overlap` of voice names (as they are), ignoring rows without a speaker.
+
+    `voices`: split name -> the ``voice`` column. Background-noise rows (``"noise"``) and
+    sources without speaker ids (``""``) name no voice.
+    """
+    return cross_split_overlap(
+        {name: [v for v in column if v not in ("", "noise")] for name, column in voices.items()},
+        normalise=None,
+    )
+
+
+def mark_seen_texts(splits: Splits) -> Splits:
+    """Add ``text_seen`` to validation and test (the text occurs in training, normalised) and
+    ``info["overlap"]``: voices across splits, and unseen-text test phrases against training."""
+    trained = {normalise_text(text) for text in splits.train["text"]}
+    for part in (splits.validation, splits.test):
+        part["text_seen"] = np.array([normalise_text(t) in trained for t in part["text"]], bool)
+    unseen = [
+        t for t, seen in zip(splits.test["text"], splits.test["text_seen"], strict=True) if not seen
+    ]
+    splits.info["overlap"] = {
+        "voices": voice_overlap({name: getattr(splits, name)["voice"] for name in SPLIT_NAMES}),
+        "unseen_texts": cross_split_overlap({"train": splits.train["text"], "test_unseen": unseen}),
+    }
+    return splits
 
 
 def _default_keywords(seed: int, quick: bool) -> Splits:
@@ -377,7 +474,7 @@ def _default_keywords(seed: int, quick: bool) -> Splits:
     # Words start anywhere in their second, as they do in recorded clips.
     offsets = [int(rng.integers(0, CLIP_SAMPLES - len(clip) + 1)) for clip in clips]
     validation_speakers, test_speakers = _speaker_splits(voices, seed)
-    part = np.array([_part(v, validation_speakers, test_speakers) for v in voices])
+    part = voice_parts(voices, seed)
     # As many background-only clips as clips of one keyword, so _silence_ is a peer class,
     # split 80/10/10 like the voices.
     num_silence = int(np.sum(labels == 0))
@@ -408,6 +505,10 @@ def _default_keywords(seed: int, quick: bool) -> Splits:
         "validation_speakers": sorted(validation_speakers),
         "test_speakers": sorted(test_speakers),
         "generation_seconds": meta["generation_seconds"],
+        # Silence clips are fresh noise drawn per split: no voice, nothing to share.
+        "overlap": voice_overlap(
+            {name: split["voice"] for name, split in zip(SPLIT_NAMES, splits, strict=True)}
+        ),
     }
     return Splits(*splits, source="default", info=info)
 
@@ -421,21 +522,21 @@ def _silence_clips(count: int, rng: np.random.Generator) -> np.ndarray:
 
 def _default_transcription(seed: int, quick: bool) -> Splits:
     clips, columns, meta = _corpus("transcription", quick)
-    all_rows = {
-        "audio": clips,
-        "text": columns["text"].tolist(),
-        "voice": columns["voice"].tolist(),
-    }
-    train, validation, test = _split_by_speaker(all_rows, seed)
-    validation_speakers, test_speakers = _speaker_splits(all_rows["voice"], seed)
+    texts, voices = columns["text"].tolist(), columns["voice"].tolist()
+    all_rows = {"audio": clips, "text": texts, "voice": voices}
+    part, held_out = phrase_parts(texts, voices, seed)
+    train, validation, test = (take(all_rows, np.flatnonzero(part == index)) for index in range(3))
+    validation_speakers, test_speakers = _speaker_splits(voices, seed)
     info = {
         "alphabet": ALPHABET,
         "sample_rate": SAMPLE_RATE,
         "validation_speakers": sorted(validation_speakers),
         "test_speakers": sorted(test_speakers),
+        "held_out_texts": len(held_out),
+        "phrases_left_out_of_training": int(np.sum(part == -1)),
         "generation_seconds": meta["generation_seconds"],
     }
-    return Splits(train, validation, test, source="default", info=info)
+    return mark_seen_texts(Splits(train, validation, test, source="default", info=info))
 
 
 # --- TFDS ---------------------------------------------------------------------------------
@@ -464,6 +565,7 @@ def _tfds_keywords(name: str) -> Splits:
                 "voice": [""] * len(labels),  # TFDS drops the speaker ids
             }
         )
+    # TFDS drops the speaker ids: Speech Commands' own split is by speaker (its hash lists).
     info_out = {"labels": LABELS, "sample_rate": SAMPLE_RATE}
     return Splits(*splits, source=f"tfds:{name}", info=info_out)
 
@@ -541,7 +643,13 @@ def _folder_keywords(root: pathlib.Path, seed: int) -> Splits:
     for name, split in zip(("train", "validation", "test"), splits, strict=True):
         if len(split["label"]) == 0:
             raise UserError(f"{root}: too few audio files to fill the {name} split")
-    info = {"labels": LABELS, "sample_rate": SAMPLE_RATE}
+    info = {
+        "labels": LABELS,
+        "sample_rate": SAMPLE_RATE,
+        "overlap": voice_overlap(
+            {name: split["voice"] for name, split in zip(SPLIT_NAMES, splits, strict=True)}
+        ),
+    }
     return Splits(*splits, source=str(root), info=info)
 
 
@@ -599,4 +707,4 @@ def _folder_transcription(root: pathlib.Path, seed: int) -> Splits:
     columns = {"audio": audio, "text": texts, "voice": voices}
     train, validation, test = stratified_split(columns, np.zeros(len(audio)), (0.8, 0.1), seed)
     info = {"alphabet": ALPHABET, "sample_rate": SAMPLE_RATE}
-    return Splits(train, validation, test, source=str(root), info=info)
+    return mark_seen_texts(Splits(train, validation, test, source=str(root), info=info))

@@ -9,7 +9,16 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from apps.speech import data
+from apps.speech.config import SpeechConfig
+from shared.data.overlap import (
+    assert_no_overlap,
+    cross_split_overlap,
+    normalise_text,
+    overlap_rows,
+)
 from shared.errors import UserError
+
+SPLIT_SEED = SpeechConfig().split_seed  # what every default run splits with
 
 
 @pytest.fixture
@@ -56,6 +65,7 @@ def test_quick_keyword_corpus_holds_whole_voices_out(cache):
     assert train and validation and test
     assert not (train & test) and not (train & validation) and not (validation & test)
     assert test == set(splits.info["test_speakers"])
+    assert_no_overlap(splits.info["overlap"], "voices")
     # Each held-out speaker is heard in every accent, so the split is by voice, not by accent.
     assert {v.split("+")[0] for v in splits.test["voice"] if v != "noise"} == {"en-us", "en"}
 
@@ -86,6 +96,96 @@ def test_quick_transcription_corpus(cache):
             assert text and set(text) <= set(data.ALPHABET) and text == text.strip()
     assert not speakers(splits.train) & speakers(splits.test)
     assert not speakers(splits.train) & speakers(splits.validation)
+    assert_no_overlap(splits.info["overlap"]["voices"], "voices")
+    assert_no_overlap(splits.info["overlap"]["unseen_texts"], "unseen-text phrases")
+    trained = {normalise_text(text) for text in splits.train["text"]}
+    for split in (splits.validation, splits.test):
+        expected = [normalise_text(text) in trained for text in split["text"]]
+        assert split["text_seen"].tolist() == expected
+
+
+# --- split hygiene at the default size, from the corpus's metadata (no audio is generated) ---
+
+
+def split_columns(columns: dict, part: np.ndarray) -> dict[str, dict[str, list]]:
+    return {
+        name: {key: [v for v, p in zip(values, part, strict=True) if p == index]
+               for key, values in columns.items()}
+        for index, name in enumerate(data.SPLIT_NAMES)
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def default_keywords():
+    columns = data.keyword_metadata(quick=False)
+    return split_columns(columns, data.voice_parts(columns["voice"], SPLIT_SEED))
+
+
+@pytest.fixture(scope="module")
+def default_phrases():
+    columns = data.phrase_metadata(quick=False)
+    part, held_out = data.phrase_parts(columns["text"], columns["voice"], SPLIT_SEED)
+    return split_columns(columns, part), held_out
+
+
+def test_default_keyword_corpus_shares_no_voice_across_splits(default_keywords):
+    splits = default_keywords
+    assert len(splits["test"]["voice"]) > 1500  # the whole default corpus: ~830 voices
+    report = data.voice_overlap({name: split["voice"] for name, split in splits.items()})
+    assert set(report) == {"train/validation", "train/test", "validation/test"}
+    assert_no_overlap(report, "keyword voices")
+    # Stricter than the names: a variant (``+f3``) heard in training is in no other split.
+    variants = {
+        name: [data.speaker_of(v) for v in split["voice"]] for name, split in splits.items()
+    }
+    assert_no_overlap(cross_split_overlap(variants, normalise=None), "voice variants")
+
+
+def test_default_phrase_split_holds_voices_and_texts_out(default_phrases):
+    splits, held_out = default_phrases
+    report = data.voice_overlap({name: split["voice"] for name, split in splits.items()})
+    assert_no_overlap(report, "phrase voices")
+    trained = {normalise_text(text) for text in splits["train"]["text"]}
+    assert held_out and not held_out & trained  # held-out texts are never spoken in training
+    test = splits["test"]["text"]
+    unseen = [text for text in test if normalise_text(text) not in trained]
+    assert_no_overlap(
+        cross_split_overlap({"train": splits["train"]["text"], "test_unseen": unseen}),
+        "unseen-text phrases",
+    )
+    # Both figures stand on enough phrases: before texts were held out, 63 of 240 were unseen.
+    seen = len(test) - len(unseen)
+    assert len(unseen) >= 100 and seen >= 100, (len(unseen), seen)
+    assert sum(normalise_text(text) in held_out for text in test) >= 50
+
+
+def test_overlap_checks_fail_on_a_planted_duplicate(default_keywords, default_phrases):
+    voices = {name: list(split["voice"]) for name, split in default_keywords.items()}
+    voices["test"].append(voices["train"][0])  # one training voice's clip planted in test
+    report = data.voice_overlap(voices)
+    assert overlap_rows(report) == 1 and report["train/test"]["examples"] == [voices["train"][0]]
+    with pytest.raises(AssertionError, match="train/test"):
+        assert_no_overlap(report, "keyword voices")
+
+    splits, _ = default_phrases
+    planted = splits["train"]["text"][0].upper() + "!"  # a training text, differently written
+    report = cross_split_overlap({"train": splits["train"]["text"], "test_unseen": [planted]})
+    with pytest.raises(AssertionError, match="train/test_unseen"):
+        assert_no_overlap(report, "unseen-text phrases")
+
+
+def test_metadata_matches_the_generated_corpus(cache):
+    """The metadata the hygiene tests read is the corpus's, row for row (quick corpus)."""
+    _, columns, _ = data._corpus("keywords", quick=True)
+    metadata = data.keyword_metadata(quick=True)
+    assert columns["voice"].tolist() == metadata["voice"]
+    assert columns["word"].tolist() == metadata["word"]
+    _, columns, _ = data._corpus("transcription", quick=True)
+    metadata = data.phrase_metadata(quick=True)
+    rows = list(zip(metadata["voice"], metadata["text"], strict=True))
+    kept = list(zip(columns["voice"].tolist(), columns["text"].tolist(), strict=True))
+    iterator = iter(rows)
+    assert all(row in iterator for row in kept)  # the corpus keeps a subsequence (<= 3 s)
 
 
 def test_normalize_transcript():

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 
 from apps import cli
 from apps.speech import data
-from apps.speech.app import SpeechApp
+from apps.speech.app import BASELINE_C, SpeechApp
 from apps.speech.config import SpeechConfig
 from shared.config import resolve_config
 from shared.data.sources import Source
@@ -58,18 +58,26 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
         assert (model_dir / name).exists(), name
 
 
-def test_metrics_json_holds_every_engine_streaming_and_transcription(model_dir):
+def test_metrics_json_holds_every_engine_streaming_and_transcription(model_dir, clips):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert (metrics["app"], metrics["preset"]) == ("speech", "quick")
     keras_scores = metrics["metrics"]
-    assert 0.0 <= keras_scores["accuracy"] <= 1.0 and set(
-        keras_scores["per_label_accuracy"]
-    ) == set(data.LABELS)
+    assert 0.0 <= keras_scores["accuracy"] <= 1.0
+    assert set(keras_scores["per_class_recall"]) == set(data.LABELS)
     assert (
         keras_scores["streaming"]["events"] > 0
         and keras_scores["streaming"]["stream_seconds"] == 30.0
     )
-    assert {"cer", "wer", "count"} <= set(keras_scores["transcription"])
+    transcription = keras_scores["transcription"]
+    assert set(transcription) == {"unseen_text", "seen_text"}
+    counts = [transcription[name]["count"] for name in ("unseen_text", "seen_text")]
+    assert sum(counts) == len(clips.info["transcription"].test["text"])
+    unseen = keras_scores["held_out"]["unseen_phrases"]
+    assert unseen["count"] == counts[0] > 0 and "never occurs in training" in unseen["description"]
+    assert {"cer", "wer"} <= set(unseen)
+    for report in keras_scores["overlap"].values():  # no voice, no unseen text, shared
+        assert all(entry["rows"] == 0 for entry in report.values())
+    assert "overlap" not in metrics["litert"]["fp32"]
     for variant in ("fp32", "fp16", "int8"):
         scores = metrics["litert"][variant]
         assert scores["latency_ms_p50"] > 0 and scores["step_latency_ms_p50"] > 0
@@ -83,9 +91,11 @@ def test_metrics_json_holds_every_engine_streaming_and_transcription(model_dir):
     fp32 = metrics["litert"]["fp32"]
     assert fp32["accuracy"] == pytest.approx(keras_scores["accuracy"])
     assert fp32["streaming"] == keras_scores["streaming"]
-    assert fp32["transcription"]["cer"] == pytest.approx(keras_scores["transcription"]["cer"])
+    assert fp32["held_out"]["unseen_phrases"]["cer"] == pytest.approx(unseen["cer"])
     assert metrics["litert"]["int8"]["model_size_bytes"] < fp32["model_size_bytes"]
-    assert 0.0 <= metrics["baselines"]["log_mel_logistic_regression"]["accuracy"] <= 1.0
+    baseline = metrics["baselines"]["log_mel_logistic_regression"]
+    assert 0.0 <= baseline["accuracy"] <= 1.0 and baseline["tuned_on"] == "validation"
+    assert baseline["chosen"]["C"] in BASELINE_C
     for ops in metrics["ops"].values():
         assert not any("Flex" in op or "CUSTOM" in op for op in ops)
     assert "RFFT2D" in metrics["ops"]["model_fp32.tflite"]  # the front end is in the .tflite
