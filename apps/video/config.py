@@ -25,10 +25,12 @@ class VideoConfig(BaseConfig):
     # previous frame (computed inside the model, causally), so motion is visible per frame.
     frame_differences: bool = True
     # Also the products of that change with the spatial gradient (a normal-flow field, see
-    # FrameFeatures). Off: in an 8-epoch demo A/B they did not help (0.700 vs 0.733).
+    # FrameFeatures). Off: in an 8-epoch demo A/B they did not help (0.700 vs 0.733; test-split
+    # history on the corpus before issue 23, not re-decided on validation).
     motion_products: bool = False
     # Also the affine motion of what changed (shift, divergence, curl, shears; GlobalMotion):
-    # the learned frame features left clockwise vs anticlockwise at chance (0.887 in all).
+    # the learned frame features left clockwise vs anticlockwise at chance (0.887 in all;
+    # test split of the corpus before issue 23).
     global_motion: bool = True
     # Fit the motion on the three colour channels, not grey: a teal shape on green has almost
     # the grey of its background. On 600 generated turns the sign of the median curl was right
