@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
 import time
@@ -11,7 +12,12 @@ import tensorflow as tf
 
 from apps.text_generation import data as text_data
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import CharVocabulary, SubwordVocabulary, load_vocabulary
+from apps.text_generation.data import (
+    SHIFTED_SET,
+    CharVocabulary,
+    SubwordVocabulary,
+    load_vocabulary,
+)
 from apps.text_generation.inference import (
     VOCABULARY_FILE,
     TextGenerationPredictor,
@@ -21,7 +27,7 @@ from apps.text_generation.inference import (
 )
 from apps.text_generation.model import build_model
 from shared.app import App, ExportBundle, QualityTarget
-from shared.char_ngram import CharNgramModel, unigram_entropy
+from shared.char_ngram import CharNgramModel
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.errors import UserError
@@ -35,6 +41,10 @@ LATENCY_PROMPT = "The movie was"
 # Ids as code points of a private-use plane, so the n-gram model reads exactly the symbols the
 # network reads (the begin token, the unknown id, the known characters) and nothing collides.
 _SYMBOL_BASE = 0xF0000
+SHIFTED_DESCRIPTION = (
+    "scikit-learn 1.9.1's dataset descriptions (technical prose, BSD 3-Clause): another "
+    "kind of text than the reviews, editorials and tweets of training"
+)
 
 
 class TextGenerationApp(App):
@@ -45,22 +55,40 @@ class TextGenerationApp(App):
         "VADER ground truth: 23.6k unique snippets (2.4 M characters) of reviews, news, tweets"
     )
     metric = "bits_per_character"
+    lower_is_better = True
+    test_split = "held-out snippets (none a training snippet up to case, spacing, punctuation)"
     config_class = TextGenerationConfig
-    # The run records the 5-gram's bits per character on the test text (`baselines`); the
-    # validation text is drawn from the same corpus, so 0.9 of it is the goal there too.
+    # The run records the tuned n-gram's bits per character on the test text (`baselines`);
+    # the validation text is drawn from the same corpus, so 0.9 of it is the goal there too.
+    # Issue 4 set 10% under the 5-gram; with order and discount tuned on validation (issue 23)
+    # the same 10% is a goal the default model does not reach (about 3% under).
     quality_target = QualityTarget(
         metric="val_bits_per_character",
         goal=0.9,
         mode="min",
-        note="issue 4: beat the Kneser-Ney 5-gram's bits per character by at least 10%",
-        relative_to=("baselines", "kneser_ney_5", "bits_per_character"),
+        note="issue 4: beat the Kneser-Ney n-gram (tuned on validation) by at least 10%",
+        relative_to=("baselines", "kneser_ney", "bits_per_character"),
     )
     sample_inputs = ("The movie was", "", "I love this phone because")
 
     # --- data ---------------------------------------------------------------------------------
 
+    def run_quality_target(self, metrics: dict) -> QualityTarget | None:
+        """The goal against the tuned n-gram, or, in a run from before issue 23 (its
+        ``metrics.json`` holds only the fixed 5-gram), against that 5-gram."""
+        baselines = metrics.get("baselines") or {}
+        if "kneser_ney" not in baselines and "kneser_ney_5" in baselines:
+            return dataclasses.replace(
+                self.quality_target,
+                relative_to=("baselines", "kneser_ney_5", "bits_per_character"),
+                note="issue 4: beat the Kneser-Ney 5-gram (discount 0.75, not tuned) by 10%",
+            ).for_run(metrics)
+        return super().run_quality_target(metrics)
+
     def load_data(self, config: TextGenerationConfig, source: Source) -> Splits:
-        splits = text_data.load_data(source, config.seed)
+        """Documents split by ``split_seed`` (deduplicated first), cut to the preset's sizes;
+        ``info["overlap"]`` reports the splits before the cut."""
+        splits = text_data.load_data(source, config.split_seed)
         for part, limit in (
             ("train", config.train_characters),
             ("validation", config.validation_characters),
@@ -178,22 +206,32 @@ class TextGenerationApp(App):
         """The test documents every engine and the baseline score (``eval_characters``)."""
         return text_data.limit_characters(splits.test["text"], config.eval_characters)
 
+    def held_out_documents(self, config: TextGenerationConfig, splits: Splits) -> list[str]:
+        """The shifted test set's documents every engine scores (``held_out_characters``)."""
+        documents = splits.extra[SHIFTED_SET]["text"]
+        return text_data.limit_characters(documents, config.held_out_characters)
+
     def evaluate(self, predictor, splits: Splits, config: TextGenerationConfig) -> dict:
-        documents = self.evaluation_documents(config, splits)
+        scores = self._bits(predictor, self.evaluation_documents(config, splits))
+        shifted = self._bits(predictor, self.held_out_documents(config, splits))
+        scores["held_out"] = {SHIFTED_SET: {"description": SHIFTED_DESCRIPTION, **shifted}}
+        scores["samples"] = self.samples(predictor, config)
+        if predictor.engine == "keras" and "overlap" in splits.info:
+            scores["overlap"] = splits.info["overlap"]  # the same for every engine: once
+        return scores
+
+    @staticmethod
+    def _bits(predictor, documents: list[str]) -> dict:
+        """Bits per character of ``documents``, each scored from a zero state."""
         vocabulary = predictor.vocabulary
         bits, tokens = predictor.document_bits([vocabulary.encode_document(d) for d in documents])
         characters = sum(len(document) + 1 for document in documents)
-        scores = {
+        return {
             "bits_per_character": bits / characters,
             "characters": characters,  # the characters and one end per document
             "tokens": tokens,  # the ids predicted for them (characters or subword pieces)
             "documents": len(documents),
         }
-        ngram = self._ngram_bits_per_character(splits, config)
-        scores[f"kneser_ney_{config.ngram_order}_bits_per_character"] = ngram
-        scores["improvement_over_ngram"] = 1.0 - scores["bits_per_character"] / ngram
-        scores["samples"] = self.samples(predictor, config)
-        return scores
 
     def samples(self, predictor, config: TextGenerationConfig) -> dict:
         """Continuations of the sample prompts at each sample temperature (seed = prompt index,
@@ -214,41 +252,92 @@ class TextGenerationApp(App):
     def _symbols(self, ids: np.ndarray) -> str:
         return "".join(map(chr, _SYMBOL_BASE + np.asarray(ids, np.int64)))
 
-    def _ngram(self, splits: Splits, config: TextGenerationConfig):
-        key = ("ngram", config.ngram_order)
-        if key not in splits.info:
-            stream = self.characters(config, splits).encode_stream(splits.train["text"])
-            splits.info[key] = CharNgramModel(config.ngram_order).fit(self._symbols(stream))
-        return splits.info[key]
+    def _symbol_documents(
+        self, config: TextGenerationConfig, splits: Splits, documents: list[str]
+    ) -> list[str]:
+        """Each document as the n-gram model reads it: ``<s> text <s>`` in symbols."""
+        characters = self.characters(config, splits)
+        return [self._symbols(characters.encode_document(d)) for d in documents]
 
-    def _ngram_bits_per_character(self, splits: Splits, config: TextGenerationConfig) -> float:
-        """The n-gram model on exactly the text the network scores: each document after
-        ``<s>``, its characters and its end."""
-        key = ("ngram_bits", config.ngram_order, config.eval_characters)
-        if key not in splits.info:
-            model = self._ngram(splits, config)
+    @staticmethod
+    def _ngram_bits(model: CharNgramModel, documents: list[str]) -> float:
+        """Bits per character of the n-gram model on exactly the text the network scores:
+        each document after ``<s>``, its characters and its end, from an empty context."""
+        # Bits of every symbol, minus the first (<s> is given, not predicted): log2 P(<s>)
+        # with an empty context is the same for every document.
+        begin = math.log2(model.prob(documents[0][0], ""))
+        total = sum(model.bits_per_character(d) * len(d) for d in documents)
+        count = sum(len(d) - 1 for d in documents)
+        return (total + begin * len(documents)) / count
+
+    def tuned_ngram(self, config: TextGenerationConfig, splits: Splits) -> dict:
+        """The Kneser-Ney n-gram with order and discount chosen on the validation text.
+
+        One model per order (``ngram_orders``) is fitted on the training text; each
+        discount (``ngram_discounts``) is then scored on the validation documents with that
+        model's counts, which do not depend on the discount (``CharNgramModel`` applies it
+        when scoring; a test pins this). Returns ``{"model", "order", "discount",
+        "validation" (best bits per character), "grid" (order -> discount -> bits),
+        "seconds"}``; the test split is not read.
+        """
+        if "ngram" not in splits.info:
+            started = time.perf_counter()
             characters = self.characters(config, splits)
-            total, count = 0.0, 0
-            for document in self.evaluation_documents(config, splits):
-                symbols = self._symbols(characters.encode_document(document))
-                # Bits of every symbol, minus the first (<s> is given, not predicted).
-                total += model.bits_per_character(symbols) * len(symbols)
-                total += math.log2(model.prob(symbols[0], ""))
-                count += len(symbols) - 1
-            splits.info[key] = total / count
-        return splits.info[key]
+            train = self._symbols(characters.encode_stream(splits.train["text"]))
+            validation = self._symbol_documents(config, splits, splits.validation["text"])
+            grid: dict[str, dict[str, float]] = {}
+            best = None
+            for order in sorted(set(config.ngram_orders)):
+                model = CharNgramModel(order).fit(train)
+                row = grid.setdefault(str(order), {})
+                for discount in sorted(set(config.ngram_discounts)):
+                    model.discount = float(discount)
+                    row[f"{discount:g}"] = bits = self._ngram_bits(model, validation)
+                    if best is None or bits < best[0]:
+                        best = (bits, order, float(discount), model)
+            bits, order, discount, model = best
+            model.discount = discount
+            seconds = time.perf_counter() - started
+            log(
+                f"{self.name}: n-gram tuned on validation in {seconds:.0f} s: order {order}, "
+                f"discount {discount:g}, {bits:.4f} bits per character"
+            )
+            splits.info["ngram"] = dict(
+                model=model, order=order, discount=discount, validation=bits, grid=grid,
+                seconds=seconds,
+            )  # fmt: skip
+        return splits.info["ngram"]
 
     def baselines(self, splits: Splits, config: TextGenerationConfig) -> dict:
-        """Interpolated Kneser-Ney n-gram (fitted on the training text) on the same test text."""
+        """The Kneser-Ney n-gram tuned on validation, scored once on the test text (and on the
+        shifted set); a unigram model for the figure of a model that learnt no context."""
+        tuned = self.tuned_ngram(config, splits)
+        test = self._symbol_documents(config, splits, self.evaluation_documents(config, splits))
+        shifted = self._symbol_documents(config, splits, self.held_out_documents(config, splits))
         characters = self.characters(config, splits)
-        train_symbols = self._symbols(characters.encode_stream(splits.train["text"]))
+        unigram = CharNgramModel(1).fit(
+            self._symbols(characters.encode_stream(splits.train["text"]))
+        )
         return {
-            f"kneser_ney_{config.ngram_order}": {
-                "bits_per_character": self._ngram_bits_per_character(splits, config),
-                "order": config.ngram_order,
+            "kneser_ney": {
+                "bits_per_character": self._ngram_bits(tuned["model"], test),
+                "description": "interpolated Kneser-Ney character n-gram (shared.char_ngram) "
+                "fitted on the training text",
+                "tuned_on": "validation",
+                "chosen": {"order": tuned["order"], "discount": tuned["discount"]},
+                "validation": {"bits_per_character": tuned["validation"], "grid": tuned["grid"]},
+                "tuning_seconds": round(tuned["seconds"], 1),
+                "held_out": {
+                    SHIFTED_SET: {"bits_per_character": self._ngram_bits(tuned["model"], shifted)}
+                },
             },
-            "unigram_entropy_of_training_text": {
-                "bits_per_character": unigram_entropy(train_symbols)
+            "unigram": {
+                "bits_per_character": self._ngram_bits(unigram, test),
+                "description": "character frequencies of the training text (an order-1 model): "
+                "what a model that learnt no context scores",
+                "held_out": {
+                    SHIFTED_SET: {"bits_per_character": self._ngram_bits(unigram, shifted)}
+                },
             },
         }
 

@@ -2,16 +2,72 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from apps.text_generation import data
 from apps.text_generation.app import TextGenerationApp
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import BEGIN_ID, UNKNOWN_ID, CharVocabulary
+from apps.text_generation.data import BEGIN_ID, SHIFTED_SET, UNKNOWN_ID, CharVocabulary
+from shared.char_ngram import CharNgramModel
 from shared.config import resolve_config
+from shared.data.overlap import assert_no_overlap, cross_split_overlap
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def default_splits():
+    """The default corpus at its full size (VADER, cached under data/ after the first load)."""
+    return data.load_data(Source("default", ""), seed=TextGenerationConfig.split_seed)
+
+
+def documents_of(splits: Splits) -> dict[str, list[str]]:
+    parts = {part: getattr(splits, part)["text"] for part in ("train", "validation", "test")}
+    return {**parts, SHIFTED_SET: splits.extra[SHIFTED_SET]["text"]}
+
+
+def test_the_default_corpus_shares_no_document_across_splits_after_normalising(default_splits):
+    report = cross_split_overlap(documents_of(default_splits))
+    assert_no_overlap(report, what="VADER snippets")
+    assert default_splits.info["overlap"] == report  # what metrics.json records
+    sizes = [len(documents) for documents in documents_of(default_splits).values()]
+    # 23,703 snippets, 23,449 after dropping those equal up to case, spacing and punctuation
+    # (the 14 test snippets that were a training snippet in other capitals among them).
+    assert sizes == [18_759, 2_345, 2_345, 88]
+
+
+def test_the_overlap_check_fails_on_a_planted_duplicate(default_splits):
+    documents = documents_of(default_splits)
+    planted = "  " + documents["test"][5].upper() + " !"
+    documents["train"] = [*documents["train"], planted]
+    with pytest.raises(AssertionError, match=r"train/test: 1 rows"):
+        assert_no_overlap(cross_split_overlap(documents), what="VADER snippets")
+
+
+def test_documents_equal_after_normalising_are_one_document_before_splitting(monkeypatch):
+    texts = [f"Snippet number {i}, fine." for i in range(40)]
+    texts += ["SNIPPET NUMBER 3  fine", "snippet number 7, FINE!", "", "   "]
+    monkeypatch.setattr(data, "read_vader", lambda: {"text": texts})
+    splits = data.load_data(Source("default", ""), seed=3)
+    parts = documents_of(splits)
+    assert sum(len(parts[p]) for p in ("train", "validation", "test")) == 40  # firsts kept
+    assert "Snippet number 3, fine." in sum(parts.values(), [])
+    assert_no_overlap(cross_split_overlap(parts))
+    # split_seed decides the split: the same seed the same test documents, another another.
+    assert data.load_data(Source("default", ""), seed=3).test["text"] == parts["test"]
+    assert data.load_data(Source("default", ""), seed=4).test["text"] != parts["test"]
+
+
+def test_the_shifted_set_is_prose_from_the_scikit_learn_descriptions():
+    paragraphs = data.read_sklearn_descriptions()
+    assert len(paragraphs) == 88 and 20_000 < sum(map(len, paragraphs)) < 22_000
+    assert paragraphs[0].startswith('The mean, standard error, and "worst"')
+    text = "\n".join(paragraphs)
+    for markup in ("``", ":func:", ":class:", ">>>", "::", "  ", "\n\n", ".. "):
+        assert markup not in text, markup
+    assert all(len(p.split()) >= 8 and p.endswith((".", ":", ")")) for p in paragraphs)
 
 
 def test_vocabulary_keeps_characters_seen_often_enough():
@@ -44,13 +100,15 @@ def test_split_documents_uses_paragraphs_then_lines():
 
 def test_text_file_splits_are_seeded_and_disjoint(tmp_path):
     path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(f"sentence number {i}." for i in range(50)), encoding="utf-8")
+    lines = [f"sentence number {i}." for i in range(50)] + ["Sentence number 7"]  # a duplicate
+    path.write_text("\n".join(lines), encoding="utf-8")
     splits = data.load_data(Source("file", str(path)), seed=7)
     again = data.load_data(Source("file", str(path)), seed=7)
     parts = [splits.train["text"], splits.validation["text"], splits.test["text"]]
     assert [len(p) for p in parts] == [40, 5, 5]
     assert parts[2] == again.test["text"]
     assert len(set().union(*map(set, parts))) == 50  # every line in exactly one split
+    assert splits.info["overlap"]["train/test"]["rows"] == 0
 
 
 @pytest.mark.parametrize(
@@ -74,11 +132,24 @@ def test_limit_characters_keeps_whole_documents_and_cuts_a_single_long_one():
 
 
 def test_tiny_shakespeare_through_tfds_mock_data():
-    with tfds.testing.mock_data(num_examples=3):
+    def as_dataset(self, split, *args, **kwargs):
+        # One text per split (tiny_shakespeare's layout): speeches at blank lines, one of them
+        # in every split (written in other capitals in test).
+        speeches = [f"{split} speech {i}." for i in range(4)] + ["Shared speech, my lord."]
+        if str(split) == "test":
+            speeches[-1] = speeches[-1].upper()
+        text = "\n\n".join(speeches).encode()
+        return tf.data.Dataset.from_tensor_slices({"text": [text]})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         splits = data.load_data(Source("tfds", "tiny_shakespeare"))
     assert splits.source == "tfds:tiny_shakespeare"
-    for part in (splits.train, splits.validation, splits.test):
-        assert part["text"] and all(isinstance(t, str) and t for t in part["text"])
+    assert splits.train["text"] == [f"train speech {i}." for i in range(4)] + [
+        "Shared speech, my lord."
+    ]
+    # The shared speech stays in train only.
+    assert splits.test["text"] == [f"test speech {i}." for i in range(4)]
+    assert_no_overlap(splits.info["overlap"])
 
 
 def test_truncated_bptt_lanes_continue_from_batch_to_batch():
@@ -172,3 +243,38 @@ def test_subword_and_character_streams_cover_the_same_characters():
         assert vocabulary.decode(stream, begin="\n") == "\n" + "\n".join(documents) + "\n"
         # The n-gram baseline reads characters whatever the network reads.
         assert isinstance(app.characters(config, splits), CharVocabulary)
+
+
+def test_a_fitted_ngram_scores_any_discount_like_one_fitted_with_it():
+    # tuned_ngram fits once per order and changes the discount: the counts must not depend on it.
+    text = " ".join(small_corpus(100))
+    model = CharNgramModel(6, 0.75).fit(text)
+    for discount in (0.5, 0.95):
+        model.discount = discount
+        fresh = CharNgramModel(6, discount).fit(text)
+        assert model.bits_per_character("The plot was not great") == pytest.approx(
+            fresh.bits_per_character("The plot was not great"), abs=1e-12
+        )
+
+
+def test_the_ngram_is_tuned_on_validation_without_reading_the_test_split():
+    documents = small_corpus(400)
+    config = resolve_config(
+        TextGenerationConfig, "quick", ["ngram_orders=2,4,6", "ngram_discounts=0.3,0.9"]
+    )
+    splits = Splits({"text": documents[:300]}, {"text": documents[300:]}, {}, source="t")
+    tuned = TextGenerationApp().tuned_ngram(config, splits)  # the test split is empty here
+    grid = tuned["grid"]
+    assert set(grid) == {"2", "4", "6"} and all(set(row) == {"0.3", "0.9"} for row in grid.values())
+    best = min((bits, int(o), float(d)) for o, row in grid.items() for d, bits in row.items())
+    assert (tuned["validation"], tuned["order"], tuned["discount"]) == best
+    assert tuned["model"].order == tuned["order"] and tuned["model"].discount == tuned["discount"]
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [("ngram_orders=0,3", "ngram_orders=0,3"), ("ngram_discounts=0.5,1.5", "in \\(0, 1\\]")],
+)
+def test_a_bad_ngram_grid_is_a_user_error(setting, message):
+    with pytest.raises(UserError, match=message):
+        resolve_config(TextGenerationConfig, "quick", [setting])

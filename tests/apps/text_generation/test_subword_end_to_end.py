@@ -35,8 +35,13 @@ def test_bits_are_counted_per_character_of_the_text(model_dir):
     for engine in (metrics["savedmodel"], metrics["litert"]["fp32"]):
         assert engine["bits_per_character"] == pytest.approx(scores["bits_per_character"], 1e-4)
         assert engine["characters"] == scores["characters"]
-    ngram = metrics["baselines"]["kneser_ney_5"]["bits_per_character"]
-    assert scores["kneser_ney_5_bits_per_character"] == ngram  # on the characters, as ever
+    # Learning floor (seed 1234, quick preset, 200 pieces): the model measured 3.46 bits per
+    # character on the test text, where the unigram model of characters gets 4.61.
+    assert (
+        scores["bits_per_character"] < 4.0 < metrics["baselines"]["unigram"]["bits_per_character"]
+    )
+    shifted = scores["held_out"]["sklearn_docs"]
+    assert shifted["characters"] > 1.3 * shifted["tokens"]  # pieces on the shifted set too
 
 
 def test_the_savedmodel_graph_reads_the_pieces_the_host_reads(model_dir, predictors):
