@@ -450,5 +450,58 @@ class VideoApp(App):
         figure.savefig(buffer, format="png")
         return buffer.getvalue()
 
+    def report(self, metrics: dict) -> str:
+        """Per-class recall (test and held-out sets), the control, the stream, size, hygiene."""
+        keras_scores, fp32 = metrics["metrics"], metrics["litert"]["fp32"]
+        int8 = metrics["litert"]["int8"]
+        recall = keras_scores.get("recall_per_class") or {}
+        lines = []
+        if recall:
+            rows = [("test, Keras", recall), ("test, LiteRT int8", int8.get("recall_per_class"))]
+            rows += [
+                (f"{name}, Keras", entry.get("recall_per_class"))
+                for name, entry in (keras_scores.get("held_out") or {}).items()
+            ]
+            lines += [
+                "Per-class recall (of the clips of each motion, the fraction given that label):",
+                "",
+                "| clips | " + " | ".join(name.replace("_", " ") for name in recall) + " |",
+                "|---|" + "---|" * len(recall),
+            ]
+            for label, values in rows:
+                values = values or {}
+                cells = [
+                    "–" if values.get(name) is None else f"{values[name]:.2f}" for name in recall
+                ]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append("")
+        if "shuffled_frames_accuracy" in keras_scores:
+            lines.append(
+                f"Shuffled-frame control (the same model, the test clips' frames in a seeded "
+                f"random order; Keras): {keras_scores['shuffled_frames_accuracy']:.3f}, chance "
+                f"{keras_scores.get('chance_accuracy', 0.125):.3f}."
+            )
+        after = fp32.get("streaming_accuracy_after_frames") or {}
+        if after:
+            lines.append(
+                "Streamed (LiteRT fp32 step model), test accuracy after "
+                + ", ".join(f"{count} frames {value:.3f}" for count, value in after.items())
+                + "."
+            )
+        if "size_bytes" in fp32 and "step_latency_ms_p50" in fp32:
+            lines.append(
+                f"Size (clip and step `.tflite`): fp32 {fp32['size_bytes'] / 1e6:.2f} MB, int8 "
+                f"{int8['size_bytes'] / 1e6:.2f} MB; one thread, p50: clip "
+                f"{fp32['latency_ms_p50']:.1f} ms, frame {fp32['step_latency_ms_p50']:.2f} ms (fp32)."
+            )
+        overlap = keras_scores.get("overlap")
+        if overlap:
+            shared = sum(entry["rows"] for report in overlap.values() for entry in report.values())
+            lines.append(
+                f"Split hygiene: {shared} clips share their parameters or a held-out sprite "
+                "across the six splits (`metrics.overlap`)."
+            )
+        return "\n".join(lines)
+
     def summary(self, answer: dict) -> str:
         return f"{answer['label']} ({answer['score']:.2f}, {answer['frames']} frames)"

@@ -87,6 +87,9 @@ def test_metrics_json_reports_the_control_streaming_and_both_latencies(model_dir
     )
     headline = VideoApp().headline(metrics)
     assert set(headline["held_out"]) == set(data.HELD_OUT_SETS)
+    report = VideoApp().report(metrics)
+    assert "| test, Keras | " in report and "| faster_motion, Keras | " in report
+    assert "Split hygiene: 0 clips" in report
     logistic = metrics["baselines"]["frame_difference_logistic"]
     assert logistic["tuned_on"] == "validation" and logistic["chosen"]["C"] in (
         0.01,
