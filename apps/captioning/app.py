@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from apps.captioning import baselines as captioning_baselines
 from apps.captioning import data as captioning_data
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
@@ -20,6 +21,7 @@ from apps.captioning.inference import (
     litert_models,
 )
 from apps.captioning.model import FEATURE_SIZE, build_model
+from apps.captioning.other_renderer import LOOKS
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
@@ -110,12 +112,30 @@ def scene_scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]])
     }
 
 
+def caption_scores(
+    hypotheses: Sequence[str], references: Sequence[Sequence[str]], scene: bool
+) -> dict:
+    """BLEU-1..4 against all references, the scene-fact scores when `scene`, and ``count``."""
+    scores = bleu_scores(hypotheses, references)
+    if scene:
+        scores.update(scene_scores(hypotheses, references))
+    scores["count"] = len(hypotheses)
+    return scores
+
+
+HELD_OUT_DESCRIPTIONS = {
+    "compositional": "scenes each holding a colour-shape pair training never shows",
+    "other_renderer": "test scenes drawn again by matplotlib in two looks (pastel, dark)",
+}
+
+
 class CaptioningApp(App):
     name = "captioning"
     task = "Image captioning (generated shape scenes; COCO or Flickr8k-style folders)"
     pattern = "one-to-many (CNN encoder, attentive GRU decoder)"
     default_data = "generated ShapeWorld-style scenes, 16k train, 5 captions each"
     metric = "bleu4"
+    test_split = "new scenes; no test scene's five references equal a training scene's"
     config_class = CaptioningConfig
     # Logged after every epoch by `epoch_metrics` on a fixed subset of the validation split,
     # drawn from the same scene generator as the ordinary test split.
@@ -142,7 +162,7 @@ class CaptioningApp(App):
 
     def load_data(self, config: CaptioningConfig, source: Source) -> Splits:
         splits = captioning_data.load_data(
-            str(source), config.seed, size=config.train_size, quick=config.preset == "quick"
+            str(source), config.split_seed, size=config.train_size, quick=config.preset == "quick"
         )
         if config.test_limit:
             splits.test = _head(splits.test, config.test_limit)
@@ -225,17 +245,38 @@ class CaptioningApp(App):
         self, predictor: CaptionPredictor, columns: dict, scene: bool, beam_width: int = 1
     ) -> dict:
         """BLEU-1..4 of `predictor`'s captions of ``columns["image"]`` against
-        ``columns["captions"]``, with the scene-fact scores when `scene` (generated scenes)."""
-        config = predictor.config
+        ``columns["captions"]``, with the scene-fact scores when `scene` (generated scenes).
+
+        ``references_2_to_5``: BLEU against all references but the first, the references the
+        ``reference_vs_other_references`` baseline is scored against.
+        """
+        hypotheses, lengths = self._captions(predictor, columns["image"], beam_width)
+        scores = caption_scores(hypotheses, columns["captions"], scene)
+        scores["mean_length"] = float(np.mean(lengths))
+        if all(len(refs) >= 2 for refs in columns["captions"]):
+            scores["references_2_to_5"] = bleu_scores(
+                hypotheses, [refs[1:] for refs in columns["captions"]]
+            )
+        return scores
+
+    def _captions(self, predictor: CaptionPredictor, images, beam_width: int = 1) -> tuple:
         captions = predictor.caption(
-            columns["image"], beam_width=beam_width, length_penalty=config.length_penalty
+            images, beam_width=beam_width, length_penalty=predictor.config.length_penalty
         )
-        hypotheses = [c.text for c in captions]
-        scores = bleu_scores(hypotheses, columns["captions"])
-        if scene:
-            scores.update(scene_scores(hypotheses, columns["captions"]))
-        scores["mean_length"] = float(np.mean([len(c.token_ids) for c in captions]))
-        scores["count"] = len(hypotheses)
+        return [c.text for c in captions], [len(c.token_ids) for c in captions]
+
+    def _other_renderer_scores(
+        self, predictor: CaptionPredictor, columns: dict, beam_width: int = 1
+    ) -> dict:
+        """Scores on the other renderer's drawings (both looks), and per look."""
+        hypotheses, lengths = self._captions(predictor, columns["image"], beam_width)
+        scores = caption_scores(hypotheses, columns["captions"], scene=True)
+        scores["mean_length"] = float(np.mean(lengths))
+        scores["by_look"] = {}
+        for start, look in enumerate(LOOKS):  # rows alternate: scene 0 pastel, scene 0 dark ...
+            scores["by_look"][look] = caption_scores(
+                hypotheses[start :: len(LOOKS)], columns["captions"][start :: len(LOOKS)], True
+            )
         return scores
 
     def epoch_metrics(self, config: CaptioningConfig, splits: Splits) -> EpochMeasure | None:
@@ -256,33 +297,47 @@ class CaptioningApp(App):
         return measure
 
     def evaluate(self, predictor, splits: Splits, config: CaptioningConfig) -> dict:
-        """BLEU-1..4 (0-1) on the test split, the scene-fact scores, and the same on every
-        extra split (the compositional one); beam search too on LiteRT fp32."""
+        """BLEU-1..4 (0-1) on the test split with the scene-fact scores, and the same on every
+        held-out set (``held_out``: the compositional split, the other renderer); beam search
+        too on LiteRT fp32. The Keras engine also carries the split-hygiene reports."""
         scene = "shapes" in splits.info  # the generated scenes: facts can be checked
         scores = self.split_scores(predictor, splits.test, scene)
-        for name, columns in splits.extra.items():
-            scores[name] = self.split_scores(predictor, columns, scene)
+        held_out = {
+            name: {"description": HELD_OUT_DESCRIPTIONS.get(name, name)}
+            | self._held_out_scores(predictor, name, columns, scene)
+            for name, columns in splits.extra.items()
+        }
+        if held_out:
+            scores["held_out"] = held_out
         if config.evaluate_beam and predictor.engine == "litert-fp32" and config.beam_width > 1:
-            scores["beam"] = {"beam_width": config.beam_width}
-            scores["beam"]["test"] = self.split_scores(
-                predictor, splits.test, scene, config.beam_width
-            )
-            for name, columns in splits.extra.items():
-                scores["beam"][name] = self.split_scores(
-                    predictor, columns, scene, config.beam_width
-                )
+            width = config.beam_width
+            scores["beam"] = {
+                "beam_width": width,
+                "test": self.split_scores(predictor, splits.test, scene, width),
+                "held_out": {
+                    name: self._held_out_scores(predictor, name, columns, scene, width)
+                    for name, columns in splits.extra.items()
+                },
+            }
+        if predictor.engine == "keras":
+            for key in ("overlap", "overlap_images", "shared_object_sets"):
+                if key in splits.info:
+                    scores[key] = splits.info[key]
         return scores
 
+    def _held_out_scores(
+        self, predictor, name: str, columns: dict, scene: bool, beam_width: int = 1
+    ) -> dict:
+        if name == "other_renderer":
+            return self._other_renderer_scores(predictor, columns, beam_width)
+        return self.split_scores(predictor, columns, scene, beam_width)
+
     def baselines(self, splits: Splits, config: CaptioningConfig) -> dict:
-        """One reference caption scored against the others: what a caption written by the
-        same grammar (or another COCO annotator) gets, with one reference fewer."""
-        results = {}
-        for name, columns in {"test": splits.test, **splits.extra}.items():
-            usable = [refs for refs in columns["captions"] if len(refs) >= 2]
-            if not usable:
-                continue
-            results[name] = bleu_scores([refs[0] for refs in usable], [r[1:] for r in usable])
-        return {"reference_vs_other_references": results}
+        """Captions that need no trained decoder, scored like the model (see ``baselines.py``):
+        a sixth reference from the grammar, the nearest training image's caption (tuned on
+        validation), the most frequent training caption, and one reference against the others
+        (under ``references_2_to_5``, beside the model's figure against the same four)."""
+        return captioning_baselines.all_baselines(splits, config)
 
     def parity_inputs(self, splits: Splits, count: int) -> list:
         images = splits.test["image"][:count]

@@ -55,11 +55,12 @@ def bayes_caption(
 def ceiling(split: str = "test", scenes: int = 1000, seed: int = 1234) -> dict:
     """BLEU-1 to 4 of a random and of the Bayes grammar caption on the first `scenes` of `split`.
 
-    The scenes are those of ``generate_split(split, scenes, seed)``, the split the model is
-    scored on.
+    The scenes are the first `scenes` of the default corpus's `split` (``data.split_rows``),
+    the split the model is scored on.
     """
     references, random_captions, bayes_captions = [], [], []
-    for index in range(scenes):
+    rows = data.corpus_rows(data.DEFAULT_TRAIN_SIZE, seed)[split][:scenes]
+    for index in rows:
         scene = data.split_scene(split, index, seed)
         rng = np.random.default_rng([seed, index, 7])  # draws independent of the references
         references.append(scene.captions)

@@ -7,6 +7,15 @@ their spatial relations. A compositional test split holds only scenes with a
 shape-colour pair that never appears in training (``HELD_OUT_PAIRS``), so it
 measures whether the model composes attributes rather than memorising pairs.
 
+Split hygiene: a scene is the same item as another when their five reference captions are
+the same after normalising case, spacing and punctuation (``scene_key``). The splits are
+drawn in the order train, validation, test, compositional, and a scene whose key was already
+drawn is skipped (``split_rows``), so no scene is in two splits. Scene keys come from each
+scene's objects and captions alone (``scene_metadata``, no drawing), so this costs seconds at
+the default size. The object sets themselves (colours, shapes, sizes) do recur across splits:
+a one-object scene has only 48 of them; the compositional split is the one whose
+colour-shape pairs training never shows.
+
 Every source returns ``Splits`` with the columns ``image`` (uint8
 ``[n, 64, 64, 3]``) and ``captions`` (a list of lists of strings).
 """
@@ -15,6 +24,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
+import hashlib
 import io
 import math
 import pathlib
@@ -24,6 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from shared.data.cache import cached_splits
+from shared.data.overlap import cross_split_overlap, normalise_text
 from shared.data.sources import load_source, load_tfds
 from shared.data.splits import Splits, stratified_split
 from shared.errors import UserError
@@ -56,7 +68,13 @@ CAPTIONS_PER_IMAGE = 5
 DEFAULT_TRAIN_SIZE = 16_000
 QUICK_TRAIN_SIZE = 96
 # Bump when the renderer or caption grammar changes, so cached corpora are rebuilt.
-GENERATOR_VERSION = "2"  # 2: tinted backgrounds, colour shades, outlines, JPEG
+# 2: tinted backgrounds, colour shades, outlines, JPEG. 3: drawing has its own random stream
+# (captions without drawing), no scene in two splits, the other renderer's scenes cached.
+GENERATOR_VERSION = "3"
+# The columns of a generated split (``generate_rows``).
+COLUMNS = ("image", "captions", "scene_index", "objects")
+# Test scenes the other renderer draws (each in both looks) for evaluate's held-out set.
+OTHER_RENDERER_SCENES = 100
 
 _SPLIT_CODES = {"train": 0, "validation": 1, "test": 2, "compositional": 3}
 _SUPERSAMPLE = 2  # objects are drawn at 2x and downsampled: smooth, anti-aliased edges
@@ -80,7 +98,7 @@ class SceneObject:
 class Scene:
     """A generated image with its objects and reference captions."""
 
-    image: np.ndarray  # uint8 [64, 64, 3]
+    image: np.ndarray | None  # uint8 [64, 64, 3]; None from ``scene_metadata``
     captions: list[str]
     objects: tuple[SceneObject, ...]
 
@@ -96,14 +114,20 @@ def load_data(
     Args:
         source: ``default`` (generated scenes), ``tfds:coco_captions``, or a folder /
             captions file in the Flickr8k layout (``image.jpg#0<TAB>caption``).
-        seed: fixes the generated scenes and any random split.
+        seed: fixes the generated scenes and any random split (the app passes
+            ``config.split_seed``).
         size: the number of generated training scenes (the generated evaluation splits
             get ``size // 8`` each, at most 1,000); for TFDS or files, at most this many
             examples are read per split.
         quick: a tiny corpus for tests and smoke runs (when `size` is not given).
 
     The default source also has ``extra["compositional"]``: test scenes that each
-    hold a pair from ``HELD_OUT_PAIRS``.
+    hold a pair from ``HELD_OUT_PAIRS``, and ``extra["other_renderer"]``: the first
+    test scenes drawn by matplotlib (``other_renderer.py``), each in both looks. Its
+    ``info["overlap"]`` is the ``cross_split_overlap`` report of the scene keys (zero rows
+    when clean), ``info["overlap_images"]`` the same for the pixels, and
+    ``info["shared_object_sets"]`` how many scenes' object sets (colour, shape, size of
+    each object) training also holds, which the grammar makes common (not an overlap).
     """
     return load_source(
         source,
@@ -143,26 +167,102 @@ def write_sample_image(
 
 
 def generate_split(split: str, count: int, seed: int = 1234) -> dict[str, object]:
-    """`count` generated scenes of one split (``train``, ``validation``, ``test``, ``compositional``).
+    """The first `count` raw scenes of one split (``train``, ``validation``, ``test``,
+    ``compositional``), before the cross-split deduplication of ``split_rows``.
 
     Each scene has its own seed derived from (seed, split, index), so a split is
     the same whatever its size or the order in which scenes are drawn.
     """
-    images = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    return generate_rows(split, range(count), seed)
+
+
+def generate_rows(split: str, indices, seed: int = 1234) -> dict[str, object]:
+    """The scenes `indices` of one split: ``image``, ``captions``, ``scene_index`` (the index
+    ``split_scene`` takes) and ``objects`` (``object_set`` of each, as lists)."""
+    indices = list(indices)
+    images = np.empty((len(indices), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     captions: list[list[str]] = []
-    for index in range(count):
+    objects: list[list[list[str]]] = []
+    for row, index in enumerate(indices):
         scene = split_scene(split, index, seed)
-        images[index] = scene.image
+        images[row] = scene.image
         captions.append(scene.captions)
-    return {"image": images, "captions": captions}
+        objects.append([list(triple) for triple in object_set(scene.objects)])
+    return {
+        "image": images,
+        "captions": captions,
+        "scene_index": np.asarray(indices, dtype=np.int64),
+        "objects": objects,
+    }
 
 
 def split_scene(split: str, index: int, seed: int = 1234) -> Scene:
     """Scene `index` of a generated split, with its objects: row `index` of ``generate_split``."""
+    return _make_scene(_scene_rng(split, index, seed), compositional=split == "compositional")
+
+
+def scene_metadata(split: str, index: int, seed: int = 1234) -> Scene:
+    """``split_scene`` without the drawing (``image`` is None): its objects and captions, fast."""
+    return _make_scene(
+        _scene_rng(split, index, seed), compositional=split == "compositional", draw=False
+    )
+
+
+def _scene_rng(split: str, index: int, seed: int) -> np.random.Generator:
     if split not in _SPLIT_CODES:
         raise ValueError(f"split must be one of {sorted(_SPLIT_CODES)}, got {split!r}")
-    rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-    return _make_scene(rng, compositional=split == "compositional")
+    return np.random.default_rng([seed, _SPLIT_CODES[split], index])
+
+
+def scene_key(captions: Sequence[str]) -> str:
+    """What makes two scenes the same item: their normalised reference captions, as a set."""
+    return "\n".join(sorted({normalise_text(caption) for caption in captions}))
+
+
+def object_set(objects: Sequence[SceneObject]) -> tuple:
+    """A scene's objects without their places: sorted (colour, shape, size) triples."""
+    return tuple(sorted((obj.colour, obj.shape, obj.size) for obj in objects))
+
+
+def split_rows(sizes: dict[str, int], seed: int = 1234) -> dict[str, list[int]]:
+    """The scene indices of each split, no scene in two splits (nor twice in one).
+
+    Splits are drawn in the order of `sizes` (train first): each takes its scenes 0, 1, 2 ...
+    in turn, skipping any whose ``scene_key`` an earlier scene already has, until it holds
+    its size. Uses ``scene_metadata`` only (about 0.2 ms a scene).
+    """
+    seen: set[str] = set()
+    rows: dict[str, list[int]] = {}
+    for split, count in sizes.items():
+        kept: list[int] = []
+        index = 0
+        while len(kept) < count:
+            if index >= 20 * count + 1000:
+                raise RuntimeError(f"{split}: too few distinct scenes for {count} rows")
+            key = scene_key(scene_metadata(split, index, seed).captions)
+            if key not in seen:
+                seen.add(key)
+                kept.append(index)
+            index += 1
+        rows[split] = kept
+    return rows
+
+
+def corpus_rows(train_size: int, seed: int = 1234) -> dict[str, list[int]]:
+    """``split_rows(split_sizes(train_size), seed)``, worked out once per process."""
+    return {split: list(rows) for split, rows in _corpus_rows(train_size, seed).items()}
+
+
+@functools.cache
+def _corpus_rows(train_size: int, seed: int) -> dict[str, tuple[int, ...]]:
+    return {split: tuple(rows) for split, rows in split_rows(split_sizes(train_size), seed).items()}
+
+
+def split_sizes(train_size: int) -> dict[str, int]:
+    """Scenes per generated split for `train_size` training scenes, in drawing order."""
+    sizes = {"train": train_size}
+    sizes.update(dict.fromkeys(("validation", "test", "compositional"), _eval_size(train_size)))
+    return sizes
 
 
 def _eval_size(train_size: int) -> int:
@@ -170,36 +270,75 @@ def _eval_size(train_size: int) -> int:
 
 
 def _load_generated(seed: int, train_size: int, cache: bool) -> Splits:
-    sizes = {"train": train_size}
-    sizes.update(dict.fromkeys(("validation", "test", "compositional"), _eval_size(train_size)))
+    sizes = split_sizes(train_size)
+    other_scenes = min(OTHER_RENDERER_SCENES, sizes["test"])
+    rows: dict[str, list[int]] = {}
+
+    def generate(split: str, count: int) -> dict:
+        if not rows:
+            rows.update(corpus_rows(train_size, seed))
+        if split == "other_renderer":
+            from apps.captioning.other_renderer import other_renderer_rows
+
+            return other_renderer_rows(rows["test"][:other_scenes], seed)
+        return generate_rows(split, rows[split], seed)
+
+    splits = cached_splits(
+        f"captioning_shapes_v{GENERATOR_VERSION}_seed{seed}_n{train_size}",
+        {**sizes, "other_renderer": 2 * other_scenes},
+        generate,
+        COLUMNS,
+        cache=cache,
+        version=GENERATOR_VERSION,
+    )
+    order = ("train", "validation", "test", "compositional")
     info = {
         "shapes": list(SHAPES),
         "colours": list(COLOURS),
         "sizes": list(SIZES),
         "held_out_pairs": [list(pair) for pair in HELD_OUT_PAIRS],
+        "overlap": cross_split_overlap(
+            {split: [scene_key(c) for c in splits[split]["captions"]] for split in order},
+            normalise=None,
+        ),
+        "overlap_images": cross_split_overlap(
+            {
+                split: [
+                    hashlib.sha1(image.tobytes()).hexdigest() for image in splits[split]["image"]
+                ]
+                for split in order
+            },
+            normalise=None,
+        ),
+        "shared_object_sets": cross_split_overlap(
+            {
+                split: [tuple(map(tuple, objects)) for objects in splits[split]["objects"]]
+                for split in order
+            },
+            normalise=None,
+            examples=0,
+        ),
     }
-    splits = cached_splits(
-        f"captioning_shapes_v{GENERATOR_VERSION}_seed{seed}_n{train_size}",
-        sizes,
-        lambda split, count: generate_split(split, count, seed),
-        ("image", "captions"),
-        cache=cache,
-        version=GENERATOR_VERSION,
-    )
     return Splits(
         train=splits["train"],
         validation=splits["validation"],
         test=splits["test"],
         source="default",
-        extra={"compositional": splits["compositional"]},
+        extra={
+            "compositional": splits["compositional"],
+            "other_renderer": splits["other_renderer"],
+        },
         info=info,
     )
 
 
-def _make_scene(rng: np.random.Generator, compositional: bool) -> Scene:
+def _make_scene(rng: np.random.Generator, compositional: bool, draw: bool = True) -> Scene:
+    """A scene from `rng`; the drawing has its own stream, so the captions do not need it."""
     objects = _place_objects(rng, _choose_attributes(rng, compositional))
-    image = _render(rng, objects)
-    return Scene(image=image, captions=draw_captions(rng, objects), objects=tuple(objects))
+    draw_seed = int(rng.integers(2**63))
+    captions = draw_captions(rng, objects)
+    image = _render(np.random.default_rng(draw_seed), objects) if draw else None
+    return Scene(image=image, captions=captions, objects=tuple(objects))
 
 
 def _choose_attributes(rng: np.random.Generator, compositional: bool) -> list[tuple[str, str, str]]:

@@ -7,7 +7,8 @@ drawn again by matplotlib, in two looks that our generator never produces exactl
 - ``pastel``: light, saturated backgrounds, matplotlib's "tab" colours, black edges;
 - ``dark``: dark backgrounds, our palette's colours, no noise.
 
-Both are saved as JPEG (quality 60) and decoded, as a web image would be. Run:
+Both are saved as JPEG (quality 60) and decoded, as a web image would be. ``evaluate`` scores
+the first 100 test scenes in both looks as its held-out set ``other_renderer``; for more:
 
     python -m apps.captioning.other_renderer saved_models/captioning --scenes 300
 """
@@ -74,13 +75,34 @@ def draw_scene(scene: data.Scene, look: str, rng: np.random.Generator) -> np.nda
 
 
 def other_renderer_split(look: str, scenes: int, seed: int = 1234) -> dict:
-    """The first `scenes` test scenes drawn in `look`, with their reference captions."""
+    """The first `scenes` raw test scenes drawn in `look`, with their reference captions."""
     images, captions = [], []
     for index in range(scenes):
         scene = data.split_scene("test", index, seed)
         images.append(draw_scene(scene, look, np.random.default_rng([seed, index, 11])))
         captions.append(scene.captions)
     return {"image": np.stack(images), "captions": captions}
+
+
+def other_renderer_rows(test_indices, seed: int = 1234) -> dict:
+    """The test scenes `test_indices` drawn in both looks, interleaved (scene 0 pastel, scene 0
+    dark, scene 1 pastel ...): evaluate's held-out ``other_renderer`` set, in
+    ``data.generate_rows``'s columns (``scene_index`` is the test scene's index)."""
+    images, captions, indices, objects = [], [], [], []
+    for index in test_indices:
+        scene = data.split_scene("test", int(index), seed)
+        for look in LOOKS:
+            images.append(draw_scene(scene, look, np.random.default_rng([seed, int(index), 11])))
+            captions.append(scene.captions)
+            indices.append(int(index))
+            objects.append([list(triple) for triple in data.object_set(scene.objects)])
+    empty = np.empty((0, data.IMAGE_SIZE, data.IMAGE_SIZE, 3), np.uint8)
+    return {
+        "image": np.stack(images) if images else empty,
+        "captions": captions,
+        "scene_index": np.asarray(indices, dtype=np.int64),
+        "objects": objects,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     app = CaptioningApp()
     predictor = app.load_predictor(args.model_dir, args.engine)
     results = {}
+    # The default corpus's test scenes (those evaluate scores), not the raw scene stream.
+    test_rows = data.corpus_rows(data.DEFAULT_TRAIN_SIZE)["test"][: args.scenes]
+    both = other_renderer_rows(test_rows)
     for look in ("ours", *LOOKS):
         if look == "ours":
-            columns = data.generate_split("test", args.scenes)
+            columns = data.generate_rows("test", test_rows)
         else:
-            columns = other_renderer_split(look, args.scenes)
+            start = LOOKS.index(look)
+            columns = {key: values[start :: len(LOOKS)] for key, values in both.items()}
             if args.save:
                 strip = np.concatenate(list(columns["image"][:8]), axis=1)
                 Image.fromarray(strip).save(args.save.with_name(f"{args.save.stem}_{look}.png"))
