@@ -40,13 +40,18 @@ class TranslationConfig(BaseConfig):
     test_limit: int = 0  # evaluate on at most this many test rows (0 = all)
 
     PRESETS: ClassVar[dict] = {
+        # Small enough for a test, big enough to learn: one epoch of the old 16-unit model
+        # scored BLEU 0, this one about 80 after eight epochs of 1,600 pairs (~5 s each on
+        # one busy core), far above the nearest-neighbour baseline's 23 on the same pairs.
         "quick": dict(
-            epochs=1,
+            epochs=8,
             corpus_size=2000,
-            embedding_dim=16,
-            encoder_units=16,
-            decoder_units=32,
-            attention_units=16,
+            batch_size=32,
+            learning_rate=5e-3,
+            embedding_dim=32,
+            encoder_units=32,
+            decoder_units=64,
+            attention_units=32,
             test_limit=60,
             latency_runs=10,
             evaluate_beam=False,

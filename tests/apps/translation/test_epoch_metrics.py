@@ -24,7 +24,7 @@ def test_val_bleu_equals_evaluate_on_the_same_validation_pairs(tmp_path):
     model.save(tmp_path / "model.keras")
     (tmp_path / "config.json").write_text(config.to_json())
     (tmp_path / "vocabulary.json").write_text(app.tokenizers(config, splits).to_json())
-    pairs = validation_subset(splits.validation, 120, config.seed)
+    pairs = validation_subset(splits.validation, 120, config.split_seed)
     scores = app.evaluate(
         TranslationPredictor(tmp_path, "keras"), dataclasses.replace(splits, test=pairs), config
     )
