@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from apps.text_generation import data
-from apps.text_generation.app import TextGenerationApp
+from apps.text_generation.app import TextGenerationApp, descend_grid
 from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.data import BEGIN_ID, SHIFTED_SET, UNKNOWN_ID, CharVocabulary
 from shared.char_ngram import CharNgramModel
@@ -278,3 +278,17 @@ def test_the_ngram_is_tuned_on_validation_without_reading_the_test_split():
 def test_a_bad_ngram_grid_is_a_user_error(setting, message):
     with pytest.raises(UserError, match=message):
         resolve_config(TextGenerationConfig, "quick", [setting])
+
+
+@pytest.mark.parametrize("start", [0, 2, 5])
+def test_the_discount_search_ends_at_the_grids_best_value_from_any_start(start):
+    grid = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    calls = []
+
+    def score(value):
+        calls.append(value)
+        return (value - 0.7) ** 2
+
+    scored, best = descend_grid(score, grid, start)
+    assert grid[best] == 0.7 and scored[0.7] == 0.0
+    assert len(calls) == len(set(calls)) == len(scored) < len(grid)  # each value scored once
