@@ -317,7 +317,7 @@ class SpeechApp(App):
         validation_labels = np.asarray(splits.validation["label"])
         fitted, tried = {}, {}
         for c in BASELINE_C:
-            fitted[c] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300, C=c))
+            fitted[c] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=c))
             fitted[c].fit(train, splits.train["label"])
             tried[c] = float(np.mean(fitted[c].predict(validation) == validation_labels))
         best = max(BASELINE_C, key=lambda c: tried[c])  # the first (strongest regularised) of ties
