@@ -65,6 +65,8 @@ def all_baselines(splits: Splits, config) -> dict:
             "references_2_to_5 (the model against the same four references)"
         ),
         "tuned_on": "nothing to tune",
+        # The key of each engine's figures that holds the model against the same references.
+        "compare_with": "references_2_to_5",
         "references_2_to_5": {
             name: bleu_scores([refs[0] for refs in rows], [refs[1:] for refs in rows])
             for name, rows in usable.items()
@@ -120,9 +122,11 @@ def constant_caption(
         by_length.setdefault(len(caption.split()), caption)
     candidates += [c for c in by_length.values() if c not in candidates]
     scored = [
-        (corpus_bleu_n([caption] * len(validation), validation), caption) for caption in candidates
+        (corpus_bleu_n([caption] * len(validation), validation), -rank)
+        for rank, caption in enumerate(candidates)
     ]
-    best, caption = max(scored)
+    best, rank = max(scored)  # a tie goes to the more frequent caption
+    caption = candidates[-rank]
     return {"chosen": {"caption": caption}, "candidates": len(candidates), "validation_bleu4": best}
 
 
