@@ -201,7 +201,7 @@ class TranslationApp(App):
             (
                 "unseen_forms",
                 lambda tag: tag == "form",
-                "test dates in a form held out for their month; every value seen in training",
+                "test dates in a form held out for their month; no value of theirs held out",
             ),
         ):
             rows = [i for i, tag in enumerate(tags) if keep(tag)]

@@ -1,4 +1,5 @@
-"""Translation data: sentence pairs with ``source``, ``target`` and ``kind`` columns.
+"""Translation data: sentence pairs with ``source``, ``target`` and ``kind`` columns
+(and ``held_out`` in the default corpus).
 
 Three sources (``--data``):
 
@@ -11,10 +12,15 @@ Three sources (``--data``):
     forms (digits or words, with or without "and", US or British dates, "7:30 pm" or
     "half past seven in the evening", capitalisation) but each English string has exactly one
     translation. The validation and test splits hold values the training split never shows:
-    numbers, years, day-month pairs, times and amounts drawn from held-out buckets, and
-    date forms held out for some months, so the score measures generalisation. Every target
-    word (see ``words``) of validation and test occurs in training; rows that would break this
-    are dropped and counted in ``info``.
+    numbers, day-month pairs, times and amounts drawn from held-out buckets by the value
+    alone, so a number held out is held out as a cardinal, an ordinal, a year, a date's year
+    and an amount alike; and date forms held out for some months. A ``held_out`` column says
+    why each validation and test pair is held out (``value``, ``form``, ``value+form``). No
+    two pairs share a normalised source (case, spacing, punctuation ignored), no normalised
+    target is in two splits (``info["overlap"]`` is the check), and every target word (see
+    ``words``) of validation and test occurs in training; dropped rows are counted in
+    ``info``. ``info["other_phrasings"]`` is a shifted test set: held-out test values phrased
+    by another process than the generator's ("7:15pm", "twenty-one hundred hours").
 ``tfds:NAME``
     A TFDS translation dataset loaded with ``as_supervised=True``, e.g.
     ``tfds:ted_hrlr_translate/pt_to_en`` (Portuguese to English TED talks).
