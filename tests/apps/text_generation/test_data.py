@@ -292,3 +292,30 @@ def test_the_discount_search_ends_at_the_grids_best_value_from_any_start(start):
     scored, best = descend_grid(score, grid, start)
     assert grid[best] == 0.7 and scored[0.7] == 0.0
     assert len(calls) == len(set(calls)) == len(scored) < len(grid)  # each value scored once
+
+
+def test_the_readme_details_set_the_model_beside_the_tuned_ngram_on_both_texts():
+    bits = {"bits_per_character": 2.0}
+    shifted = {"held_out": {SHIFTED_SET: {"bits_per_character": 3.0}}}
+    metrics = {
+        "metrics": {**bits, **shifted, "overlap": {"train/test": {"rows": 0}}},
+        "litert": {"fp32": {**bits, **shifted}},
+        "baselines": {
+            "kneser_ney": {
+                "bits_per_character": 2.5,
+                "held_out": {SHIFTED_SET: {"bits_per_character": 2.4}},
+                "chosen": {"order": 9, "discount": 0.9},
+                "validation": {"bits_per_character": 2.45, "grid": {"9": {"0.9": 2.45}}},
+                "tuning_seconds": 1.0,
+            },
+            "unigram": {"bits_per_character": 4.5},
+        },
+    }
+    text = TextGenerationApp().report(metrics)
+    assert "| test split | 2.000 | 2.000 | 2.500 | 0.800 | 4.500 |" in text
+    assert f"| {SHIFTED_SET} | 3.000 | 3.000 | 2.400 | 1.250 | – |" in text
+    assert (
+        "order 9 and discount 0.9" in text and "(train, validation, test, shifted set): 0" in text
+    )
+    # A run from before issue 23 (a fixed 5-gram only): no details.
+    assert TextGenerationApp().report({**metrics, "baselines": {"kneser_ney_5": bits}}) == ""
