@@ -160,9 +160,14 @@ def app_results_markdown(app, metrics: dict) -> str:
         strongest = " (strongest)" if name == figures["strongest"] else ""
         ratio = f"; ours / it {entry['ratio']:.2f}×" if entry["ratio"] is not None else ""
         chosen = f", chose {json.dumps(entry['chosen'])}" if entry.get("chosen") else ""
+        tuned = (
+            "not tuned"
+            if entry["tuned_on"] == "not tuned"
+            else f"tuned on {entry['tuned_on']}{chosen}"
+        )
         lines.append(
-            f"| baseline {name}{strongest} | {test['split']} (tuned on {entry['tuned_on']}"
-            f"{chosen}{ratio}) | {_number(entry['value'])} | | |"
+            f"| baseline {name}{strongest} | {test['split']} ({tuned}{ratio}) | "
+            f"{_number(entry['value'])} | | |"
         )
     spread = figures.get("spread")
     if spread and spread.get("keras"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import pathlib
 import time
@@ -71,18 +70,6 @@ class TextGenerationApp(App):
     sample_inputs = ("The movie was", "", "I love this phone because")
 
     # --- data ---------------------------------------------------------------------------------
-
-    def run_quality_target(self, metrics: dict) -> QualityTarget | None:
-        """The goal against the tuned n-gram, or, in a run from before issue 23 (its
-        ``metrics.json`` holds only the fixed 5-gram), against that 5-gram."""
-        baselines = metrics.get("baselines") or {}
-        if "kneser_ney" not in baselines and "kneser_ney_5" in baselines:
-            return dataclasses.replace(
-                self.quality_target,
-                relative_to=("baselines", "kneser_ney_5", "bits_per_character"),
-                note="issue 4: beat the Kneser-Ney 5-gram (discount 0.75, not tuned) by 10%",
-            ).for_run(metrics)
-        return super().run_quality_target(metrics)
 
     def load_data(self, config: TextGenerationConfig, source: Source) -> Splits:
         """Documents split by ``split_seed`` (deduplicated first), cut to the preset's sizes;

@@ -296,15 +296,15 @@ def test_an_alias_column_is_read_when_the_metric_is_not_logged():
     )
 
 
-def test_the_text_generation_goal_is_a_tenth_below_the_runs_kneser_ney_baseline():
+def test_the_text_generation_goal_is_a_tenth_below_the_runs_tuned_kneser_ney_baseline():
     app = registry.get_app("text_generation")
-    metrics = {"baselines": {"kneser_ney_5": {"bits_per_character": 2.2}}}
+    metrics = {"baselines": {"kneser_ney": {"bits_per_character": 2.2}}}
     target = app.run_quality_target(metrics)
     assert (target.metric, target.mode) == ("val_bits_per_character", "min")
     assert target.goal == pytest.approx(1.98)
     history = _history("val_bits_per_character", [2.4, 2.0, 1.97])
     assert bench.time_to_target(history, target)["seconds"] == 30.0
-    # A run that did not score the 5-gram has no goal to reach.
+    # A run that did not score the n-gram has no goal to reach.
     assert app.run_quality_target({"baselines": {}}) is None
     assert bench.time_to_target(history, app.run_quality_target({}))["status"] == "no target"
 
