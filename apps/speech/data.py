@@ -419,21 +419,27 @@ def voice_parts(voices: list[str], seed: int) -> np.ndarray:
     return np.array([_part(v, validation, test) for v in voices], dtype=np.int64)
 
 
-def phrase_parts(texts: list[str], voices: list[str], seed: int) -> tuple[np.ndarray, set[str]]:
+def phrase_parts(
+    texts: list[str], voices: list[str], seed: int, plan: dict[str, list[str]] | None = None
+) -> tuple[np.ndarray, set[str]]:
     """The split of each phrase, by voice and by text, and the texts held out of training.
 
     A random `_HELD_OUT_TEXT_FRACTION` of the distinct normalised texts (chosen by `seed`)
     is never spoken in training: a training voice's phrase with such a text is left out
     (-1). Held-out voices read both kinds, so the test split scores phrases whose text
-    training never saw beside phrases whose text it did.
+    training never saw beside phrases whose text it did. `plan` (``phrase_metadata``, every
+    phrase generation tried) decides which voices and texts are held out, so the split
+    does not depend on which phrases generation dropped; by default, the rows themselves.
     """
-    part = voice_parts(voices, seed)
-    normalised = [normalise_text(text) for text in texts]
-    distinct = sorted(set(normalised))
+    plan = plan or {"text": texts, "voice": voices}
+    validation, test = _speaker_splits(plan["voice"], seed)
+    part = np.array([_part(v, validation, test) for v in voices], dtype=np.int64)
+    distinct = sorted({normalise_text(text) for text in plan["text"]})
     count = int(round(_HELD_OUT_TEXT_FRACTION * len(distinct)))
     chosen = np.random.default_rng([seed, 1]).permutation(len(distinct))[:count]
     held_out = {distinct[i] for i in chosen}
-    part[(part == 0) & np.array([text in held_out for text in normalised], dtype=bool)] = -1
+    in_held_out = np.array([normalise_text(text) in held_out for text in texts], dtype=bool)
+    part[(part == 0) & in_held_out] = -1
     return part, held_out
 
 
@@ -524,9 +530,10 @@ def _default_transcription(seed: int, quick: bool) -> Splits:
     clips, columns, meta = _corpus("transcription", quick)
     texts, voices = columns["text"].tolist(), columns["voice"].tolist()
     all_rows = {"audio": clips, "text": texts, "voice": voices}
-    part, held_out = phrase_parts(texts, voices, seed)
+    plan = phrase_metadata(quick)
+    part, held_out = phrase_parts(texts, voices, seed, plan)
     train, validation, test = (take(all_rows, np.flatnonzero(part == index)) for index in range(3))
-    validation_speakers, test_speakers = _speaker_splits(voices, seed)
+    validation_speakers, test_speakers = _speaker_splits(plan["voice"], seed)
     info = {
         "alphabet": ALPHABET,
         "sample_rate": SAMPLE_RATE,
