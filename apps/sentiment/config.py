@@ -64,15 +64,18 @@ class SentimentConfig(BaseConfig):
     epoch_metric_examples: int = 500
 
     PRESETS: ClassVar[dict] = {
+        # Small, yet it learns: 8,000 training snippets, two passes (a test asserts a floor).
+        # Measured on its 500 test snippets: weighted F1 0.68 (0.69 with another seed), where
+        # predicting the majority class scores 0.35 and an untrained model 0.07 to 0.56.
         "quick": dict(
-            epochs=1,
+            epochs=2,
             max_tokens=2000,
-            embedding_dim=16,
-            units=8,
-            train_limit=800,
+            embedding_dim=32,
+            units=16,
+            train_limit=8000,
             bigram_buckets=1000,
             bigram_dim=8,
-            test_limit=200,
+            test_limit=500,
             latency_runs=20,
         ),
         # The README's main job shares 15 minutes with five other apps: two passes.
