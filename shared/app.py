@@ -20,6 +20,7 @@ import tensorflow as tf
 from shared.config import BaseConfig
 from shared.data.sources import Source
 from shared.data.splits import Splits
+from shared.metrics import LOWER_IS_BETTER_WORDS
 
 
 @dataclasses.dataclass
@@ -286,13 +287,18 @@ class App(abc.ABC):
             "strongest": None,
             "spread": metrics.get("spread"),
         }
+        fp32_held_out = metrics["litert"]["fp32"].get("held_out") or {}
         for name, entry in (metrics["metrics"].get("held_out") or {}).items():
-            figures["held_out"][name] = {
+            # A held-out set may be scored in its own metric ("metric": "cer"); its name says so.
+            metric = entry.get("metric", key)
+            shown = name
+            if metric != key:
+                lower = any(word in metric for word in LOWER_IS_BETTER_WORDS)
+                shown = f"{name} ({metric.upper()}{', lower is better' if lower else ''})"
+            figures["held_out"][shown] = {
                 "description": entry.get("description", name),
-                "keras": entry.get(key),
-                "fp32": ((metrics["litert"]["fp32"].get("held_out") or {}).get(name) or {}).get(
-                    key
-                ),
+                "keras": entry.get(metric),
+                "fp32": (fp32_held_out.get(name) or {}).get(metric),
             }
         for name, entry in (metrics.get("baselines") or {}).items():
             if not isinstance(entry, dict):

@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shared.metrics import LOWER_IS_BETTER_WORDS as LOWER_IS_BETTER
+
 if TYPE_CHECKING:  # shared.app imports TensorFlow, which the bench loads only when it runs
     from shared.app import QualityTarget
 
@@ -59,8 +61,6 @@ VARIANTS = ("fp32", "fp16", "int8")
 ENGINES = ("keras", "savedmodel", *VARIANTS)
 THREADS = (1, 2)
 STEP_PREFIXES = ("step", "decoder_step")
-# Headline metrics where smaller is better: a ratio to a baseline below 1 is the win there.
-LOWER_IS_BETTER = ("bits_per_character", "perplexity", "wer", "cer", "loss", "error")
 SYNTHETIC_INPUTS = "synthetic (integers 0, floats N(0, 1))"
 
 

@@ -8,6 +8,9 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as sk_metrics
 
+# Metric names where lower is better: a ratio to a baseline below 1 is the win there.
+LOWER_IS_BETTER_WORDS = ("bits_per_character", "perplexity", "wer", "cer", "loss", "error")
+
 
 def classification_scores(
     y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int]

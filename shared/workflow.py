@@ -104,8 +104,11 @@ def spread_of(app: App, runs: list[dict], seeds: list[int]) -> dict:
     if all(isinstance(v, int | float) for v in fp32_values):
         spread["fp32"] = _summary(fp32_values)
     held_out = {}
-    for name in runs[0]["metrics"].get("held_out") or {}:
-        values = [((run["metrics"].get("held_out") or {}).get(name) or {}).get(key) for run in runs]
+    for name, entry in (runs[0]["metrics"].get("held_out") or {}).items():
+        metric = entry.get("metric", key)  # a held-out set may be scored in its own metric
+        values = [
+            ((run["metrics"].get("held_out") or {}).get(name) or {}).get(metric) for run in runs
+        ]
         if all(isinstance(v, int | float) for v in values):
             held_out[name] = _summary(values)
     if held_out:

@@ -461,26 +461,6 @@ class SpeechApp(App):
             )
         return {"input": path, "text": predictor.transcribe([audio])[0]}
 
-    def headline(self, metrics: dict) -> dict:
-        """The shared headline, with each held-out set read in its own metric.
-
-        A held-out entry names its metric (``"metric": "cer"`` for the unseen phrases); the
-        README shows that figure under a name that says which metric it is.
-        """
-        figures = super().headline(metrics)
-        fp32_held_out = metrics["litert"]["fp32"].get("held_out") or {}
-        for name, entry in (metrics["metrics"].get("held_out") or {}).items():
-            metric = entry.get("metric", self.metric)
-            if metric == self.metric:
-                continue
-            figures["held_out"].pop(name, None)
-            figures["held_out"][f"{name} ({metric.upper()}, lower is better)"] = {
-                "description": entry.get("description", name),
-                "keras": entry.get(metric),
-                "fp32": (fp32_held_out.get(name) or {}).get(metric),
-            }
-        return figures
-
     def report(self, metrics: dict) -> str:
         """Per-class recall, transcription by seen and unseen text, the stream, split hygiene."""
         keras_scores, fp32 = metrics["metrics"], metrics["litert"]["fp32"]
