@@ -126,3 +126,16 @@ def test_the_current_block_is_read_between_the_markers(tmp_path):
     assert current_block(readme).strip() == "| alpha | row |"
     assert current_block(readme, APP_START, APP_END).strip() == "x"
     assert current_block(tmp_path / "missing.md") == ""
+
+
+def test_a_held_out_set_scored_in_its_own_metric_is_read_and_named_so():
+    metrics = run_metrics(0.8, "2026-01-01")
+    metrics["metrics"]["held_out"]["unseen_phrases"] = {
+        "description": "d",
+        "metric": "cer",
+        "cer": 0.2,
+        "accuracy": 0.99,
+    }
+    metrics["litert"]["fp32"]["held_out"] = {"unseen_phrases": {"cer": 0.25}}
+    entry = FakeApp("alpha").headline(metrics)["held_out"]["unseen_phrases (CER, lower is better)"]
+    assert (entry["keras"], entry["fp32"]) == (0.2, 0.25)
