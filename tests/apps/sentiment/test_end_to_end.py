@@ -117,12 +117,13 @@ def test_the_logged_f1_is_the_apps_own_evaluation_beside_vaders(model_dir):
 def test_the_quick_model_learns(model_dir):
     """A floor that chance cannot reach, on the quick preset's 500 test snippets (fixed seeds).
 
-    Measured (scratch script /work/scratch/sentiment/chance.py of issue 23): the quick model
-    scored weighted F1 0.680 (macro 0.535) with seed 1234 and 0.693 (0.596) with seed 7.
-    Chance on the same snippets: the majority class 0.347 (macro 0.226); random labels drawn
-    with the training shares 0.430 on average (macro 0.333), at most 0.492 (0.398) in 2,000
-    draws; the untrained model 0.07 to 0.56 (macro 0.07 to 0.48) over ten seeds: its fixed
-    lexicon inputs sometimes line up by luck. Floors between: 0.60 and 0.45.
+    Measured with the quick preset (scratch scripts of issue 23): the quick model scored
+    weighted F1 0.680 (macro 0.535) with seed 1234 and 0.693 (0.596) with seed 7. Chance on
+    the same snippets: the majority class 0.340 (macro 0.224); uniform random labels 0.364
+    (0.302) on average; random labels drawn with the training shares 0.429 (0.333) on
+    average, at most 0.500 (0.409) in 2,000 draws; the untrained model 0.17 to 0.55 (macro
+    0.15 to 0.43) over ten seeds: its fixed lexicon inputs sometimes line up by luck.
+    Floors between: 0.60 and 0.45.
     """
     metrics = json.loads((model_dir / "metrics.json").read_text())
     for scores in (metrics["metrics"], metrics["litert"]["int8"]):
