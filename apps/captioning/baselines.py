@@ -64,7 +64,7 @@ def all_baselines(splits: Splits, config) -> dict:
             "the first reference against the other four; compare with the model's "
             "references_2_to_5 (the model against the same four references)"
         ),
-        "tuned_on": "nothing to tune",
+        "tuned_on": "not tuned",
         # The key of each engine's figures that holds the model against the same references.
         "compare_with": "references_2_to_5",
         "references_2_to_5": {
@@ -89,7 +89,7 @@ def sixth_reference(splits: Splits, seed: int) -> dict:
             "one more caption from the grammar that wrote the references, knowing the scene's "
             "objects (an annotator, not a model), against all five references"
         ),
-        "tuned_on": "nothing to tune",
+        "tuned_on": "not tuned",
         "chosen": {},
     }
     for name, split in (("test", "test"), ("compositional", "compositional")):

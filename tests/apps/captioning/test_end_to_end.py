@@ -124,6 +124,25 @@ def test_the_quick_model_learns_the_captions_language(model_dir):
     assert metrics["metrics"]["mean_length"] < 20  # untrained: it runs to the 24-word cap
 
 
+def test_the_readme_block_is_generated_from_the_run(model_dir):
+    from shared.report import app_results_markdown
+
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    block = app_results_markdown(CaptioningApp(), metrics)
+    for text in (
+        "| ours, compositional |",
+        "| ours, other_renderer |",
+        "| baseline sixth_reference",
+        "| baseline nearest_neighbour",
+        "| other_renderer, pastel | 8 |",
+        "Against the same four references (2 to 5)",
+        "Split hygiene: 0 scenes share",
+    ):
+        assert text in block, text
+    # The reference scored against four references gives no ratio against five.
+    assert "| baseline reference_vs_other_references" not in block
+
+
 def test_every_epoch_logs_the_bleu4_the_bench_times(model_dir):
     metrics = json.loads((model_dir / "metrics.json").read_text())
     history = metrics["training"]["history"]
