@@ -105,6 +105,9 @@ class SentimentApp(App):
     pattern = "many-to-one (GRU over words)"
     default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
     metric = "f1_weighted"
+    test_split = (
+        "held-out snippets of all four domains (deduplicated up to case, spacing and punctuation)"
+    )
     config_class = SentimentConfig
     # `epoch_metrics` logs the weighted F1 of a fixed validation subset after every epoch, and
     # `baselines` scores VADER on the same snippets: at or above VADER's figure, the model

@@ -150,6 +150,7 @@ def test_metrics_json_carries_split_hygiene_held_out_and_tuned_baselines(model_d
     assert tfidf["validation"]["f1_weighted"] == best["f1_weighted"]
     assert "tuned_on" in metrics["baselines"]["vader"]  # the untuned reference, said so
     figures = SentimentApp().headline(metrics)
+    assert "deduplicated" in figures["in_distribution"]["split"]
     assert set(figures["held_out"]) == {"long_texts"}
     assert set(figures["baselines"]) == {"vader", "tfidf_logistic_regression"}
     assert figures["strongest"] in figures["baselines"]
