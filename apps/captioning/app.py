@@ -33,7 +33,7 @@ from shared.preprocessing.text_units import UnitTokenizer
 from shared.step_decoder import teacher_forcing
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
-SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, two and three objects)
+SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, one and three objects)
 INVERSE_RELATION = {
     "to the left of": "to the right of",
     "to the right of": "to the left of",
@@ -284,7 +284,9 @@ class CaptioningApp(App):
         ``epoch_metric_examples`` fixed validation images against all their references."""
         if not config.epoch_metric_examples:
             return None
-        columns = validation_subset(splits.validation, config.epoch_metric_examples, config.seed)
+        columns = validation_subset(
+            splits.validation, config.epoch_metric_examples, config.split_seed
+        )
         tokenizer = self.tokenizer(config, splits)
         built: list[CaptionPredictor] = []
 

@@ -37,6 +37,9 @@ def all_baselines(splits: Splits, config) -> dict:
     results: dict = {}
     if scene:
         results["sixth_reference"] = sixth_reference(splits, config.split_seed)
+    if not len(splits.validation["captions"]) or not len(splits.train["captions"]):
+        # Nothing to tune on (a tiny folder of images): only the untuned baseline below.
+        return results | {"reference_vs_other_references": _reference_baseline(sets)}
     results["nearest_neighbour"] = nearest_neighbour(splits, scene)
     constant = constant_caption(splits.train["captions"], splits.validation["captions"])
     results["constant_caption"] = {
@@ -55,11 +58,16 @@ def all_baselines(splits: Splits, config) -> dict:
             for name, columns in sets.items()
         },
     }
+    results["reference_vs_other_references"] = _reference_baseline(sets)
+    return results
+
+
+def _reference_baseline(sets: dict) -> dict:
     usable = {
         name: [refs for refs in columns["captions"] if len(refs) >= 2]
         for name, columns in sets.items()
     }
-    results["reference_vs_other_references"] = {
+    return {
         "description": (
             "the first reference against the other four; compare with the model's "
             "references_2_to_5 (the model against the same four references)"
@@ -73,7 +81,6 @@ def all_baselines(splits: Splits, config) -> dict:
             if rows
         },
     }
-    return results
 
 
 def _scores(hypotheses: Sequence[str], references: Sequence[Sequence[str]], scene: bool) -> dict:
@@ -193,6 +200,7 @@ def nearest_captions(
     captions = []
     for start in range(0, len(features), chunk):
         similarity = features[start : start + chunk] @ train_features.T
+        neighbours = min(neighbours, len(train_features))
         nearest = np.argpartition(-similarity, neighbours - 1, axis=1)[:, :neighbours]
         for row in nearest:
             candidates = [c for index in row for c in train_captions[index]]

@@ -6,6 +6,7 @@ import pytest
 from apps.captioning import baselines, data
 from apps.captioning.config import CaptioningConfig
 from shared.config import resolve_config
+from shared.data.splits import Splits
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,21 @@ def test_all_baselines_score_the_test_split_the_way_the_model_is(splits):
     reference = results["reference_vs_other_references"]
     assert "test" not in reference  # scored against four references: no five-reference figure
     assert reference["references_2_to_5"]["test"]["bleu1"] > 0.8
+
+
+def test_other_sources_get_the_baselines_that_need_no_scene(splits):
+    config = resolve_config(CaptioningConfig, "quick")
+    plain = Splits(train=splits.train, validation=splits.validation, test=splits.test)
+    results = baselines.all_baselines(plain, config)  # COCO or a Flickr folder: no scene facts
+    assert set(results) == {
+        "nearest_neighbour",
+        "constant_caption",
+        "reference_vs_other_references",
+    }
+    assert "attribute_exact_match" not in results["nearest_neighbour"]["test"]
+    empty = {name: values[:0] for name, values in splits.validation.items()}
+    tiny = Splits(train=splits.train, validation=empty, test=splits.test)
+    assert set(baselines.all_baselines(tiny, config)) == {"reference_vs_other_references"}
+    # More neighbours than training images: all of them.
+    features = baselines.image_features(splits.train["image"][:3], "pixels8")
+    assert len(baselines.nearest_captions(features, splits.train["captions"][:3], features, 5)) == 3
