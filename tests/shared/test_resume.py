@@ -18,6 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TRAIN = [
     *("-m", "apps.cli", "train", "sentiment", "--preset", "quick"),
     *("--set", "epochs=3", "--set", "batch_size=8", "--set", "latency_runs=2"),
+    *("--set", "train_limit=800"),
 ]
 
 
