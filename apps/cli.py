@@ -5,6 +5,7 @@
     rnnapps evaluate APP [--model DIR] [--data SOURCE] [--engine keras|savedmodel|litert]
     rnnapps predict APP INPUT... [--model DIR] [--engine litert|savedmodel] [--json]
     rnnapps export APP [--model DIR]
+    rnnapps compare APP --variant NAME:KEY=VALUE,... [--seeds N] [--out FILE]
     rnnapps demo [APP ...]
     rnnapps lab [--out DIR] [--quick]
 
@@ -296,6 +297,38 @@ def command_demo(args) -> int:
     return 0
 
 
+def command_compare(args) -> int:
+    """Train variants of an app's config over seeds and compare them on validation only."""
+    from shared.compare import compare, parse_variant, summary_markdown
+    from shared.data.sources import parse_source
+    from shared.workflow import log
+
+    app = registry.get_app(args.app)
+    variants = [parse_variant(text) for text in args.variant]
+    if not variants:
+        raise UserError("compare: give at least one --variant NAME:KEY=VALUE[,...] (or NAME:)")
+    if args.seeds < 1:
+        raise UserError(f"--seeds {args.seeds}: give 1 or more")
+    from shared.config import resolve_config
+
+    for _, overrides in variants:  # a bad field fails now, not after hours of training
+        resolve_config(app.config_class, args.preset, overrides)
+    base = resolve_config(app.config_class, args.preset, []).seed
+    out = pathlib.Path(args.out or f"bench/runs/{app.name}_compare_{args.preset}.json")
+    result = compare(
+        app,
+        args.preset,
+        variants,
+        [base + index for index in range(args.seeds)],
+        out,
+        parse_source(args.data),
+        log=log,
+    )
+    print(summary_markdown(result))
+    print(f"(validation split only; written to {out})")
+    return 0
+
+
 def command_report(args) -> int:
     """Record saved_models/*/metrics.json under bench/runs/, then rewrite every README's results."""
     from shared.report import report
@@ -443,6 +476,24 @@ def make_parser() -> Parser:
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
     demo.add_argument("apps", nargs="*")
+    compare = commands.add_parser(
+        "compare",
+        help="train config variants over seeds and compare them on the validation split",
+    )
+    compare.add_argument("app")
+    compare.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE,...",
+        help="a variant: its name and --set overrides ('NAME:' is the preset as it is)",
+    )
+    compare.add_argument("--preset", default="default", help="quick | demo | default")
+    compare.add_argument("--seeds", type=int, default=3, help="seeds per variant (same split)")
+    compare.add_argument("--data", default=None, help="default | tfds:NAME | a file or folder")
+    compare.add_argument(
+        "--out", default=None, help="JSON file (default bench/runs/APP_compare_PRESET.json)"
+    )
     report = commands.add_parser("report", help="regenerate the README results from metrics.json")
     report.add_argument("--models", default="saved_models")
     report.add_argument("--readme", default="README.md")
@@ -494,6 +545,7 @@ COMMANDS = {
     "predict": command_predict,
     "export": command_export,
     "demo": command_demo,
+    "compare": command_compare,
     "report": command_report,
     "bench": command_bench,
     "serve": command_serve,
