@@ -57,13 +57,39 @@ def record_runs(apps: list, models_dir: pathlib.Path, runs_dir: pathlib.Path) ->
 
 
 def load_runs(apps: list, runs_dir: pathlib.Path) -> dict[str, dict]:
-    """App name -> its recorded run (only apps that have one)."""
+    """App name -> its recorded run (only apps that have one).
+
+    A file ``<app>_*.json`` beside it with its own ``held_out`` (a held-out figure that
+    needs training runs of its own, such as leaving a domain out) joins the run as
+    ``supplementary``; its figures are shown with the run's, named as a separate run.
+    """
     runs = {}
     for app in apps:
         path = pathlib.Path(runs_dir) / f"{app.name}.json"
-        if path.is_file():
-            runs[app.name] = json.loads(path.read_text())
+        if not path.is_file():
+            continue
+        runs[app.name] = json.loads(path.read_text())
+        for other in sorted(pathlib.Path(runs_dir).glob(f"{app.name}_*.json")):
+            content = json.loads(other.read_text())
+            if isinstance(content, dict) and isinstance(content.get("held_out"), dict):
+                runs[app.name].setdefault("supplementary", []).append(
+                    {"file": other.name, **content}
+                )
     return runs
+
+
+def figures_of(app, metrics: dict) -> dict:
+    """``App.headline`` of a recorded run, with the held-out figures of its supplementary runs."""
+    figures = app.headline(metrics)
+    for extra in metrics.get("supplementary", []):
+        label = f"separate run `bench/runs/{extra['file']}`, {_run_label(extra)}"
+        for name, entry in extra["held_out"].items():
+            figures["held_out"][name] = {
+                "description": f"{entry.get('description', name)} ({label})",
+                "keras": entry.get(app.metric),
+                "fp32": None,
+            }
+    return figures
 
 
 def _run_label(metrics: dict) -> str:
@@ -114,7 +140,7 @@ def results_markdown(apps: list, runs: dict[str, dict]) -> str:
         if metrics is None:
             lines.append(f"| {app.name} | no recorded run: `rnnapps train {app.name}` ||||||||||")
             continue
-        figures = app.headline(metrics)
+        figures = figures_of(app, metrics)
         test = figures["in_distribution"]
         litert = metrics["litert"]
         direction = " (lower is better)" if figures["lower_is_better"] else ""
@@ -135,7 +161,7 @@ def results_markdown(apps: list, runs: dict[str, dict]) -> str:
 
 def app_results_markdown(app, metrics: dict) -> str:
     """One app README's block: every figure of its recorded run, by the evaluation protocol."""
-    figures = app.headline(metrics)
+    figures = figures_of(app, metrics)
     key = app.metric
     direction = ", lower is better" if figures["lower_is_better"] else ""
     test = figures["in_distribution"]

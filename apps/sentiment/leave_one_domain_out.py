@@ -22,7 +22,6 @@ import dataclasses
 import datetime
 import json
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,9 @@ from shared.config import PRESETS, resolve_config
 from shared.data.overlap import assert_no_overlap, cross_split_overlap
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
+from shared.errors import UserError
 from shared.training import fit, set_seeds
+from shared.workflow import source_commit
 
 
 def without_domain(splits: Splits, domain: str) -> Splits:
@@ -117,7 +118,9 @@ def leave_one_domain_out(
     domains = domains or known
     unknown = sorted(set(domains) - set(known))
     if unknown:
-        raise SystemExit(f"unknown domain(s) {unknown}; choose from {known}")
+        raise UserError(
+            f"--domain {', '.join(unknown)}: unknown domain (choose from {', '.join(known)})"
+        )
     results = {}
     for domain in domains:
         print(f"[lodo] training without {domain}", file=sys.stderr, flush=True)
@@ -139,7 +142,7 @@ def leave_one_domain_out(
         "seed": config.seed,
         "split_seed": config.split_seed,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "commit": _commit(),
+        "commit": source_commit(),
         "config": dataclasses.asdict(config),
         "domains": results,
         # App.headline's shape, one entry per left-out domain.
@@ -159,18 +162,6 @@ def leave_one_domain_out(
     }
 
 
-def _commit() -> str | None:
-    """The repository's commit, when run from a git checkout (None otherwise)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=pathlib.Path(__file__).resolve().parent,
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m apps.sentiment.leave_one_domain_out", description=__doc__.split("\n")[0]
@@ -180,8 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--domain", action="append", dest="domains", help="one domain (repeat)")
     parser.add_argument("--out", type=pathlib.Path, required=True, help="the JSON file to write")
     args = parser.parse_args(argv)
-    config = resolve_config(SentimentConfig, args.preset, args.set)
-    results = leave_one_domain_out(config, args.domains)
+    try:
+        config = resolve_config(SentimentConfig, args.preset, args.set)
+        results = leave_one_domain_out(config, args.domains)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     for name, entry in results["held_out"].items():

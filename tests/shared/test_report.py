@@ -139,3 +139,23 @@ def test_a_held_out_set_scored_in_its_own_metric_is_read_and_named_so():
     metrics["litert"]["fp32"]["held_out"] = {"unseen_phrases": {"cer": 0.25}}
     entry = FakeApp("alpha").headline(metrics)["held_out"]["unseen_phrases (CER, lower is better)"]
     assert (entry["keras"], entry["fp32"]) == (0.2, 0.25)
+
+
+def test_a_separate_held_out_run_joins_its_apps_figures(tmp_path):
+    apps = [FakeApp("alpha")]
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    (runs_dir / "alpha.json").write_text(json.dumps(run_metrics(0.8, "2026-01-01")))
+    lodo = {
+        "date": "2026-01-02T00:00:00+00:00",
+        "commit": "def5678",
+        "held_out": {"without_tweets": {"description": "tweets left out", "accuracy": 0.6}},
+    }
+    (runs_dir / "alpha_lodo.json").write_text(json.dumps(lodo))
+    (runs_dir / "alpha_compare_default.json").write_text(json.dumps({"runs": []}))
+    runs = load_runs(apps, runs_dir)
+    block = app_results_markdown(apps[0], runs["alpha"])
+    row = next(line for line in block.splitlines() if "without_tweets" in line)
+    assert "separate run `bench/runs/alpha_lodo.json`, 2026-01-02, def5678" in row
+    assert "| 0.600 |" in row
+    assert "without_tweets 0.600" in results_markdown(apps, runs)

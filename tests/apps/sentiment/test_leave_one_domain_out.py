@@ -47,3 +47,12 @@ def test_the_command_leaves_a_domain_out_at_the_quick_preset(tmp_path, capsys):
     assert held_out["f1_weighted"] == entry["model"]["f1_weighted"]
     assert "nyt_editorials" in held_out["description"]
     assert "without_nyt_editorials: f1_weighted" in capsys.readouterr().out
+
+
+def test_an_unknown_domain_is_one_line_and_exit_status_2(tmp_path, capsys):
+    out = tmp_path / "lodo.json"
+    argv = ["--preset", "quick", "--domain", "poetry", "--out", str(out)]
+    assert lodo.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --domain poetry: unknown domain") and "\n" not in error
+    assert not out.exists()
