@@ -87,13 +87,23 @@ class SpeechApp(App):
     def load_data(self, config: SpeechConfig, source: Source) -> Splits:
         # Everything that decides the data (held-out voices and texts, word placement, noise
         # clips, the row limits, the stream) follows split_seed: every seed meets one test split.
-        splits = data.load_keyword_data(str(source), config.split_seed, quick=config.quick_corpus)
+        splits = data.load_keyword_data(
+            str(source),
+            config.split_seed,
+            quick=config.quick_corpus,
+            engines=config.engines,
+            held_out_engine=config.held_out_engine,
+        )
         limit_rows(splits, config.split_seed, config.train_limit, config.test_limit)
-        overlap = {
-            "keyword_voices": data.voice_overlap(
-                {name: getattr(splits, name)["voice"] for name in data.SPLIT_NAMES}
+        voices = {name: getattr(splits, name)["voice"] for name in data.SPLIT_NAMES}
+        held = splits.info.get("held_out_engine")
+        if held:
+            engine = held["engine"]
+            voices[f"{engine}_validation"] = held["validation"]["voice"]
+            voices[f"{engine}_test"] = list(splits.extra[f"{engine}_voices"]["voice"]) + list(
+                held["test_other_words"]["voice"]
             )
-        }
+        overlap = {"keyword_voices": data.voice_overlap(voices)}
         if config.transcription:
             # Phrases come from the generated corpus whatever the keyword source is.
             phrases = data.load_transcription_data(
@@ -263,9 +273,31 @@ class SpeechApp(App):
         stream = self.stream(splits, config)
         scores["streaming"] = stream_scores(predictor, stream, config, self._stride_steps(config))
         held_out = {
-            name: {"description": splits.info["held_out"][name], **keyword_scores(predictor, rows)}
+            name: {
+                "description": splits.info["held_out"][name],
+                **keyword_scores(predictor, rows, per_voice=True),
+            }
             for name, rows in splits.extra.items()
         }
+        held = splits.info.get("held_out_engine")
+        if held:
+            # The figure to choose augmentation and training length on: the held-out
+            # engine's own validation voices (its test voices are under held_out).
+            others = held["test_other_words"]
+            predicted = predictor.scores(others["audio"]).argmax(axis=-1)
+            scores["held_out_engine"] = {
+                "engine": held["engine"],
+                "validation_voices": held["validation_voices"],
+                "test_voices": held["test_voices"],
+                "validation": keyword_scores(predictor, held["validation"], per_voice=True),
+                "test_other_words": {
+                    "description": "words outside the vocabulary, by the held-out engine's "
+                    "test voices: answered _unknown_ / taken for a keyword",
+                    "count": int(len(predicted)),
+                    "unknown_recall": _mean(predicted == data.UNKNOWN_INDEX),
+                    "false_keyword_rate": _mean(predicted < len(data.KEYWORDS)),
+                },
+            }
         phrases = splits.info.get("transcription")
         if phrases is not None and predictor.has_transcriber:
             scores["transcription"] = transcription_scores(predictor, phrases.test)
@@ -481,6 +513,7 @@ class SpeechApp(App):
                 )
                 + " |",
             ]
+        lines += _engine_report(keras_scores, int8)
         transcription = keras_scores.get("transcription")
         if transcription:
             lines += [
@@ -526,6 +559,72 @@ class SpeechApp(App):
         return f"{answer['keyword']} ({answer['score']:.2f})"
 
 
+def _engine_report(keras_scores: dict, int8: dict) -> list[str]:
+    """Per-engine accuracy on the test split; the held-out engine by voice, keyword, _unknown_."""
+    lines = []
+    per_engine = keras_scores.get("per_engine")
+    if per_engine:
+        lines += [
+            "",
+            "Accuracy on the test split by the engine that spoke the clip (Keras): "
+            + ", ".join(f"{name} {value:.3f}" for name, value in per_engine.items())
+            + ".",
+        ]
+    held = keras_scores.get("held_out_engine")
+    if not held:
+        return lines
+    engine = held["engine"]
+    test = (keras_scores.get("held_out") or {}).get(f"{engine}_voices") or {}
+    test_int8 = (int8.get("held_out") or {}).get(f"{engine}_voices") or {}
+    validation = held["validation"]
+    lines += [
+        "",
+        f"Held-out engine **{engine}** (never in training or validation; Keras / LiteRT int8): "
+        f"keyword accuracy {_fmt(test.get('accuracy'))} / {_fmt(test_int8.get('accuracy'))} on "
+        f"its test voices ({test.get('count', 0)} clips), {_fmt(validation.get('keyword_accuracy'))}"
+        f" on its validation voices ({', '.join(held['validation_voices'])}), the figure "
+        "augmentation and training length are chosen on. In-vocabulary words answered "
+        f"`_unknown_`: {_fmt(test.get('unknown_rate'))} (test), "
+        f"{_fmt(validation.get('unknown_rate'))} (validation); its test voices' other words "
+        f"taken for a keyword: {_fmt(held['test_other_words'].get('false_keyword_rate'))}.",
+    ]
+    if test.get("per_voice"):
+        lines += [
+            "",
+            "| voice | " + " | ".join(test["per_voice"]) + " |",
+            "|---|" + "---|" * len(test["per_voice"]),
+            "| accuracy | " + " | ".join(f"{v:.3f}" for v in test["per_voice"].values()) + " |",
+        ]
+    recall = {k: v for k, v in (test.get("per_class_recall") or {}).items()}
+    if recall:
+        lines += [
+            "",
+            "| keyword | " + " | ".join(recall) + " |",
+            "|---|" + "---|" * len(recall),
+            "| accuracy | " + " | ".join(f"{v:.3f}" for v in recall.values()) + " |",
+        ]
+    confusion = test.get("confusion")
+    if confusion:
+        shown = [
+            i
+            for i in range(len(data.LABELS))
+            if any(confusion[i]) or any(row[i] for row in confusion)
+        ]
+        lines += [
+            "",
+            f"Confusion on {engine}'s test voices (rows: the word said, columns: the answer):",
+            "",
+            "| said \\ heard | " + " | ".join(data.LABELS[i] for i in shown) + " |",
+            "|---|" + "---|" * len(shown),
+        ]
+        lines += [
+            f"| {data.LABELS[i]} | " + " | ".join(str(confusion[i][j]) for j in shown) + " |"
+            for i in shown
+            if any(confusion[i])
+        ]
+    return lines
+
+
 def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) else "–"
 
@@ -534,24 +633,47 @@ def _error_rates(entry: dict) -> str:
     return f"{_fmt(entry.get('cer'))} / {_fmt(entry.get('wer'))}" if "cer" in entry else "–"
 
 
-def keyword_scores(predictor, rows: dict) -> dict:
-    """Accuracy, keyword accuracy and per-class recall of `predictor` on `rows` (audio, label).
+def _mean(values) -> float | None:
+    values = np.asarray(values)
+    return float(np.mean(values)) if values.size else None
 
-    Per-class recall: of the clips of each label, the fraction given that label.
+
+def keyword_scores(predictor, rows: dict, per_voice: bool = False) -> dict:
+    """`predictor`'s keyword figures on `rows` (``audio``, ``label``, optional ``engine``, ``voice``).
+
+    ``accuracy`` (12 labels), ``keyword_accuracy`` (clips of the ten keywords),
+    ``per_class_recall`` (of the clips of each label, the fraction given that label; per
+    keyword, its accuracy), ``unknown_rate`` (of the keyword clips, the fraction answered
+    ``_unknown_``: in-vocabulary words taken for other words), ``confusion`` (counts,
+    ``[true label][predicted label]`` in `data.LABELS` order), ``per_engine`` (accuracy by
+    the engine that spoke the clip) and, with `per_voice`, ``per_voice``.
     """
     labels = np.asarray(rows["label"])
     predicted = predictor.scores(rows["audio"]).argmax(axis=-1)
     keyword_rows = labels < len(data.KEYWORDS)
-    return {
+    confusion = np.zeros((len(data.LABELS), len(data.LABELS)), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    scores = {
         "accuracy": float(np.mean(predicted == labels)),
         "count": int(len(labels)),
-        "keyword_accuracy": float(np.mean(predicted[keyword_rows] == labels[keyword_rows])),
+        "keyword_accuracy": _mean(predicted[keyword_rows] == labels[keyword_rows]),
+        "unknown_rate": _mean(predicted[keyword_rows] == data.UNKNOWN_INDEX),
         "per_class_recall": {
             name: float(np.mean(predicted[labels == index] == index))
             for index, name in enumerate(data.LABELS)
             if np.any(labels == index)
         },
+        "confusion": confusion.tolist(),
     }
+    for column, key, wanted in (("engine", "per_engine", True), ("voice", "per_voice", per_voice)):
+        if not wanted or column not in rows:
+            continue
+        names = np.asarray(rows[column], dtype=object)
+        scores[key] = {
+            name: float(np.mean(predicted[names == name] == labels[names == name]))
+            for name in sorted(set(names.tolist()) - {"", "noise"})
+        }
+    return scores
 
 
 def transcription_scores(predictor, rows: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from apps.speech.data import DEFAULT_ENGINES
 from shared.config import BaseConfig
 from shared.errors import UserError
 from shared.layers import CELLS
@@ -27,6 +28,11 @@ class SpeechConfig(BaseConfig):
     units: int = 128
     rnn_layers: int = 1
     dropout_rate: float = 0.2
+    # --- corpus: the engines that speak it (shared.data.tts) and the one held out -----------
+    engines: tuple[str, ...] = DEFAULT_ENGINES
+    # Never in training nor in the Keras validation split: half its voices validate (choose
+    # augmentation and training length on them), half are scored under held_out ("" = none).
+    held_out_engine: str = "pico"
     # --- augmentation (tf.data for the waveform, SpecAugment inside the model) ---------------
     max_shift_ms: float = 100.0
     gain_db: tuple[float, ...] = (-15.0, 6.0)
@@ -126,6 +132,24 @@ class SpeechConfig(BaseConfig):
                 f"--set window_stride_ms={self.window_stride_ms}: must be a multiple of the "
                 f"{self.hop_length / 16:g} ms hop"
             )
+        from shared.data import tts
+
+        for engine in self.engines:
+            if tts.is_forbidden(engine):
+                raise UserError(f"--set engines: {engine} is on the deny-list (shared.data.tts)")
+            if engine not in tts.ENGINES:
+                raise UserError(
+                    f"--set engines: unknown engine {engine}; known: {', '.join(tts.ENGINES)}"
+                )
+        if "espeak" not in self.engines:
+            raise UserError("--set engines: espeak must be one of them (its voices are the test)")
+        if self.held_out_engine and self.held_out_engine not in self.engines:
+            raise UserError(
+                f"--set held_out_engine={self.held_out_engine}: not among engines "
+                f"{','.join(self.engines)}"
+            )
+        if self.held_out_engine == "espeak":
+            raise UserError("--set held_out_engine=espeak: the model would hear no voice at all")
         for name in ("gain_db", "snr_db"):
             value = getattr(self, name)
             if len(value) != 2 or value[0] > value[1]:

@@ -2,7 +2,9 @@
 
 Sources (``--data``):
   ``default``               speech generated offline by eSpeak NG in 8 English accents x
-                            ~100 voice variants, cached under ``data/``
+                            ~100 voice variants, plus Festival, SVOX Pico and Piper voices
+                            (``shared.data.tts``), cached under ``data/``; one whole
+                            engine (``held_out_engine``) is never trained or validated on
   ``tfds:speech_commands``  the Speech Commands v0.02 12-label task (keywords only)
   a folder                  keywords: one sub-folder of WAV/FLAC files per label (the raw
                             Speech Commands layout works as is); transcription: audio
@@ -23,7 +25,9 @@ import hashlib
 import json
 import pathlib
 import re
+import sys
 import time
+import zlib
 
 import numpy as np
 
@@ -80,6 +84,10 @@ wheel window wind winter wolf woman wood world yard zebra
 """
 UNKNOWN_WORDS = list(dict.fromkeys(_UNKNOWN_TEXT.split()))  # drop repeats, keep order
 
+# The engines of the default corpus. DECtalk and SAM are left out (their licences are
+# unclear), Kokoro too (about 1.5 s a word). The deny-list of `shared.data.tts` (flite,
+# kal, ARCTIC awb/rms/slt) is checked by every engine and again in `SpeechConfig.validate`.
+DEFAULT_ENGINES = ("espeak", "festival", "pico", "piper")
 _CORPUS_VERSION = "1"  # bump when the generating code changes what it writes
 _QUICK_VARIANTS = ("", "f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4", "croak", "whisper", "klatt")
 # Variant fraction held out for validation and for test.
@@ -105,17 +113,29 @@ _FULL = _Plan(None, None, keyword_renditions=2, unknown_per_voice=2, phrases_per
 _QUICK = _Plan(("en-us", "en"), _QUICK_VARIANTS, 1, 1, 2)
 
 
-def load_keyword_data(source: str = "default", seed: int = 1234, quick: bool = False) -> Splits:
-    """Keyword-spotting splits with columns ``audio`` (float32 [n, 16000]), ``label``, ``voice``.
+def load_keyword_data(
+    source: str = "default",
+    seed: int = 1234,
+    quick: bool = False,
+    engines=DEFAULT_ENGINES,
+    held_out_engine: str = "pico",
+) -> Splits:
+    """Keyword-spotting splits with columns ``audio`` (float32 [n, 16000]), ``label``, ``voice``
+    and ``engine``.
 
-    `label` indexes `LABELS`; `voice` names the speaker ("" where a source has none).
-    `seed` (the config's ``split_seed``) fixes the held-out voices, the placement of words
-    in their clip and the noise clips; `quick` generates a small corpus in a few seconds
-    (tests). ``info["overlap"]`` reports voices shared across splits (none, for the default).
+    `label` indexes `LABELS`; `voice` names the speaker ("" where a source has none;
+    ``engine:voice`` for engines other than eSpeak NG); `engine` the synthesiser that spoke
+    it (``noise`` for background clips, "" where unknown). `seed` (the config's
+    ``split_seed``) fixes the held-out voices, the placement of words in their clip and the
+    noise clips; `quick` generates a small corpus (tests). The default corpus is spoken by
+    `engines`; `held_out_engine` ("" for none) is in no split: its test voices' keyword
+    clips are ``extra["<engine>_voices"]``, and ``info["held_out_engine"]`` holds its
+    validation part and its test voices' other words. ``info["overlap"]`` reports voices
+    shared across splits, the held-out engine's parts included (none, for the default).
     """
     parsed = parse_source(source)
     if parsed.kind == "default":
-        return _default_keywords(seed, quick)
+        return _default_keywords(seed, quick, tuple(engines), held_out_engine)
     if parsed.kind == "tfds":
         return _tfds_keywords(parsed.value)
     return _folder_keywords(pathlib.Path(parsed.value), seed)
@@ -155,9 +175,21 @@ def normalize_transcript(text: str) -> str:
 
 
 def speaker_of(voice: str) -> str:
-    """The held-out unit of a generated voice: its variant (``en-us+f3`` -> ``f3``)."""
+    """The held-out unit of a generated voice: an eSpeak NG variant (``en-us+f3`` -> ``f3``),
+    or another engine's whole voice, named with its engine (``festival:ked_diphone``)."""
+    if ":" in voice:
+        return voice
     _, plus, variant = voice.partition("+")
     return variant if plus else "plain"
+
+
+def engine_of(voice: str) -> str:
+    """The engine that spoke `voice` (``festival:ked_diphone`` -> ``festival``; an
+    unqualified generated voice is eSpeak NG's); "" for rows without a speaker."""
+    if voice in ("", "noise"):
+        return ""
+    engine, colon, _ = voice.partition(":")
+    return engine if colon else "espeak"
 
 
 SAMPLE_WORDS = ("yes", "stop", "left")
@@ -270,10 +302,20 @@ def _phrase_plan(plan: _Plan) -> list[tuple[str, str, int, int]]:
     return rows
 
 
-def keyword_metadata(quick: bool = False) -> dict[str, list[str]]:
-    """The keyword corpus's ``voice`` and ``word`` columns, row for row, without generating audio."""
-    rows = _keyword_plan(_QUICK if quick else _FULL)
-    return {"voice": [row[0] for row in rows], "word": [row[1] for row in rows]}
+def keyword_metadata(quick: bool = False, engines=DEFAULT_ENGINES) -> dict[str, list[str]]:
+    """The keyword corpus's ``voice``, ``word`` and ``engine`` columns, row for row, without
+    generating audio (eSpeak NG's rows first, then each other engine's in `engines` order)."""
+    _check_engines(engines)
+    columns = {"voice": [], "word": [], "engine": []}
+    for name in engines:
+        if name == "espeak":
+            rows = _keyword_plan(_QUICK if quick else _FULL)
+        else:
+            rows = _engine_plan(name, _ENGINES_QUICK if quick else _ENGINES_FULL)
+        columns["voice"] += [row[0] for row in rows]
+        columns["word"] += [row[1] for row in rows]
+        columns["engine"] += [name] * len(rows)
+    return columns
 
 
 def phrase_metadata(quick: bool = False) -> dict[str, list[str]]:
@@ -321,6 +363,182 @@ def _build_transcription_corpus(folder: pathlib.Path, plan: _Plan) -> None:
         voices.append(voice)
     meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
     _write_corpus(folder, clips, meta, text=texts, voice=voices)
+
+
+# --- other engines' voices (shared.data.tts) ---------------------------------------------
+
+# Engines that can change a voice's pitch; the others speak at the voice's own.
+_PITCHED_ENGINES = frozenset({"pico", "dectalk", "sam"})
+# Split codes of `voice_parts` beyond train/validation/test (0/1/2): the held-out engine's
+# validation and test voices, never in training nor in the Keras validation split.
+HELD_OUT_VALIDATION, HELD_OUT_TEST = 3, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnginePlan:
+    """What each non-eSpeak engine speaks: its voices and how many renditions per voice."""
+
+    max_voices: int | None  # None: every allowed voice; else the first (English ones first)
+    renditions: int  # per voice: each keyword this many times (one rate each), one other word
+
+
+_ENGINES_FULL = _EnginePlan(None, renditions=16)
+_ENGINES_QUICK = _EnginePlan(2, renditions=2)
+
+
+def _engine_voices(name: str, plan: _EnginePlan) -> list[str]:
+    from shared.data import tts
+
+    infos = sorted(tts.engine(name).voice_info(), key=lambda i: (i.language != "en", i.voice))
+    return [info.voice for info in infos[: plan.max_voices]]
+
+
+def _engine_plan(name: str, plan: _EnginePlan) -> list[tuple[str, str, float, float | None]]:
+    """Every clip `name` speaks as (``engine:voice``, word, rate, pitch), without speaking.
+
+    Each rendition of a voice says the ten keywords and one other word at one speed factor
+    (0.75-1.35) and, where the engine can, one pitch factor (0.8-1.25).
+    """
+    rng = np.random.default_rng([20240609, zlib.crc32(name.encode())])
+    unknown_order = rng.permutation(len(UNKNOWN_WORDS))
+    rows, next_unknown = [], 0
+    for voice in _engine_voices(name, plan):
+        for _ in range(plan.renditions):
+            rate = round(float(rng.uniform(0.75, 1.35)), 3)
+            pitch = round(float(rng.uniform(0.8, 1.25)), 3) if name in _PITCHED_ENGINES else None
+            other = UNKNOWN_WORDS[unknown_order[next_unknown % len(UNKNOWN_WORDS)]]
+            next_unknown += 1
+            rows.extend((f"{name}:{voice}", word, rate, pitch) for word in (*KEYWORDS, other))
+    return rows
+
+
+def _speak_with(speaker, voice: str, words: list[str], rate: float, pitch) -> list[tuple]:
+    """(clip trimmed of silence at 16 kHz, the rate used) for each word, every clip <= 1 s.
+
+    One call speaks the whole list; a word the engine fails on (Festival's Italian diphones
+    at speed) is spoken again slower, one that is too long faster.
+    """
+
+    def attempt(word: str, speed: float):
+        try:
+            audio = speaker.synthesise(word, voice, speed, pitch)[0]
+        except RuntimeError:
+            return None
+        return audio_lib.trim_silence(audio, SAMPLE_RATE)
+
+    try:
+        first = [
+            audio_lib.trim_silence(a, SAMPLE_RATE)
+            for a in speaker.synthesise_many(words, voice, rate, pitch)
+        ]
+    except RuntimeError:
+        first = [None] * len(words)
+    spoken = []
+    for word, clip in zip(words, first, strict=True):
+        speed, failed, too_long = rate, 0, 0
+        while clip is None or not len(clip) or len(clip) > CLIP_SAMPLES:
+            if clip is None or not len(clip):
+                failed += 1
+                speed *= 0.85
+            elif too_long < 2:
+                too_long += 1
+                speed *= 1.25
+            else:
+                # A voice that ignores the rate (Festival's HTS voices) and still needs more
+                # than a second keeps its loudest second.
+                clip = audio_lib.pad_or_crop(clip, CLIP_SAMPLES)
+                break
+            if failed > 6:
+                raise RuntimeError(f"{speaker.name} {voice} could not speak {word!r}")
+            speed = float(np.clip(speed, 0.3, 3.0))
+            clip = attempt(word, speed)
+        spoken.append((clip, round(speed, 3)))
+    return spoken
+
+
+def _build_engine_corpus(folder: pathlib.Path, name: str, plan: _EnginePlan) -> None:
+    from shared.data import tts
+
+    began = time.perf_counter()
+    speaker = tts.engine(name)
+    rows = _engine_plan(name, plan)
+    groups: dict[tuple, list[int]] = {}
+    for index, (voice, _, rate, pitch) in enumerate(rows):
+        groups.setdefault((voice, rate, pitch), []).append(index)
+    clips: list = [None] * len(rows)
+    rates = [row[2] for row in rows]
+    done, reported = 0, began
+    for (voice, rate, pitch), indices in groups.items():
+        words = [rows[i][1] for i in indices]
+        spoken = _speak_with(speaker, voice.partition(":")[2], words, rate, pitch)
+        for index, (clip, used) in zip(indices, spoken, strict=True):
+            clips[index], rates[index] = clip, used
+        done += len(indices)
+        if time.perf_counter() - reported > 10 or done == len(rows):
+            reported = time.perf_counter()
+            print(
+                f"speech corpus: {name} {done}/{len(rows)} clips ({reported - began:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    meta = {"clips": len(clips), "generation_seconds": round(time.perf_counter() - began, 2)}
+    _write_corpus(
+        folder,
+        clips,
+        meta,
+        word=[row[1] for row in rows],
+        voice=[row[0] for row in rows],
+        rate=rates,
+        pitch=[np.nan if row[3] is None else row[3] for row in rows],
+    )
+
+
+def _engine_corpus(name: str, quick: bool) -> tuple[list[np.ndarray], dict, dict]:
+    plan = _ENGINES_QUICK if quick else _ENGINES_FULL
+    described = json.dumps([_CORPUS_VERSION, name, _engine_plan(name, plan)])
+    version = f"{_CORPUS_VERSION}-{hashlib.sha256(described.encode()).hexdigest()[:12]}"
+    folder = cached_folder(
+        f"speech_keywords_{name}" + ("_quick" if quick else ""),
+        lambda work: _build_in_subprocess(work, name, quick),
+        version,
+    )
+    return _read_corpus(folder)
+
+
+def _build_in_subprocess(folder: pathlib.Path, name: str, quick: bool) -> None:
+    """`_build_engine_corpus` in a fresh Python: SVOX Pico's C library crashes (SIGSEGV)
+    in a process that has loaded TensorFlow, which training always has."""
+    import subprocess
+
+    command = [sys.executable, "-m", "apps.speech.data", name, str(folder)]
+    result = subprocess.run(command + (["--quick"] if quick else []), check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"generating the {name} keyword clips failed ({result.returncode})")
+
+
+def _keyword_corpus(quick: bool, engines) -> tuple[list[np.ndarray], dict[str, list]]:
+    """Every engine's keyword clips, eSpeak NG's first, with ``word``, ``voice``, ``engine``."""
+    _check_engines(engines)
+    clips, columns = [], {"word": [], "voice": [], "engine": []}
+    for name in engines:
+        if name == "espeak":
+            more, extra, _ = _corpus("keywords", quick)
+        else:
+            more, extra, _ = _engine_corpus(name, quick)
+        clips += more
+        columns["word"] += extra["word"].tolist()
+        columns["voice"] += extra["voice"].tolist()
+        columns["engine"] += [name] * len(more)
+    return clips, columns
+
+
+def _check_engines(engines) -> None:
+    from shared.data import tts
+
+    for name in engines:
+        tts.check_allowed(name)
+    if "espeak" not in engines:
+        raise UserError("the generated keyword corpus needs espeak among its engines")
 
 
 def _number_words(number: int) -> str:
@@ -413,10 +631,52 @@ def _part(voice: str, validation: set[str], test: set[str]) -> int:
     return 2 if speaker in test else 1 if speaker in validation else 0
 
 
-def voice_parts(voices: list[str], seed: int) -> np.ndarray:
-    """0/1/2 (train/validation/test) for each row's `voices`: whole variants held out by `seed`."""
-    validation, test = _speaker_splits(list(voices), seed)
-    return np.array([_part(v, validation, test) for v in voices], dtype=np.int64)
+def voice_parts(voices: list[str], seed: int, held_out_engine: str = "") -> np.ndarray:
+    """The split of each row's voice, chosen by `seed`: 0/1/2 for train/validation/test,
+    `HELD_OUT_VALIDATION`/`HELD_OUT_TEST` for the voices of `held_out_engine`.
+
+    eSpeak NG holds whole variants out (as ever: the same ones whatever other engines the
+    corpus has); every other engine holds a tenth of its voices out for validation and a
+    tenth for test (none, if it has fewer than five). The held-out engine is never in
+    training or validation: half its voices (English ones spread over both halves) form
+    its own validation part, on which augmentation and training length are chosen, the
+    other half its test part.
+    """
+    voices = list(voices)
+    engine_column = [engine_of(v) for v in voices]
+    espeak = [v for v, e in zip(voices, engine_column, strict=True) if e == "espeak"]
+    validation, test = _speaker_splits(espeak, seed) if espeak else (set(), set())
+    for engine in sorted(set(engine_column) - {"espeak", ""}):
+        names = sorted({v for v, e in zip(voices, engine_column, strict=True) if e == engine})
+        rng = np.random.default_rng([seed, zlib.crc32(engine.encode())])
+        order = [names[i] for i in rng.permutation(len(names))]
+        if engine == held_out_engine:
+            english = _english_voices(engine)
+            order = [v for v in order if v in english] + [v for v in order if v not in english]
+            halves = {v: HELD_OUT_TEST if i % 2 == 0 else HELD_OUT_VALIDATION
+                             for i, v in enumerate(order)}  # fmt: skip
+            validation |= {v for v, part in halves.items() if part == HELD_OUT_VALIDATION}
+            test |= {v for v, part in halves.items() if part == HELD_OUT_TEST}
+            continue
+        held = int(round(_HOLDOUT_FRACTION * len(names))) if len(names) >= 5 else 0
+        validation |= set(order[:held])
+        test |= set(order[held : 2 * held])
+    parts = np.array([_part(v, validation, test) for v in voices], dtype=np.int64)
+    if held_out_engine:
+        mine = np.array([e == held_out_engine for e in engine_column], dtype=bool)
+        parts[mine] += HELD_OUT_VALIDATION - 1  # 1 -> 3 (validation), 2 -> 4 (test)
+    return parts
+
+
+def _english_voices(engine: str) -> set[str]:
+    """``engine:voice`` names of `engine`'s English voices (none if it is not installed)."""
+    from shared.data import tts
+
+    try:
+        infos = tts.engine(engine).voice_info()
+    except tts.EngineUnavailable:
+        return set()
+    return {f"{engine}:{info.voice}" for info in infos if info.language == "en"}
 
 
 def phrase_parts(
@@ -471,52 +731,77 @@ def mark_seen_texts(splits: Splits) -> Splits:
     return splits
 
 
-def _default_keywords(seed: int, quick: bool) -> Splits:
-    clips, columns, meta = _corpus("keywords", quick)
+def _default_keywords(seed: int, quick: bool, engines: tuple, held_out_engine: str) -> Splits:
+    if held_out_engine and held_out_engine not in engines:
+        raise UserError(f"held_out_engine={held_out_engine!r} is not among engines {engines}")
+    clips, columns = _keyword_corpus(quick, engines)
     rng = np.random.default_rng(seed)
-    words = columns["word"].tolist()
-    voices = columns["voice"].tolist()
+    words, voices, engine_column = columns["word"], columns["voice"], columns["engine"]
     labels = np.array([LABELS.index(w) if w in KEYWORDS else UNKNOWN_INDEX for w in words])
     # Words start anywhere in their second, as they do in recorded clips.
     offsets = [int(rng.integers(0, CLIP_SAMPLES - len(clip) + 1)) for clip in clips]
-    validation_speakers, test_speakers = _speaker_splits(voices, seed)
-    part = voice_parts(voices, seed)
+    part = voice_parts(voices, seed, held_out_engine)
+
+    def rows_of(chosen: np.ndarray, silence: int = 0) -> dict:
+        # Each split's array is filled in place: a 20,000-clip corpus is 1.3 GB of float32.
+        audio = np.zeros((len(chosen) + silence, CLIP_SAMPLES), dtype=np.float32)
+        for out_row, row in enumerate(chosen):
+            audio[out_row, offsets[row] : offsets[row] + len(clips[row])] = clips[row]
+        audio[len(chosen) :] = _silence_clips(silence, rng)
+        return {
+            "audio": audio,
+            "label": np.concatenate([labels[chosen], np.full(silence, SILENCE_INDEX)]).astype(
+                np.int64
+            ),
+            "voice": [voices[row] for row in chosen] + ["noise"] * silence,
+            "engine": [engine_column[row] for row in chosen] + ["noise"] * silence,
+        }
+
     # As many background-only clips as clips of one keyword, so _silence_ is a peer class,
     # split 80/10/10 like the voices.
-    num_silence = int(np.sum(labels == 0))
+    num_silence = int(np.sum((labels == 0) & (part <= 2)))
     silence_part = np.zeros(num_silence, dtype=np.int64)
     held = int(round(_HOLDOUT_FRACTION * num_silence))
     silence_part[:held], silence_part[held : 2 * held] = 1, 2
-    splits = []
-    for index in range(3):
-        rows = np.flatnonzero(part == index)
-        count = int(np.sum(silence_part == index))
-        # Each split's array is filled in place: a 20,000-clip corpus is 1.3 GB of float32.
-        audio = np.zeros((len(rows) + count, CLIP_SAMPLES), dtype=np.float32)
-        for out_row, row in enumerate(rows):
-            audio[out_row, offsets[row] : offsets[row] + len(clips[row])] = clips[row]
-        audio[len(rows) :] = _silence_clips(count, rng)
-        splits.append(
-            {
-                "audio": audio,
-                "label": np.concatenate([labels[rows], np.full(count, SILENCE_INDEX)]).astype(
-                    np.int64
-                ),
-                "voice": [voices[row] for row in rows] + ["noise"] * count,
-            }
-        )
+    splits = [
+        rows_of(np.flatnonzero(part == index), int(np.sum(silence_part == index)))
+        for index in range(3)
+    ]
+    voice_sets = {name: split["voice"] for name, split in zip(SPLIT_NAMES, splits, strict=True)}
+    extra, held_out = {}, {}
+    speaker_parts = {index: sorted({speaker_of(voices[r]) for r in np.flatnonzero(part == index)})
+                     for index in range(5)}  # fmt: skip
     info = {
         "labels": LABELS,
         "sample_rate": SAMPLE_RATE,
-        "validation_speakers": sorted(validation_speakers),
-        "test_speakers": sorted(test_speakers),
-        "generation_seconds": meta["generation_seconds"],
-        # Silence clips are fresh noise drawn per split: no voice, nothing to share.
-        "overlap": voice_overlap(
-            {name: split["voice"] for name, split in zip(SPLIT_NAMES, splits, strict=True)}
-        ),
+        "engines": list(engines),
+        "validation_speakers": speaker_parts[1],
+        "test_speakers": speaker_parts[2],
+        "clips_per_engine": {e: engine_column.count(e) for e in engines},
     }
-    return Splits(*splits, source="default", info=info)
+    if held_out_engine:
+        validation = rows_of(np.flatnonzero(part == HELD_OUT_VALIDATION))
+        test = rows_of(np.flatnonzero(part == HELD_OUT_TEST))
+        keywords = test["label"] < len(KEYWORDS)
+        name = f"{held_out_engine}_voices"
+        extra[name] = take(test, np.flatnonzero(keywords))
+        held_out[name] = (
+            f"the ten keywords spoken by {held_out_engine}, an engine never heard in training "
+            f"({len(speaker_parts[HELD_OUT_TEST])} of its voices; its other voices validate)"
+        )
+        info["held_out_engine"] = {
+            "engine": held_out_engine,
+            "validation": validation,
+            "test_other_words": take(test, np.flatnonzero(~keywords)),
+            "validation_voices": speaker_parts[HELD_OUT_VALIDATION],
+            "test_voices": speaker_parts[HELD_OUT_TEST],
+        }
+        voice_sets[f"{held_out_engine}_validation"] = validation["voice"]
+        voice_sets[f"{held_out_engine}_test"] = test["voice"]
+    # Silence clips are fresh noise drawn per split: no voice, nothing to share.
+    info["overlap"] = voice_overlap(voice_sets)
+    info["held_out"] = held_out
+    return Splits(*splits, source="default", extra=extra, info=info)
 
 
 def _silence_clips(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -715,3 +1000,12 @@ def _folder_transcription(root: pathlib.Path, seed: int) -> Splits:
     train, validation, test = stratified_split(columns, np.zeros(len(audio)), (0.8, 0.1), seed)
     info = {"alphabet": ALPHABET, "sample_rate": SAMPLE_RATE}
     return mark_seen_texts(Splits(train, validation, test, source=str(root), info=info))
+
+
+if __name__ == "__main__":
+    # python -m apps.speech.data ENGINE FOLDER [--quick]: one engine's keyword clips
+    # (`_build_in_subprocess`).
+    _quick = "--quick" in sys.argv[3:]
+    _build_engine_corpus(
+        pathlib.Path(sys.argv[2]), sys.argv[1], _ENGINES_QUICK if _quick else _ENGINES_FULL
+    )

@@ -10,6 +10,7 @@ import tensorflow_datasets as tfds
 
 from apps.speech import data
 from apps.speech.config import SpeechConfig
+from shared.data import tts
 from shared.data.overlap import (
     assert_no_overlap,
     cross_split_overlap,
@@ -67,7 +68,41 @@ def test_quick_keyword_corpus_holds_whole_voices_out(cache):
     assert test == set(splits.info["test_speakers"])
     assert_no_overlap(splits.info["overlap"], "voices")
     # Each held-out speaker is heard in every accent, so the split is by voice, not by accent.
-    assert {v.split("+")[0] for v in splits.test["voice"] if v != "noise"} == {"en-us", "en"}
+    espeak_test = [v for v in splits.test["voice"] if data.engine_of(v) == "espeak"]
+    assert {v.split("+")[0] for v in espeak_test} == {"en-us", "en"}
+
+
+def test_quick_corpus_records_engines_and_holds_one_engine_out(cache):
+    splits = data.load_keyword_data(quick=True)  # held_out_engine="pico" by default
+    held = splits.info["held_out_engine"]
+    for split in (splits.train, splits.validation, splits.test):
+        assert len(split["engine"]) == len(split["label"])
+        for voice, engine in zip(split["voice"], split["engine"], strict=True):
+            assert engine == ("noise" if voice == "noise" else data.engine_of(voice))
+        assert "pico" not in split["engine"]  # never in training, validation or test
+    assert {"espeak", "festival", "piper"} <= set(splits.train["engine"])
+    # eSpeak NG stays most of the training clips.
+    assert splits.train["engine"].count("espeak") > 0.6 * len(splits.train["engine"])
+    test = splits.extra["pico_voices"]
+    assert set(test["engine"]) == {"pico"} and set(test["label"].tolist()) == set(range(10))
+    assert test["audio"].shape[1:] == (16000,) and test["audio"].dtype == np.float32
+    assert "pico" in splits.info["held_out"]["pico_voices"]
+    assert set(held["validation"]["engine"]) == {"pico"} == set(held["test_other_words"]["engine"])
+    assert set(held["test_other_words"]["label"].tolist()) == {data.UNKNOWN_INDEX}
+    assert not set(held["validation"]["voice"]) & set(test["voice"])  # its own two halves
+    assert held["validation_voices"] and held["test_voices"]
+    assert_no_overlap(splits.info["overlap"], "voices")
+    assert "train/pico_test" in splits.info["overlap"]
+    # Without a held-out engine, pico's voices are split by voice like festival's.
+    every = data.load_keyword_data(quick=True, held_out_engine="")
+    assert "pico" in every.train["engine"] and not every.extra
+
+
+def test_other_engines_voices_are_engine_qualified():
+    assert data.speaker_of("festival:ked_diphone") == "festival:ked_diphone"
+    assert data.speaker_of("en-us+f3") == "f3" and data.speaker_of("en") == "plain"
+    assert data.engine_of("pico:en-US") == "pico" and data.engine_of("en-us+f3") == "espeak"
+    assert data.engine_of("noise") == ""
 
 
 def test_keyword_corpus_is_cached_and_seed_only_changes_splits(cache, monkeypatch):
@@ -174,12 +209,43 @@ def test_overlap_checks_fail_on_a_planted_duplicate(default_keywords, default_ph
         assert_no_overlap(report, "unseen-text phrases")
 
 
+def test_default_corpus_holds_the_engine_out_and_never_uses_the_deny_list():
+    columns = data.keyword_metadata(quick=False)
+    engines = columns["engine"]
+    assert set(engines) == set(data.DEFAULT_ENGINES)
+    assert engines.count("espeak") > 0.8 * len(engines)  # held-out eSpeak voices stay a split
+    for voice, engine in zip(columns["voice"], engines, strict=True):
+        assert data.engine_of(voice) == engine
+    for voice in set(columns["voice"]):
+        assert not tts.is_forbidden(data.engine_of(voice), voice.partition(":")[2] or voice)
+    part = data.voice_parts(columns["voice"], SPLIT_SEED, held_out_engine="pico")
+    pico = np.array([e == "pico" for e in engines])
+    assert set(part[pico].tolist()) == {data.HELD_OUT_VALIDATION, data.HELD_OUT_TEST}
+    assert not np.any(part[~pico] >= data.HELD_OUT_VALIDATION)
+    halves = {
+        index: {v for v, p in zip(columns["voice"], part, strict=True) if p == index}
+        for index in (data.HELD_OUT_VALIDATION, data.HELD_OUT_TEST)
+    }
+    assert not halves[3] & halves[4]
+    for half in halves.values():  # one English pico voice in each half
+        assert len(half & {"pico:en-US", "pico:en-GB"}) == 1
+    # Festival has enough voices to hold some out; every split is clean of shared voices.
+    festival = {
+        index: {v for v, p, e in zip(columns["voice"], part, engines, strict=True)
+                if p == index and e == "festival"}
+        for index in range(3)
+    }  # fmt: skip
+    assert all(festival.values())
+    named = {name: [v for v, p in zip(columns["voice"], part, strict=True) if p == index]
+             for index, name in enumerate([*data.SPLIT_NAMES, "pico_validation", "pico_test"])}  # fmt: skip
+    assert_no_overlap(data.voice_overlap(named), "voices across engines")
+
+
 def test_metadata_matches_the_generated_corpus(cache):
     """The metadata the hygiene tests read is the corpus's, row for row (quick corpus)."""
-    _, columns, _ = data._corpus("keywords", quick=True)
+    _, columns = data._keyword_corpus(True, data.DEFAULT_ENGINES)
     metadata = data.keyword_metadata(quick=True)
-    assert columns["voice"].tolist() == metadata["voice"]
-    assert columns["word"].tolist() == metadata["word"]
+    assert columns == metadata
     _, columns, _ = data._corpus("transcription", quick=True)
     metadata = data.phrase_metadata(quick=True)
     rows = list(zip(metadata["voice"], metadata["text"], strict=True))
