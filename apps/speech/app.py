@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.speech import augment as augment_lib
 from apps.speech import data
 from apps.speech.config import SpeechConfig
 from apps.speech.inference import (
@@ -41,6 +42,7 @@ MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
 TASKS = ("keyword", "transcribe")
 NOISE_BANK_ROWS = 64
+ROOM_BANK_ROWS = 64  # synthetic room impulse responses, drawn from `seed`
 BASELINE_C = (0.01, 0.1, 1.0, 10.0)  # logistic regression's C, chosen on validation
 SEEN_TEXT = "held-out voices reading phrases whose text occurs in training"
 UNSEEN_TEXT = "held-out voices reading phrases whose text never occurs in training"
@@ -124,7 +126,9 @@ class SpeechApp(App):
         return build_model(config)
 
     def _augmenter(self, config: SpeechConfig, length: int, salt: int):
-        """Batched waveform augmentation in TF: time shift, gain, coloured noise at an SNR.
+        """Batched waveform augmentation in TF, in this order: time shift, speed (pitch and
+        tempo), VTLP, room reverberation, gain, coloured noise at an SNR, babble, a
+        band-limited channel, mu-law (`apps.speech.augment`; each on a config's fraction).
 
         Returns ``augment(audio, random_value)``: every draw is stateless, from the seed
         (`random_value`, `salt`), so a batch's augmentation is the same in a resumed run
@@ -138,19 +142,63 @@ class SpeechApp(App):
         max_shift = int(config.max_shift_ms / 1000 * data.SAMPLE_RATE)
         low_gain, high_gain = config.gain_db
         low_snr, high_snr = config.snr_db
+        rooms = tf.constant(
+            augment_lib.room_impulse_responses(ROOM_BANK_ROWS, rng, tuple(config.rt60))
+        )
+
+        def sometimes(audio, probability, seed, change):
+            """`change(clips, rows)` on a `probability` fraction of the clips, computed for
+            those rows only (`rows` picks their parameters from whole-batch draws)."""
+            if probability <= 0.0:
+                return audio
+            chosen = tf.random.stateless_uniform((tf.shape(audio)[0],), seed) < probability
+            rows = tf.cast(tf.where(chosen)[:, 0], tf.int32)
+            changed = change(tf.gather(audio, rows), rows)
+            return tf.tensor_scatter_nd_update(audio, rows[:, None], changed)
 
         def augment(audio, random_value):  # [batch, length], int64 []
             batch = tf.shape(audio)[0]
             seeds = tf.random.experimental.stateless_split(
-                tf.stack([random_value, tf.constant(salt, tf.int64)]), num=6
-            )  # [6, 2]: one seed per draw
+                tf.stack([random_value, tf.constant(salt, tf.int64)]), num=20
+            )  # [20, 2]: one seed per draw
+
+            def uniform(index, low, high, dtype=tf.float32, columns=1):
+                return tf.random.stateless_uniform(
+                    (batch, columns), seeds[index], low, high, dtype=dtype
+                )
+
+            def pick(values, rows):
+                return tf.gather(values, rows)
+
             positions = tf.range(length)[None, :]
-            shift = tf.random.stateless_uniform(
-                (batch, 1), seeds[0], -max_shift, max_shift + 1, dtype=tf.int32
-            )
+            shift = uniform(0, -max_shift, max_shift + 1, tf.int32)
             source = positions - shift
             inside = tf.cast((source >= 0) & (source < length), tf.float32)
             audio = tf.gather(audio, tf.clip_by_value(source, 0, length - 1), batch_dims=1) * inside
+            audio = sometimes(
+                audio,
+                config.speed_probability,
+                seeds[6],
+                lambda a, rows: augment_lib.change_speed(
+                    a, pick(uniform(7, *config.speed_range), rows)
+                ),
+            )
+            audio = sometimes(
+                audio,
+                config.vtlp_probability,
+                seeds[8],
+                lambda a, rows: augment_lib.warp_spectrum(
+                    a, pick(uniform(9, *config.vtlp_range), rows)
+                ),
+            )
+            audio = sometimes(
+                audio,
+                config.reverb_probability,
+                seeds[10],
+                lambda a, rows: augment_lib.reverberate(
+                    a, tf.gather(rooms, pick(uniform(11, 0, ROOM_BANK_ROWS, tf.int32), rows)[:, 0])
+                ),
+            )
             gain_db = tf.random.stateless_uniform((batch, 1), seeds[1], low_gain, high_gain)
             audio = tf.clip_by_value(audio * 10.0 ** (gain_db / 20.0), -1.0, 1.0)
             # A random window of a random noise row for each clip.
@@ -166,8 +214,27 @@ class SpeechApp(App):
             snr_db = tf.random.stateless_uniform((batch, 1), seeds[4], low_snr, high_snr)
             draw = tf.random.stateless_uniform((batch, 1), seeds[5])
             chosen = tf.cast(draw < config.noise_probability, tf.float32)
-            noisy = audio + chosen * signal_rms / 10.0 ** (snr_db / 20.0) * noise
-            return tf.clip_by_value(noisy, -1.0, 1.0)
+            audio = audio + chosen * signal_rms / 10.0 ** (snr_db / 20.0) * noise
+            if config.babble_probability > 0.0:
+                # Babble needs the whole batch (the other clips are the talkers).
+                talk = augment_lib.babble(audio, uniform(14, 0, length, tf.int32, columns=3))
+                level = signal_rms / 10.0 ** (uniform(13, *config.babble_snr_db) / 20.0)
+                chosen = tf.random.stateless_uniform((batch, 1), seeds[12])
+                audio = (
+                    audio + tf.cast(chosen < config.babble_probability, tf.float32) * level * talk
+                )
+            audio = sometimes(
+                audio,
+                config.channel_probability,
+                seeds[15],
+                lambda a, rows: augment_lib.band_limit(
+                    a, pick(uniform(16, 50.0, 400.0), rows), pick(uniform(17, 2800.0, 7500.0), rows)
+                ),
+            )
+            audio = sometimes(
+                audio, config.codec_probability, seeds[18], lambda a, rows: augment_lib.mu_law(a)
+            )
+            return tf.clip_by_value(audio, -1.0, 1.0)
 
         return augment
 
@@ -243,6 +310,28 @@ class SpeechApp(App):
             self._dataset(config, splits, "train", training=True),
             self._dataset(config, splits, "validation", training=False),
         )
+
+    def epoch_metrics(self, config: SpeechConfig, splits: Splits):
+        """Keyword accuracy on the held-out engine's validation voices, logged every epoch
+        (``val_<engine>_keyword_accuracy`` in history.csv): the figure to choose training
+        length and augmentation on (issue 24), beside Keras's eSpeak-dominated validation."""
+        held = splits.info.get("held_out_engine")
+        if not held:
+            return None
+        rows = held["validation"]
+        keywords = np.flatnonzero(np.asarray(rows["label"]) < len(data.KEYWORDS))
+        audio, labels = rows["audio"][keywords], np.asarray(rows["label"])[keywords]
+        name = f"val_{held['engine']}_keyword_accuracy"
+
+        def measure(model: keras.Model) -> dict[str, float]:
+            spotter = keyword_model_of(model)
+            predicted = [
+                np.asarray(spotter(audio[start : start + 256], training=False)).argmax(-1)
+                for start in range(0, len(audio), 256)
+            ]
+            return {name: float(np.mean(np.concatenate(predicted) == labels))}
+
+        return measure
 
     # --- export -----------------------------------------------------------------------------
 

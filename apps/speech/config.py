@@ -11,6 +11,14 @@ from shared.errors import UserError
 from shared.layers import CELLS
 
 ARCHITECTURES = ("crnn", "bidirectional", "attention")
+AUGMENTATION_PROBABILITIES = (
+    "speed_probability",
+    "vtlp_probability",
+    "reverb_probability",
+    "babble_probability",
+    "channel_probability",
+    "codec_probability",
+)
 
 
 @dataclasses.dataclass
@@ -38,6 +46,19 @@ class SpeechConfig(BaseConfig):
     gain_db: tuple[float, ...] = (-15.0, 6.0)
     snr_db: tuple[float, ...] = (3.0, 30.0)  # coloured-noise mixtures at a random SNR
     noise_probability: float = 0.8
+    # Real variation beyond a synthesiser's (apps/speech/augment.py), each on a fraction of
+    # the clips; the defaults were chosen on the held-out engine's validation voices
+    # (README, "Augmentation").
+    speed_probability: float = 0.0  # pitch and tempo together (resampling)
+    speed_range: tuple[float, ...] = (0.85, 1.15)
+    vtlp_probability: float = 0.0  # vocal tract length perturbation (formants, pitch kept)
+    vtlp_range: tuple[float, ...] = (0.88, 1.12)
+    reverb_probability: float = 0.0  # a synthetic room impulse response
+    rt60: tuple[float, ...] = (0.1, 0.7)  # seconds
+    babble_probability: float = 0.0  # three other clips of the batch behind the word
+    babble_snr_db: tuple[float, ...] = (5.0, 20.0)
+    channel_probability: float = 0.0  # band-limited channel (low 50-400 Hz, high 2.8-7.5 kHz)
+    codec_probability: float = 0.0  # 8-bit mu-law
     time_masks: int = 2
     max_time_width: int = 5  # frames (100 ms)
     frequency_masks: int = 2
@@ -122,6 +143,9 @@ class SpeechConfig(BaseConfig):
         for name in ("dropout_rate", "noise_probability", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
+        for name in AUGMENTATION_PROBABILITIES:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1]")
         if not 0.0 < self.detection_threshold <= 1.0:
             raise UserError(
                 f"--set detection_threshold={self.detection_threshold}: must be in (0, 1]"
@@ -150,7 +174,11 @@ class SpeechConfig(BaseConfig):
             )
         if self.held_out_engine == "espeak":
             raise UserError("--set held_out_engine=espeak: the model would hear no voice at all")
-        for name in ("gain_db", "snr_db"):
+        for name in ("speed_range", "vtlp_range", "rt60"):
+            value = getattr(self, name)
+            if len(value) != 2 or not 0 < value[0] <= value[1]:
+                raise UserError(f"--set {name}={value}: give low,high (positive)")
+        for name in ("gain_db", "snr_db", "babble_snr_db"):
             value = getattr(self, name)
             if len(value) != 2 or value[0] > value[1]:
                 raise UserError(f"--set {name}={value}: give low,high")
