@@ -10,6 +10,7 @@ import tensorflow_datasets as tfds
 
 from apps.speech import data
 from apps.speech.config import SpeechConfig
+from shared.config import resolve_config
 from shared.data import tts
 from shared.data.overlap import (
     assert_no_overlap,
@@ -412,3 +413,17 @@ def test_transcription_folder_reads_a_tsv(tmp_path, cache):
     (root / "transcripts.tsv").write_text("p0.wav without a tab\n")
     with pytest.raises(UserError, match="transcripts.tsv:1"):
         data.load_transcription_data(str(root))
+
+
+def test_deny_listed_engines_are_refused():
+    for engines in (["espeak", "flite"], ["espeak", "festival", "mimic1"]):
+        with pytest.raises(UserError, match="deny-list"):
+            resolve_config(SpeechConfig, "quick", [f"engines={','.join(engines)}"])
+        with pytest.raises(ValueError, match="deny-list"):
+            data.keyword_metadata(quick=True, engines=engines)
+    with pytest.raises(UserError, match="held_out_engine"):
+        resolve_config(SpeechConfig, "quick", ["engines=espeak,festival", "held_out_engine=pico"])
+    # No engine's voice list offers a deny-listed voice (kal, awb, rms, slt).
+    for engine in data.DEFAULT_ENGINES:
+        for voice in data._engine_voices(engine, data._ENGINES_FULL) if engine != "espeak" else []:
+            assert not tts.is_forbidden(engine, voice)
