@@ -49,16 +49,16 @@ class SpeechConfig(BaseConfig):
     # Real variation beyond a synthesiser's (apps/speech/augment.py), each on a fraction of
     # the clips; the defaults were chosen on the held-out engine's validation voices
     # (README, "Augmentation").
-    speed_probability: float = 0.0  # pitch and tempo together (resampling)
+    speed_probability: float = 0.5  # pitch and tempo together (resampling)
     speed_range: tuple[float, ...] = (0.85, 1.15)
-    vtlp_probability: float = 0.0  # vocal tract length perturbation (formants, pitch kept)
+    vtlp_probability: float = 0.5  # vocal tract length perturbation (formants, pitch kept)
     vtlp_range: tuple[float, ...] = (0.88, 1.12)
-    reverb_probability: float = 0.0  # a synthetic room impulse response
+    reverb_probability: float = 0.3  # a synthetic room impulse response
     rt60: tuple[float, ...] = (0.1, 0.7)  # seconds
-    babble_probability: float = 0.0  # three other clips of the batch behind the word
+    babble_probability: float = 0.2  # three other clips of the batch behind the word
     babble_snr_db: tuple[float, ...] = (5.0, 20.0)
-    channel_probability: float = 0.0  # band-limited channel (low 50-400 Hz, high 2.8-7.5 kHz)
-    codec_probability: float = 0.0  # 8-bit mu-law
+    channel_probability: float = 0.3  # band-limited channel (low 50-400 Hz, high 2.8-7.5 kHz)
+    codec_probability: float = 0.2  # 8-bit mu-law
     time_masks: int = 2
     max_time_width: int = 5  # frames (100 ms)
     frequency_masks: int = 2
@@ -83,13 +83,14 @@ class SpeechConfig(BaseConfig):
     PRESETS: ClassVar[dict] = {
         # Tests: small enough to train in about a minute, yet it must learn (the end-to-end
         # test asserts a floor well above chance). Small batches and a higher rate give the
-        # ~240 training clips enough updates; no added noise, which slows the first epochs
-        # most (the augmentation has its own tests).
+        # ~310 training clips enough updates; no added noise nor other augmentation, which
+        # slow the first epochs most (the augmentation has its own tests).
         "quick": dict(
             epochs=12,
             batch_size=16,
             learning_rate=5e-3,
             noise_probability=0.0,
+            **dict.fromkeys(AUGMENTATION_PROBABILITIES, 0.0),
             quick_corpus=True,
             conv_filters=(4, 8),
             units=32,
