@@ -785,9 +785,10 @@ def _default_keywords(seed: int, quick: bool, engines: tuple, held_out_engine: s
         keywords = test["label"] < len(KEYWORDS)
         name = f"{held_out_engine}_voices"
         extra[name] = take(test, np.flatnonzero(keywords))
+        voices_said = ", ".join(v.partition(":")[2] for v in speaker_parts[HELD_OUT_TEST])
         held_out[name] = (
-            f"the ten keywords spoken by {held_out_engine}, an engine never heard in training "
-            f"({len(speaker_parts[HELD_OUT_TEST])} of its voices; its other voices validate)"
+            f"the ten keywords spoken by {held_out_engine} ({voices_said}), an engine never "
+            "heard in training (its other voices validate)"
         )
         info["held_out_engine"] = {
             "engine": held_out_engine,
