@@ -41,7 +41,7 @@ def record_runs(apps: list, models_dir: pathlib.Path, runs_dir: pathlib.Path) ->
         metrics = json.loads(path.read_text())
         target = runs_dir / f"{app.name}.json"
         recorded = json.loads(target.read_text()) if target.is_file() else None
-        if recorded and recorded.get("date") == metrics.get("date"):
+        if recorded == metrics:
             continue
         if recorded and metrics.get("preset") != "default":
             notes.append(

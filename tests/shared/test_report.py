@@ -159,3 +159,15 @@ def test_a_separate_held_out_run_joins_its_apps_figures(tmp_path):
     assert "separate run `bench/runs/alpha_lodo.json`, 2026-01-02, def5678" in row
     assert "| 0.600 |" in row
     assert "without_tweets 0.600" in results_markdown(apps, runs)
+
+
+def test_a_run_that_gains_its_spread_is_recorded_again(tmp_path):
+    apps = [FakeApp("alpha")]
+    metrics = run_metrics(0.5, "2026-01-01T00:00:00+00:00")
+    write_model(tmp_path / "m" / "alpha", metrics)
+    record_runs(apps, tmp_path / "m", tmp_path / "runs")
+    assert record_runs(apps, tmp_path / "m", tmp_path / "runs") == []  # nothing new
+    metrics["spread"] = {"seeds": [1, 2, 3]}  # --seeds rewrites the first run's metrics.json
+    (tmp_path / "m" / "alpha" / "metrics.json").write_text(json.dumps(metrics))
+    assert len(record_runs(apps, tmp_path / "m", tmp_path / "runs")) == 1
+    assert load_runs(apps, tmp_path / "runs")["alpha"]["spread"] == {"seeds": [1, 2, 3]}
