@@ -42,6 +42,7 @@ class TranslationApp(App):
     pattern = "many-to-many, Tx != Ty (bidirectional GRU encoder, attentive GRU decoder)"
     default_data = "num2words + Babel parallel corpus, held-out values and date forms"
     metric = "bleu"
+    test_split = "pairs whose value (any kind) or date form training never shows"
     config_class = TranslationConfig
     sample_inputs = (
         "two thousand and twenty-six",
