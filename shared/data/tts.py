@@ -45,6 +45,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -397,6 +398,14 @@ class PicoEngine(Engine):
         return VoiceInfo(self.name, voice, voice[:2], self.method, _PICO_RATE)
 
     def _synthesise_native(self, texts, voice, rate, pitch):
+        settings = {
+            "rate": int(np.clip(round(100 * rate), 20, 500)),
+            "pitch": int(np.clip(round(100 * (pitch or 1.0)), 50, 200)),
+        }
+        if "tensorflow" in sys.modules:
+            # Pico's C code crashes (segfault) in a process that has loaded TensorFlow, so
+            # it then speaks in a fresh interpreter of its own.
+            return _pico_in_subprocess(texts, voice, settings), _PICO_RATE
         import ttspico
 
         audios = []
@@ -404,8 +413,8 @@ class PicoEngine(Engine):
             if voice not in self._speakers:
                 self._speakers[voice] = ttspico.TtsEngine(voice)
             speaker = self._speakers[voice]
-            speaker.rate = int(np.clip(round(100 * rate), 20, 500))
-            speaker.pitch = int(np.clip(round(100 * (pitch or 1.0)), 50, 200))
+            speaker.rate = settings["rate"]
+            speaker.pitch = settings["pitch"]
             for text in texts:
                 chunks, formats = [], set()
 
@@ -420,6 +429,46 @@ class PicoEngine(Engine):
                 pcm = np.frombuffer(b"".join(chunks), dtype="<i2")
                 audios.append(pcm.astype(np.float32) / 32768.0)
         return audios, _PICO_RATE
+
+
+_PICO_WORKER = r"""
+import json, sys
+import numpy as np
+import ttspico
+request = json.load(sys.stdin)
+speaker = ttspico.TtsEngine(request["voice"])
+speaker.rate, speaker.pitch = request["rate"], request["pitch"]
+audios = {}
+for index, text in enumerate(request["texts"]):
+    chunks, formats = [], set()
+    def collect(audio_format, audio, final, chunks=chunks, formats=formats):
+        formats.add(tuple(audio_format))
+        chunks.append(audio)
+        return True
+    speaker.speak(text, collect)
+    if formats - {(request["sample_rate"], 16, 1)}:
+        sys.exit(f"pico {request['voice']}: unexpected audio format {formats}")
+    audios[f"audio_{index}"] = np.frombuffer(b"".join(chunks), dtype="<i2")
+np.savez(request["out"], **audios)
+"""
+
+
+def _pico_in_subprocess(texts: list[str], voice: str, settings: dict) -> list[np.ndarray]:
+    """Pico's audio for `texts`, made by a fresh Python process (no TensorFlow in it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = pathlib.Path(folder) / "audio.npz"
+        request = {"voice": voice, "texts": texts, "out": str(out), "sample_rate": _PICO_RATE}
+        result = subprocess.run(
+            [sys.executable, "-c", _PICO_WORKER],
+            input=json.dumps({**request, **settings}),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pico {voice}: {result.stderr.strip()[-500:]}")
+        with np.load(out) as arrays:
+            return [arrays[f"audio_{i}"].astype(np.float32) / 32768.0 for i in range(len(texts))]
 
 
 # ---------------------------------------------------------------------------- DECtalk

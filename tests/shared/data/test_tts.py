@@ -183,3 +183,24 @@ def test_catalogue_lists_every_allowed_voice_once_with_metadata():
     assert not [pair for pair in pairs if tts.is_forbidden(*pair)]
     for info in catalogue:
         assert info.language and info.method
+
+
+def test_pico_speaks_in_a_process_that_has_loaded_tensorflow():
+    """Pico's C code crashes beside TensorFlow (a segfault, status -11, before the fix);
+    there it speaks from an interpreter of its own. Run in a child, so a crash is seen."""
+    import subprocess
+    import sys
+
+    available("pico")
+    script = (
+        "import tensorflow\n"
+        "from shared.data import tts\n"
+        "audio, rate = tts.engine('pico').synthesise('yes', 'en-US')\n"
+        "print(rate, audio.size, float(abs(audio).max()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-1000:]
+    rate, size, peak = result.stdout.split()[-3:]
+    assert int(rate) == 16000 and int(size) > 3000 and float(peak) > 0.05
