@@ -104,9 +104,10 @@ def print_metrics_summary(app, metrics: dict) -> None:
     if figures["strongest"]:
         entry = figures["baselines"][figures["strongest"]]
         ratio = f", ours / it {entry['ratio']:.3f}" if entry["ratio"] is not None else ""
+        tuned = "not tuned" if entry["tuned_on"] == "not tuned" else f"tuned on {entry['tuned_on']}"
         print(
             f"{app.name}: strongest baseline {figures['strongest']} {key} {entry['value']:.4f} "
-            f"(tuned on {entry['tuned_on']}{ratio})"
+            f"({tuned}{ratio})"
         )
     spread = metrics.get("spread") or {}
     if spread.get("keras"):

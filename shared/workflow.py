@@ -151,6 +151,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
     out_dir = pathlib.Path(out_dir)
     set_seeds(config.seed)
     started = time.time()
+    commit = source_commit()  # the code as it was when the run began, not when it ended
     log(f"{app.name}: loading data ({source})")
     splits = app.load_data(config, source)
     log(
@@ -194,6 +195,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         out_dir,
         source=str(source),
         training={
+            "commit": commit,
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
             **({"after_training": adjusted} if adjusted else {}),
@@ -241,7 +243,8 @@ def export_and_evaluate(
         metrics["ops"] = ops
         metrics["training"] = {**(training or {}), "parameters": int(model.count_params())}
         metrics["versions"] = versions()
-        metrics["commit"] = source_commit()
+        # A re-export (`rnnapps export`) records the code it ran with.
+        metrics["commit"] = metrics["training"].pop("commit", None) or source_commit()
         metrics["seed"] = config.seed
         metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
