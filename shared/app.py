@@ -151,6 +151,10 @@ class App(abc.ABC):
     lower_is_better: bool = False  # the headline metric's direction (bits per character: True)
     # What the in-distribution test split is, for the README ("held-out voices", say).
     test_split: str = "test split"
+    # The validation figure that picks the epoch whose weights a run keeps and stops training
+    # early, and its direction: a Keras log or one `epoch_metrics` adds (speech could keep
+    # the epoch best on its held-out engine's validation voices).
+    monitor: tuple[str, Literal["min", "max"]] = ("val_loss", "min")
     config_class: type[BaseConfig] = BaseConfig
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
     # Largest max-abs difference from Keras allowed per engine in the export parity check.

@@ -2,7 +2,8 @@
 
 Each variant (a name and ``--set`` overrides) is trained once per seed, on one split
 (``split_seed``), without exporting. What is recorded is what training logged on the
-validation split at the epoch whose weights a run keeps (the lowest ``val_loss``): the
+validation split at the epoch whose weights a run keeps (the best ``App.monitor``, by default
+the lowest ``val_loss``): the
 Keras validation metrics and the app's own per-epoch figures (``App.epoch_metrics``: BLEU,
 weighted F1, bits per character...). The test split is never scored.
 
@@ -36,12 +37,13 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
     return name.strip(), overrides
 
 
-def kept_epoch(history: list[dict]) -> dict:
-    """The row of the epoch whose weights a run keeps: the lowest ``val_loss``."""
-    rows = [row for row in history if isinstance(row.get("val_loss"), int | float)]
+def kept_epoch(history: list[dict], monitor: str = "val_loss", mode: str = "min") -> dict:
+    """The row of the epoch whose weights a run keeps: the best `monitor` (``App.monitor``)."""
+    rows = [row for row in history if isinstance(row.get(monitor), int | float)]
     if not rows:
-        raise ValueError("the run logged no val_loss")
-    return min(rows, key=lambda row: row["val_loss"])
+        raise ValueError(f"the run logged no {monitor}")
+    pick = min if mode == "min" else max
+    return pick(rows, key=lambda row: row[monitor])
 
 
 def train_variant(app, preset: str, overrides: list[str], seed: int, source) -> dict:
@@ -63,10 +65,12 @@ def train_variant(app, preset: str, overrides: list[str], seed: int, source) -> 
             validation_data,
             config,
             pathlib.Path(run_dir),
+            monitor=app.monitor[0],
+            mode=app.monitor[1],
             epoch_metrics=app.epoch_metrics(config, splits),
         )
         history = read_history(pathlib.Path(run_dir) / HISTORY_FILE)
-    best = kept_epoch(history)
+    best = kept_epoch(history, *app.monitor)
     return {
         "kept_epoch": int(best.get("epoch", history.index(best))) + 1,
         "epochs_run": len(history),
@@ -115,7 +119,7 @@ def compare(
     result = {
         "app": app.name,
         "preset": preset,
-        "split": "validation (the epoch whose weights a run keeps: lowest val_loss)",
+        "split": f"validation (the epoch whose weights a run keeps: best {app.monitor[0]})",
         "runs": result.get("runs", []),
     }
     done = {(run["variant"], run["seed"]) for run in result["runs"]}

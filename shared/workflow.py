@@ -175,6 +175,8 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         validation_data,
         config,
         run_dir,
+        monitor=app.monitor[0],
+        mode=app.monitor[1],
         epoch_metrics=app.epoch_metrics(config, splits),  # BLEU, F1 ...: for the bench's target
     )
     train_seconds = time.time() - started

@@ -11,6 +11,7 @@ from shared.errors import UserError
 
 class FakeApp:
     name = "alpha"
+    monitor = ("val_loss", "min")
 
 
 def test_a_variant_is_a_name_and_its_overrides():
@@ -24,6 +25,8 @@ def test_a_variant_is_a_name_and_its_overrides():
 def test_the_kept_epoch_is_the_one_with_the_lowest_validation_loss():
     history = [{"epoch": 0, "val_loss": 0.9}, {"epoch": 1, "val_loss": 0.5}, {"epoch": 2}]
     assert kept_epoch(history)["epoch"] == 1
+    history = [{"epoch": 0, "val_auc": 0.9}, {"epoch": 1, "val_auc": 0.5}]
+    assert kept_epoch(history, "val_auc", "max")["epoch"] == 0  # an app's own monitor
 
 
 def test_every_variant_and_seed_is_trained_once_and_a_stopped_run_resumes(tmp_path):
