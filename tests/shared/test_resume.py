@@ -109,13 +109,15 @@ def test_a_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     assert json.loads((out / "config.json").read_text())["seed"] == 1234
 
 
-def _flat(scores: dict, prefix: str = "") -> dict:
+def _flat(scores: dict | list, prefix: str = "") -> dict:
+    """Every leaf by its path, through dicts and lists (the overlap report's examples)."""
     flat = {}
-    for key, value in scores.items():
-        if isinstance(value, dict):
+    items = scores.items() if isinstance(scores, dict) else enumerate(scores)
+    for key, value in items:
+        if isinstance(value, dict | list):
             flat.update(_flat(value, f"{prefix}{key}/"))
         else:
-            flat[prefix + key] = value
+            flat[f"{prefix}{key}"] = value
     return flat
 
 
