@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,voices]"
+	$(BIN)/python -m pip install --quiet -e ".[train,dev,voices]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

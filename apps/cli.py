@@ -15,6 +15,7 @@ User errors end in one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -157,23 +158,30 @@ APP_OPTIONS = {
 }
 
 
-def _app_options(app, args) -> dict:
-    """The app-specific predict flags the user gave, checked against what the app takes."""
+def _app_options(app_name: str, predict, args) -> dict:
+    """The app-specific predict flags the user gave, checked against what `predict` takes."""
     import inspect
 
-    accepted = inspect.signature(app.predict).parameters
+    accepted = inspect.signature(predict).parameters
     options = {}
     for flag, keyword in APP_OPTIONS.items():
         value = getattr(args, flag)
         if value is None or value is False:
             continue
         if keyword not in accepted:
-            raise UserError(f"--{flag.replace('_', '-')}: not an option of the {app.name} app")
+            raise UserError(f"--{flag.replace('_', '-')}: not an option of the {app_name} app")
         options[keyword] = value
     return options
 
 
-def _read_text_files(app, inputs: list[str]) -> tuple[list[str], list]:
+def _runtime_class(args):
+    """The app's TensorFlow-free runtime when the LiteRT engine answers alone, else None."""
+    if args.engine != "litert" or args.attention:
+        return None
+    return registry.get_runtime(args.app)
+
+
+def _read_text_files(app_name: str, inputs: list[str]) -> tuple[list[str], list]:
     """A text app's ``@FILE`` arguments read as the file's UTF-8 text.
 
     A convenience of the command line only: the server never reads a path a request
@@ -183,7 +191,7 @@ def _read_text_files(app, inputs: list[str]) -> tuple[list[str], list]:
     from shared.serve.catalog import INPUT_KINDS
 
     texts, errors = list(inputs), [None] * len(inputs)
-    if INPUT_KINDS.get(app.name, "text") != "text":
+    if INPUT_KINDS.get(app_name, "text") != "text":
         return texts, errors
     for index, raw in enumerate(inputs):
         if not raw.startswith("@"):
@@ -200,17 +208,22 @@ def _read_text_files(app, inputs: list[str]) -> tuple[list[str], list]:
 
 
 def command_predict(args) -> int:
-    app, directory, _ = _load(args.app, args.model)
-    options = _app_options(app, args)
-    if args.attention and not hasattr(app, "save_attention"):
-        raise UserError(f"--attention: the {app.name} app has no attention to show")
-    predictor = app.load_predictor(directory, args.engine, args.variant)
+    runtime_class = _runtime_class(args)
+    if runtime_class is not None:  # the LiteRT engine without TensorFlow
+        model_dir = pathlib.Path(args.model) if args.model else default_model_dir(args.app)
+        predictor = runtime_class(require_model(args.app, model_dir), args.variant)
+        predict, summary = predictor.predict, predictor.summary
+    else:
+        app, directory, _ = _load(args.app, args.model)
+        if args.attention and not hasattr(app, "save_attention"):
+            raise UserError(f"--attention: the {app.name} app has no attention to show")
+        predictor = app.load_predictor(directory, args.engine, args.variant)
+        predict, summary = functools.partial(app.predict, predictor), app.summary
+    options = _app_options(args.app, predict, args)
     status = 0
-    texts, answers = _read_text_files(app, args.inputs)
+    texts, answers = _read_text_files(args.app, args.inputs)
     valid = [index for index, answer in enumerate(answers) if answer is None]
-    predicted = (
-        app.predict(predictor, [texts[index] for index in valid], **options) if valid else []
-    )
+    predicted = predict([texts[index] for index in valid], **options) if valid else []
     for index, answer in zip(valid, predicted, strict=True):
         if isinstance(answer, dict) and texts[index] is not args.inputs[index]:
             answer["input"] = args.inputs[index]  # "@FILE" as typed, not the whole text
@@ -231,7 +244,7 @@ def command_predict(args) -> int:
         elif args.json:
             print(json.dumps(answer, ensure_ascii=False))
         else:
-            print(f"{answer['input']}\t{app.summary(answer)}")
+            print(f"{answer['input']}\t{summary(answer)}")
     return status
 
 
@@ -554,7 +567,7 @@ COMMANDS = {
 }
 
 
-def import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly(command: str = "rnnapps") -> None:
     """Import TensorFlow with its C++ start-up chatter (CUDA probing) kept off stderr.
 
     Those lines come from native code before any Python logging setting applies,
@@ -565,7 +578,13 @@ def import_tensorflow_quietly() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow as tf
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise UserError(
+                f"{command}: needs TensorFlow, which the runtime-only install leaves out "
+                '(pip install "rnn-apps[train]"); predict with the LiteRT engine does not'
+            ) from None
 
         tf.config.list_physical_devices("GPU")  # the CUDA probe logs once, here
     finally:
@@ -579,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if getattr(args, "app", None) is not None:
             registry.check_name(args.app)  # unknown app: fail before loading TensorFlow
-        import_tensorflow_quietly()
+        if not (args.command == "predict" and _runtime_class(args) is not None):
+            import_tensorflow_quietly(f"rnnapps {args.command}")  # LiteRT answers without it
         return COMMANDS[args.command](args)
     except UserError as error:
         print(f"rnnapps: error: {error}", file=sys.stderr)

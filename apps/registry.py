@@ -24,6 +24,14 @@ APPS = {
 }
 
 
+# Name -> the app's TensorFlow-free LiteRT predictor (``apps/<app>/runtime.py``): what
+# ``rnnapps predict`` uses with the LiteRT engine, without importing TensorFlow. An app not
+# listed here still answers through its App (and TensorFlow).
+RUNTIMES = {
+    "sentiment": "apps.sentiment.runtime:SentimentRuntime",
+}
+
+
 def _present(name: str) -> bool:
     """An app counts once its ``app.py`` exists; the others are still being built."""
     return (pathlib.Path(__file__).parent / name / "app.py").is_file()
@@ -44,3 +52,12 @@ def get_app(name: str) -> App:
     check_name(name)
     module_name, class_name = APPS[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)()
+
+
+def get_runtime(name: str):
+    """The ``shared.runtime.base.Runtime`` class of `name`, or None if it has none yet."""
+    check_name(name)
+    if name not in RUNTIMES:
+        return None
+    module_name, class_name = RUNTIMES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)

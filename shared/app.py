@@ -21,6 +21,7 @@ from shared.config import BaseConfig
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.metrics import LOWER_IS_BETTER_WORDS
+from shared.runtime.base import Predictor
 
 
 @dataclasses.dataclass
@@ -124,19 +125,6 @@ def _is_finite_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class Predictor(abc.ABC):
-    """An exported model behind one engine, taking raw inputs.
-
-    ``outputs`` returns the main numeric output for a batch of raw inputs; the
-    workflow compares it across engines (the parity check).
-    """
-
-    engine: str = "keras"
-
-    @abc.abstractmethod
-    def outputs(self, inputs: list) -> np.ndarray: ...
-
-
 class App(abc.ABC):
     """One application of the suite.
 
@@ -152,8 +140,8 @@ class App(abc.ABC):
     # What the in-distribution test split is, for the README ("held-out voices", say).
     test_split: str = "test split"
     # The validation figure that picks the epoch whose weights a run keeps and stops training
-    # early, and its direction: a Keras log or one `epoch_metrics` adds (speech could keep
-    # the epoch best on its held-out engine's validation voices).
+    # early, and its direction: a Keras log or one `epoch_metrics` adds. An app whose choice
+    # depends on the config overrides ``monitor_for`` (speech: its held-out engine's voices).
     monitor: tuple[str, Literal["min", "max"]] = ("val_loss", "min")
     config_class: type[BaseConfig] = BaseConfig
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
@@ -199,6 +187,10 @@ class App(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, predictor: Predictor, splits: Splits, config: BaseConfig) -> dict:
         """Test-split metrics of one engine: a flat-ish dict of floats."""
+
+    def monitor_for(self, config: BaseConfig) -> tuple[str, Literal["min", "max"]]:
+        """The figure (and direction) that picks the kept epoch for this config: ``monitor``."""
+        return self.monitor
 
     def epoch_metrics(
         self, config: BaseConfig, splits: Splits
@@ -256,7 +248,7 @@ class App(abc.ABC):
         ``latency_inputs``; apps whose answer is a host loop over step models
         (translation, text generation) override it to time the whole answer.
         """
-        from shared.litert import LiteRTModel
+        from shared.runtime.litert import LiteRTModel
 
         runner = LiteRTModel(pathlib.Path(model_dir) / f"model_{variant}.tflite", num_threads=1)
         return runner.latency_ms(self.latency_inputs(predictor, splits), runs=runs)

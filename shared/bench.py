@@ -451,7 +451,7 @@ def synthetic_inputs(runner, seed: int = 0) -> dict[str, np.ndarray]:
 
 def model_inputs(app, path: pathlib.Path, predictor, splits) -> tuple[dict, str]:
     """The inputs to time `path` on, and where they came from."""
-    from shared.litert import LiteRTModel
+    from shared.runtime.litert import LiteRTModel
 
     runner = LiteRTModel(path, num_threads=1)
     if path.name.startswith("model_"):
@@ -468,7 +468,7 @@ def model_inputs(app, path: pathlib.Path, predictor, splits) -> tuple[dict, str]
 def is_step_model(path: pathlib.Path) -> bool:
     """True for a model called once per time step: named ``step*`` / ``decoder_step*``, or
     one that takes a recurrent state and returns the next (names containing "state")."""
-    from shared.litert import LiteRTModel
+    from shared.runtime.litert import LiteRTModel
 
     if path.name.startswith(STEP_PREFIXES):
         return True
@@ -480,7 +480,7 @@ def is_step_model(path: pathlib.Path) -> bool:
 
 def litert_latency(path: pathlib.Path, inputs: dict, threads: int, runs: int, warmup: int) -> dict:
     """p50 and p90 of one call, in ms, on a fresh interpreter with `threads` threads."""
-    from shared.litert import LiteRTModel
+    from shared.runtime.litert import LiteRTModel
 
     return LiteRTModel(path, num_threads=threads).latency_ms(inputs, runs=runs, warmup=warmup)
 

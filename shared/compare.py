@@ -58,6 +58,7 @@ def train_variant(app, preset: str, overrides: list[str], seed: int, source) -> 
     with make_strategy(config.strategy).scope():
         model = app.build_model(config, splits)
     train_data, validation_data = app.make_datasets(config, splits)
+    monitor, mode = app.monitor_for(config)
     with tempfile.TemporaryDirectory() as run_dir:
         fit(
             model,
@@ -65,15 +66,16 @@ def train_variant(app, preset: str, overrides: list[str], seed: int, source) -> 
             validation_data,
             config,
             pathlib.Path(run_dir),
-            monitor=app.monitor[0],
-            mode=app.monitor[1],
+            monitor=monitor,
+            mode=mode,
             epoch_metrics=app.epoch_metrics(config, splits),
         )
         history = read_history(pathlib.Path(run_dir) / HISTORY_FILE)
-    best = kept_epoch(history, *app.monitor)
+    best = kept_epoch(history, monitor, mode)
     return {
         "kept_epoch": int(best.get("epoch", history.index(best))) + 1,
         "epochs_run": len(history),
+        "kept_by": monitor,
         "validation": {k: float(v) for k, v in best.items() if k.startswith("val_")},
         "seconds": round(time.time() - started, 1),
     }
@@ -119,7 +121,8 @@ def compare(
     result = {
         "app": app.name,
         "preset": preset,
-        "split": f"validation (the epoch whose weights a run keeps: best {app.monitor[0]})",
+        "split": "validation (the epoch whose weights a run keeps: the best of the app's "
+        "monitor, `kept_by` in each run)",
         "runs": result.get("runs", []),
     }
     done = {(run["variant"], run["seed"]) for run in result["runs"]}

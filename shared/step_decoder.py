@@ -42,7 +42,7 @@ from keras import ops
 
 from shared.app import Predictor
 from shared.decoding import Hypothesis, State, beam_search, greedy_decode, map_state
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
 
 START, END = "<start>", "<end>"

@@ -162,15 +162,19 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
     # can resume too) goes to a folder of its own, deleted when training ends.
     suffix = "run" if chief else f"{worker_name()}.run"
     run_dir = out_dir.with_name(f".{out_dir.name}.{suffix}")
-    log(f"{app.name}: training ({config.preset} preset, {config.epochs} epochs at most)")
+    monitor, mode = app.monitor_for(config)
+    log(
+        f"{app.name}: training ({config.preset} preset, {config.epochs} epochs at most; "
+        f"keeps the epoch with the {'highest' if mode == 'max' else 'lowest'} {monitor})"
+    )
     history = fit(
         model,
         train_data,
         validation_data,
         config,
         run_dir,
-        monitor=app.monitor[0],
-        mode=app.monitor[1],
+        monitor=monitor,
+        mode=mode,
         epoch_metrics=app.epoch_metrics(config, splits),  # BLEU, F1 ...: for the bench's target
     )
     train_seconds = time.time() - started
@@ -194,6 +198,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
             "commit": commit,
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
+            "kept_by": {"monitor": monitor, "mode": mode},  # the epoch whose weights were kept
             **({"after_training": adjusted} if adjusted else {}),
             # Every epoch's losses, metrics and end time (s): what bench's time-to-target reads.
             "history": [

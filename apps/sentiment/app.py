@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.sentiment import data as sentiment_data
+from apps.sentiment import runtime
 from apps.sentiment.baselines import tune_tfidf, vader_scores
 from apps.sentiment.config import SentimentConfig
 from apps.sentiment.inference import (
@@ -21,13 +22,11 @@ from apps.sentiment.model import build_model, target_names
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
-from shared.errors import UserError
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset, with_epoch_randoms
 
-MAX_INPUT_CHARACTERS = 20_000
-LABELS = sentiment_data.LABELS
+LABELS = runtime.LABELS
 
 
 def drop_tokens_each_epoch(batches: tf.data.Dataset, rate: float, seed: int) -> tf.data.Dataset:
@@ -235,8 +234,10 @@ class SentimentApp(App):
             sidecars={VOCABULARY_FILE: tokenizer.to_json()},
         )
 
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> SentimentPredictor:
-        return SentimentPredictor(model_dir, engine, variant)
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
+        if engine == "litert":
+            return runtime.SentimentRuntime(model_dir, variant)
+        return SentimentPredictor(model_dir, engine)
 
     def _scores(self, test: dict, predicted: np.ndarray, rating: np.ndarray) -> dict:
         labels = np.asarray(test["label"])
@@ -346,42 +347,10 @@ class SentimentApp(App):
 
     def check_input(self, text: str) -> str:
         """The text to classify, or a UserError naming what is wrong with it."""
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UserError(f"{shown!r}: not valid UTF-8 text") from None
-        if not text.strip():
-            raise UserError(f"{shown!r}: empty text")
-        if len(text) > MAX_INPUT_CHARACTERS:
-            raise UserError(
-                f"{shown!r}: {len(text):,} characters, more than the {MAX_INPUT_CHARACTERS:,} allowed"
-            )
-        return text
+        return runtime.check_text(text)
 
     def predict(self, predictor, inputs: list[str]) -> list:
-        answers: list = []
-        valid: list[tuple[int, str]] = []
-        for index, raw in enumerate(inputs):
-            try:
-                valid.append((index, self.check_input(raw)))
-                answers.append(None)
-            except UserError as error:
-                answers.append(error)
-        if valid:
-            probabilities, rating = predictor.scores([text for _, text in valid])
-            for (index, _), probs, value in zip(valid, probabilities, rating, strict=True):
-                best = int(np.argmax(probs))
-                answers[index] = {
-                    "input": inputs[index],
-                    "label": LABELS[best],
-                    "score": round(float(probs[best]), 4),
-                    "probabilities": {
-                        name: round(float(p), 4) for name, p in zip(LABELS, probs, strict=True)
-                    },
-                    "rating": round(float(value), 3),
-                }
-        return answers
+        return runtime.answers(inputs, predictor.scores)
 
     def report(self, metrics: dict) -> str:
         """Per-domain weighted F1, macro-F1 and Pearson r: ours (Keras, LiteRT int8) beside
@@ -422,4 +391,4 @@ class SentimentApp(App):
         return "\n".join(lines)
 
     def summary(self, answer: dict) -> str:
-        return f"{answer['label']} ({answer['score']:.2f}), rating {answer['rating']:+.2f}"
+        return runtime.summary(answer)

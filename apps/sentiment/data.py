@@ -27,7 +27,6 @@ from shared.data.splits import Splits, stratified_split, take
 from shared.data.vader import rating_to_label, read_vader
 from shared.errors import UserError
 
-LABELS = ("negative", "neutral", "positive")
 _LABEL_ALIASES = {
     "negative": 0, "neg": 0, "-1": 0,
     "neutral": 1, "neu": 1,

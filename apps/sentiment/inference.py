@@ -9,14 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 import apps.sentiment.model  # noqa: F401  (registers its layers, so load_model finds them)
-from apps.sentiment.data import LABELS
+from apps.sentiment.runtime import LABELS, VOCABULARY_FILE
 from shared.app import Predictor
 from shared.export import fixed_shape_model
 from shared.layers import TextVectorizer
-from shared.litert import LiteRTModel
 from shared.preprocessing.text import WordTokenizer, mean_over_windows
-
-VOCABULARY_FILE = "vocabulary.json"
 
 
 class SentimentServing(tf.Module):
@@ -72,21 +69,20 @@ def litert_model(model: keras.Model) -> keras.Model:
 
 
 class SentimentPredictor(Predictor):
-    """Raw texts -> class probabilities and rating, through one engine."""
+    """Raw texts -> class probabilities and rating, through Keras or the SavedModel (the
+    LiteRT engine is ``apps.sentiment.runtime.SentimentRuntime``, without TensorFlow)."""
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
         model_dir = pathlib.Path(model_dir)
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.engine = engine
         self.tokenizer = WordTokenizer.load(model_dir / VOCABULARY_FILE)
         if engine == "keras":
             self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
         elif engine == "savedmodel":
             self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
             self.serve = self.loaded.signatures["serving_default"]
-        elif engine == "litert":
-            self.runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
         else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+            raise ValueError(f"engine must be keras or savedmodel here, got {engine!r}")
 
     @classmethod
     def from_model(cls, model: keras.Model, tokenizer: WordTokenizer) -> SentimentPredictor:
@@ -112,13 +108,8 @@ class SentimentPredictor(Predictor):
                 ratings.append(out["rating"].numpy())
                 continue
             ids, owners = self.tokenizer.encode_windows(chunk)
-            if self.engine == "keras":
-                out = self.model(ids, training=False)
-                label, rating = np.asarray(out["label"]), np.asarray(out["rating"])
-            else:
-                outs = [self.runner(token_ids=window[None, :]) for window in ids]
-                label = np.concatenate([out["label"] for out in outs])
-                rating = np.concatenate([out["rating"] for out in outs])
+            out = self.model(ids, training=False)
+            label, rating = np.asarray(out["label"]), np.asarray(out["rating"])
             probabilities.append(mean_over_windows(label, owners, ids, len(chunk)))
             ratings.append(mean_over_windows(rating, owners, ids, len(chunk))[:, 0] * 4.0)
         return np.concatenate(probabilities), np.concatenate(ratings).astype(np.float32)

@@ -311,6 +311,15 @@ class SpeechApp(App):
             self._dataset(config, splits, "validation", training=False),
         )
 
+    def monitor_for(self, config: SpeechConfig) -> tuple[str, str]:
+        """With an engine held out (and ``keep_epoch_by="held_out_engine"``, the default), keep
+        the epoch that understands it best (its validation voices, ``epoch_metrics``): the
+        figure that predicts another engine (issue 24), not the eSpeak-dominated validation
+        loss. Otherwise the validation loss."""
+        if config.held_out_engine and config.keep_epoch_by == "held_out_engine":
+            return f"val_{config.held_out_engine}_keyword_accuracy", "max"
+        return self.monitor
+
     def epoch_metrics(self, config: SpeechConfig, splits: Splits):
         """Keyword accuracy on the held-out engine's validation voices, logged every epoch
         (``val_<engine>_keyword_accuracy`` in history.csv): the figure to choose training
@@ -459,7 +468,7 @@ class SpeechApp(App):
 
     def latency(self, model_dir, variant: str, predictor, splits: Splits, runs: int) -> dict:
         """One 1-s clip through ``model_*``, one 20 ms hop through ``step_*``, one phrase."""
-        from shared.litert import LiteRTModel
+        from shared.runtime.litert import LiteRTModel
 
         model_dir = pathlib.Path(model_dir)
         clip = np.asarray(splits.test["audio"][:1], dtype=np.float32)

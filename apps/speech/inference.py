@@ -24,7 +24,7 @@ from shared.export import fixed_shape_model
 # Registers the custom layers before any ``.keras`` file is loaded.
 from shared.layers import causal_frames, ctc_greedy_decoder, log_mel_spectrogram, spec_augment  # noqa: F401, I001
 from shared.layers.recurrent_layer import state_count
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.streaming import NEXT_PREFIX, WindowedStream, context_window, window_starts
 
 TRANSCRIPTION_SAMPLES = int(data.MAX_TRANSCRIPTION_SECONDS * data.SAMPLE_RATE)

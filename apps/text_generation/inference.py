@@ -36,7 +36,7 @@ from apps.text_generation.model import recurrent_layer_names
 from shared.app import Predictor
 from shared.config import load_config
 from shared.layers import state_count
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.sampling import filter_mask, resolve_strategy, tf_sample_next
 
 VOCABULARY_FILE = "vocabulary.json"

@@ -24,7 +24,7 @@ from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
 from shared.errors import UserError
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.metrics import classification_scores
 from shared.training import shuffle_each_epoch, with_epoch_randoms
 

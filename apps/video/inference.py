@@ -22,7 +22,7 @@ from keras import ops
 
 from apps.video.model import FrameFeatures, GlobalMotion
 from shared.app import Predictor
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.streaming import StreamingSession
 
 CLASSES_FILE = "classes.json"

@@ -10,7 +10,7 @@ from shared.export import (
     fixed_shape_model,
     tflite_op_names,
 )
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 
 
 def tiny_gru_model(vocabulary_size: int = 50) -> keras.Model:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from apps import cli
 from apps.sentiment.app import SentimentApp
 from apps.sentiment.config import SentimentConfig
-from apps.sentiment.data import LABELS
+from apps.sentiment.runtime import LABELS
 from shared.config import load_config
 from shared.data.sources import parse_source
 from shared.preprocessing.text import WordTokenizer
@@ -186,7 +186,7 @@ def test_a_long_text_is_read_whole_by_every_engine(model_dir):
     # would be more than 1e-4 away: the end was read.
     assert np.abs(parts[0] - parts[1]).max() > 1e-3
     for engine in ("savedmodel", "litert"):
-        probabilities, rating = SentimentPredictor(model_dir, engine).scores(texts)
+        probabilities, rating = SentimentApp().load_predictor(model_dir, engine).scores(texts)
         np.testing.assert_allclose(probabilities, whole, atol=1e-4)
         np.testing.assert_allclose(rating, whole_rating, atol=1e-3)
 
@@ -339,3 +339,39 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     from tests.apps.fuzzing import fuzz_on_device
 
     fuzz_on_device(SentimentApp(), model_dir, "text")
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported, and the answers are the full stack's (Keras)
+    within rounding."""
+    from shared.runtime.isolation import run_without_tensorflow
+
+    texts = [*SentimentApp.sample_inputs, "", "x " * 200]
+    code = f"""
+import json
+from apps import cli
+from apps.sentiment.runtime import SentimentRuntime
+answers = SentimentRuntime({str(model_dir)!r}, "fp32").predict({texts!r})
+print(json.dumps([a if isinstance(a, dict) else "error: " + str(a) for a in answers]))
+status = cli.main(["predict", "sentiment", *{texts!r}, "--model", {str(model_dir)!r}, "--json"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    answers, from_cli, status = json.loads(lines[0]), lines[1:-1], json.loads(lines[-1])
+    app = SentimentApp()
+    expected = app.predict(app.load_predictor(model_dir, "keras"), texts)
+    assert len(answers) == len(expected)
+    for got, want in zip(answers, expected, strict=True):
+        if isinstance(want, Exception):
+            assert got == f"error: {want}"
+            continue
+        assert got["label"] == want["label"] and got["input"] == want["input"]
+        for label in LABELS:
+            assert got["probabilities"][label] == pytest.approx(
+                want["probabilities"][label], abs=2e-3
+            )
+        assert got["rating"] == pytest.approx(want["rating"], abs=1e-2)
+    # The command line answers the valid texts in order (the empty one fails: status 2).
+    assert [json.loads(line) for line in from_cli] == [a for a in answers if isinstance(a, dict)]
+    assert status == {"status": 2}

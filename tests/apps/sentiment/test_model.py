@@ -15,7 +15,7 @@ from apps.sentiment.model import (
 )
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 
 
 def shifter_model(vocabulary_size=12):

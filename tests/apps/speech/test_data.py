@@ -427,3 +427,21 @@ def test_deny_listed_engines_are_refused():
     for engine in data.DEFAULT_ENGINES:
         for voice in data._engine_voices(engine, data._ENGINES_FULL) if engine != "espeak" else []:
             assert not tts.is_forbidden(engine, voice)
+
+
+def test_the_kept_epoch_is_chosen_on_the_held_out_engine_by_default():
+    from apps.speech.app import SpeechApp
+
+    app = SpeechApp()
+    monitor = app.monitor_for
+    default = resolve_config(SpeechConfig, "default")
+    assert monitor(default) == ("val_pico_keyword_accuracy", "max")
+    other = resolve_config(SpeechConfig, "default", ["held_out_engine=festival"])
+    assert monitor(other) == ("val_festival_keyword_accuracy", "max")
+    assert monitor(resolve_config(SpeechConfig, "default", ["held_out_engine="])) == (
+        "val_loss",
+        "min",
+    )
+    assert monitor(resolve_config(SpeechConfig, "quick")) == ("val_loss", "min")
+    with pytest.raises(UserError, match="keep_epoch_by"):
+        resolve_config(SpeechConfig, "default", ["keep_epoch_by=val_accuracy"])

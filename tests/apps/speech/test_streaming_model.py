@@ -15,7 +15,7 @@ from apps.speech.inference import (
 from apps.speech.model import build_keyword_model, build_model, build_transcription_model
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.streaming import StreamingSession, WindowedStream, window_starts
 
 

@@ -17,7 +17,7 @@ from shared import export
 from shared.config import resolve_config
 from shared.errors import UserError
 from shared.layers import state_count
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.sampling import token_probabilities
 
 VOCABULARY_SIZE = 23

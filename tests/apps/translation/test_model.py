@@ -8,7 +8,7 @@ from apps.translation.config import TranslationConfig
 from apps.translation.inference import build_inference_models, litert_models
 from apps.translation.model import build_model, state_names
 from shared.export import audit_builtin_ops, convert_to_tflite
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 
 SOURCE = np.array([[5, 6, 7, 0, 0, 0, 0, 0], [4, 3, 2, 9, 8, 7, 6, 5]], dtype=np.int32)
 DECODER_INPUT = np.array([[2, 5, 6, 7, 0, 0], [2, 9, 8, 7, 6, 5]], dtype=np.int32)

@@ -16,7 +16,7 @@ from apps.video.inference import (
 )
 from apps.video.model import FrameFeatures, LengthMask, PerFrame, build_model
 from shared.export import audit_builtin_ops, convert_to_tflite
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.streaming import StreamingSession
 from shared.testing import check_layer
 

@@ -76,7 +76,7 @@ def test_int8_conversion_keeps_the_front_end_in_float():
     import keras
 
     from shared.export import convert_to_tflite
-    from shared.litert import LiteRTModel
+    from shared.runtime.litert import LiteRTModel
 
     waveform = keras.Input(batch_shape=(1, 16000), name="waveform")
     frames = CausalFrames(512, 320, name="frames")(waveform)

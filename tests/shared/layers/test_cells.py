@@ -13,7 +13,7 @@ from shared.layers import (
     state_count,
     state_names,
 )
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 from shared.testing import check_layer
 
 DATA = np.random.default_rng(0).normal(size=(2, 6, 3)).astype("float32")

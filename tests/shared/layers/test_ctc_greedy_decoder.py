@@ -5,7 +5,7 @@ import pytest
 
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.layers.ctc_greedy_decoder import CTCGreedyDecoder
-from shared.litert import LiteRTModel
+from shared.runtime.litert import LiteRTModel
 
 
 def reference(best: np.ndarray, blank: int) -> list[int]:

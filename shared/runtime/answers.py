@@ -1,0 +1,53 @@
+"""One answer per input: each input checked alone, the valid ones answered together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from shared.errors import UserError
+
+Prepared = TypeVar("Prepared")
+
+
+def answer_each(
+    inputs: Sequence[Any],
+    check: Callable[[Any], Prepared],
+    answer: Callable[[list[Any], list[Prepared]], list[dict | UserError]],
+) -> list[dict | UserError]:
+    """The check-each-input, answer-in-batch, put-back loop every app's ``predict`` runs.
+
+    Args:
+        inputs: the raw inputs, as the user gave them (texts, paths, bytes).
+        check: raw input -> what the model reads (a decoded clip, a checked text), or a
+            ``UserError`` naming the input and the problem.
+        answer: (the valid raw inputs, their prepared values) -> one JSON-ready answer (or
+            a ``UserError``) each, in the same order; called once, and not at all when
+            no input is valid.
+
+    Returns:
+        One answer or ``UserError`` per input, in the inputs' order: a bad input costs only
+        its own answer.
+
+    Example:
+        >>> answer_each(["a", ""], lambda t: t or (_ for _ in ()).throw(UserError("empty")),
+        ...             lambda raws, texts: [{"input": r, "n": len(t)} for r, t in zip(raws, texts)])
+        [{'input': 'a', 'n': 1}, UserError('empty')]
+    """
+    answers: list[dict | UserError | None] = [None] * len(inputs)
+    valid: list[int] = []
+    prepared: list[Prepared] = []
+    for index, raw in enumerate(inputs):
+        try:
+            prepared.append(check(raw))
+        except UserError as error:
+            answers[index] = error
+            continue
+        valid.append(index)
+    if valid:
+        results = answer([inputs[index] for index in valid], prepared)
+        if len(results) != len(valid):
+            raise ValueError(f"answer returned {len(results)} answers for {len(valid)} inputs")
+        for index, result in zip(valid, results, strict=True):
+            answers[index] = result
+    return answers  # type: ignore[return-value]

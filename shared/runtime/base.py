@@ -1,0 +1,56 @@
+"""A model behind one engine (``Predictor``), and an app's TensorFlow-free one (``Runtime``)."""
+
+from __future__ import annotations
+
+import abc
+import pathlib
+
+import numpy as np
+
+ENGINES = ("keras", "savedmodel", "litert")
+VARIANTS = ("fp32", "fp16", "int8")
+
+
+class Predictor(abc.ABC):
+    """An exported model behind one engine, taking raw inputs.
+
+    ``outputs`` returns the main numeric output for a batch of raw inputs; the
+    workflow compares it across engines (the parity check).
+    """
+
+    engine: str = "keras"
+
+    @abc.abstractmethod
+    def outputs(self, inputs: list) -> np.ndarray: ...
+
+
+class Runtime(Predictor):
+    """An app's ``.tflite`` models and the host loop around them, without TensorFlow.
+
+    Subclasses live in ``apps/<app>/runtime.py``, load what they need from `model_dir`
+    (the ``<name>_<variant>.tflite`` files and their sidecars) and answer raw inputs with
+    ``predict``: the same answers the app gives through any engine.
+
+    Args:
+        model_dir: a trained model's folder (``saved_models/<app>``).
+        variant: which conversion to run: ``fp32``, ``fp16`` or ``int8``.
+    """
+
+    def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        self.model_dir = pathlib.Path(model_dir)
+        self.variant = variant
+        self.engine = f"litert-{variant}"
+
+    def tflite(self, name: str = "model") -> pathlib.Path:
+        """The path of ``<name>_<variant>.tflite`` in the model folder."""
+        return self.model_dir / f"{name}_{self.variant}.tflite"
+
+    @abc.abstractmethod
+    def predict(self, inputs: list, **options) -> list:
+        """One JSON-ready answer (a dict with ``"input"``) or ``UserError`` per raw input."""
+
+    def summary(self, answer: dict) -> str:
+        """One short line of an answer, for the terminal and the demo table."""
+        return ", ".join(f"{key}={value}" for key, value in answer.items() if key != "input")

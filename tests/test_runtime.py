@@ -1,0 +1,69 @@
+"""The on-device runtime: TensorFlow-free by construction, and what a runtime-only install says."""
+
+import json
+
+import pytest
+
+from apps import registry
+from shared.errors import UserError
+from shared.runtime.answers import answer_each
+from shared.runtime.isolation import run_without_tensorflow
+
+
+def test_every_runtime_module_imports_without_tensorflow():
+    modules = ["shared.runtime.litert", "shared.runtime.answers", "shared.runtime.base"]
+    modules += [path.split(":")[0] for path in registry.RUNTIMES.values()]
+    modules += ["apps.cli", "apps.registry"]
+    code = f"import importlib\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+    run_without_tensorflow(code)  # raises if any import needs TensorFlow or Keras
+
+
+def test_the_blocker_blocks():
+    with pytest.raises(AssertionError, match="blocked"):
+        run_without_tensorflow("import keras")
+
+
+def test_a_runtime_only_install_asked_to_train_says_which_extra_in_one_line():
+    code = """
+import contextlib, io, json
+from apps import cli
+stderr = io.StringIO()
+with contextlib.redirect_stderr(stderr):
+    status = cli.main(["train", "sentiment", "--preset", "quick"])
+print(json.dumps({"status": status, "stderr": stderr.getvalue()}))
+"""
+    result = json.loads(run_without_tensorflow(code))
+    assert result["status"] == 2
+    lines = result["stderr"].strip().splitlines()
+    assert len(lines) == 1 and "rnnapps train" in lines[0] and "rnn-apps[train]" in lines[0]
+
+
+def test_answer_each_checks_each_input_and_puts_the_answers_back_in_order():
+    calls = []
+
+    def check(text):
+        if not text:
+            raise UserError("empty text")
+        return text.upper()
+
+    def answer(raws, prepared):
+        calls.append(list(prepared))
+        return [{"input": raw, "upper": up} for raw, up in zip(raws, prepared, strict=True)]
+
+    answers = answer_each(["a", "", "b"], check, answer)
+    assert calls == [["A", "B"]]  # the valid ones, in one batch
+    assert answers[0] == {"input": "a", "upper": "A"} and answers[2] == {"input": "b", "upper": "B"}
+    assert isinstance(answers[1], UserError) and str(answers[1]) == "empty text"
+
+
+def test_answer_each_calls_nothing_when_every_input_is_bad_and_refuses_a_short_answer():
+    def check(text):
+        raise UserError(f"{text!r}: bad")
+
+    def never(raws, prepared):
+        raise AssertionError("called")
+
+    answers = answer_each(["x", "y"], check, never)
+    assert [str(a) for a in answers] == ["'x': bad", "'y': bad"]
+    with pytest.raises(ValueError, match="1 answers for 2 inputs"):
+        answer_each(["a", "b"], str, lambda raws, prepared: [{}])
