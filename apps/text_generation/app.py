@@ -11,21 +11,27 @@ import numpy as np
 import tensorflow as tf
 
 from apps.text_generation import data as text_data
+from apps.text_generation import runtime
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import (
-    SHIFTED_SET,
-    CharVocabulary,
-    SubwordVocabulary,
-    load_vocabulary,
-)
+from apps.text_generation.data import SHIFTED_SET
 from apps.text_generation.inference import (
-    VOCABULARY_FILE,
     TextGenerationPredictor,
     TextGenerationServing,
     model_parts,
     step_model,
 )
 from apps.text_generation.model import build_model
+from apps.text_generation.runtime import (
+    LENGTH,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    VOCABULARY_FILE,
+    CharVocabulary,
+    SubwordVocabulary,
+    load_vocabulary,
+)
 from shared.app import App, ExportBundle, QualityTarget
 from shared.char_ngram import CharNgramModel
 from shared.data.sources import Source
@@ -33,9 +39,6 @@ from shared.data.splits import Splits
 from shared.errors import UserError
 from shared.workflow import log
 
-MAX_PROMPT_CHARACTERS = 10_000
-MAX_LENGTH = 20_000
-MAX_TEMPERATURE = 10.0
 LATENCY_CHARACTERS = 200
 LATENCY_PROMPT = "The movie was"
 # Ids as code points of a private-use plane, so the n-gram model reads exactly the symbols the
@@ -181,10 +184,10 @@ class TextGenerationApp(App):
             sidecars={VOCABULARY_FILE: vocabulary.to_json()},
         )
 
-    def load_predictor(
-        self, model_dir, engine: str, variant: str = "fp32"
-    ) -> TextGenerationPredictor:
-        return TextGenerationPredictor(model_dir, engine, variant)
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
+        if engine == "litert":
+            return runtime.TextGenerationRuntime(model_dir, variant)
+        return TextGenerationPredictor(model_dir, engine)
 
     # --- evaluation ---------------------------------------------------------------------------
 
@@ -419,47 +422,15 @@ class TextGenerationApp(App):
 
     # --- prediction ---------------------------------------------------------------------------
 
-    @staticmethod
-    def check_options(length: int, temperature: float, top_k: int, top_p: float, seed: int) -> None:
-        """Raise a UserError naming the first sampling option that is out of range."""
-        if isinstance(length, bool) or not isinstance(length, int | np.integer):
-            raise UserError(f"--length {length!r}: must be a whole number")
-        if not 1 <= length <= MAX_LENGTH:
-            raise UserError(f"--length {length}: must be between 1 and {MAX_LENGTH:,}")
-        if not isinstance(temperature, int | float) or not 0.0 <= temperature <= MAX_TEMPERATURE:
-            raise UserError(
-                f"--temperature {temperature}: must be between 0 (greedy) and {MAX_TEMPERATURE:g}"
-            )
-        if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
-            raise UserError(f"--top-k {top_k!r}: must be a whole number >= 0 (0 keeps all)")
-        if not isinstance(top_p, int | float) or not 0.0 < top_p <= 1.0:
-            raise UserError(f"--top-p {top_p}: must be in (0, 1] (1 keeps all)")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise UserError(f"--seed {seed!r}: must be a whole number")
-        if not 0 <= seed < 2**31:
-            raise UserError(f"--seed {seed}: must be between 0 and 2**31 - 1")
-
-    @staticmethod
-    def check_prompt(prompt: str) -> str:
-        """The prompt to continue (lone surrogates from undecodable bytes become U+FFFD)."""
-        if not isinstance(prompt, str):
-            raise UserError(f"{prompt!r}: the prompt must be text")
-        if len(prompt) > MAX_PROMPT_CHARACTERS:
-            raise UserError(
-                f"{prompt[:37] + '...'!r}: {len(prompt):,} characters, more than the "
-                f"{MAX_PROMPT_CHARACTERS:,} allowed"
-            )
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in prompt)
-
     def predict(
         self,
         predictor,
         inputs: list[str],
-        length: int = 200,
-        temperature: float = 0.8,
-        top_k: int = 0,
-        top_p: float = 0.95,
-        seed: int = 0,
+        length: int = LENGTH,
+        temperature: float = TEMPERATURE,
+        top_k: int = TOP_K,
+        top_p: float = TOP_P,
+        seed: int = SEED,
     ) -> list:
         """Continue each prompt: ``{"input", "text"}``, ``text`` being the continuation only.
 
@@ -470,20 +441,10 @@ class TextGenerationApp(App):
         or when the model ends the document. Temperature 0 is greedy. Bad options (length,
         temperature, top_k, top_p, seed) raise a UserError: they concern every input.
         """
-        self.check_options(length, temperature, top_k, top_p, seed)
-        answers: list = []
-        for prompt in inputs:
-            try:
-                checked = self.check_prompt(prompt)
-            except UserError as error:
-                answers.append(error)
-                continue
-            text = predictor.generate(checked, length, float(temperature), top_k, top_p, seed)
-            answers.append({"input": checked, "text": text})
-        return answers
+        return runtime.answers(inputs, predictor.generate, length, temperature, top_k, top_p, seed)
 
     def summary(self, answer: dict) -> str:
-        return repr(answer["input"] + answer["text"])
+        return runtime.summary(answer)
 
 
 def descend_grid(

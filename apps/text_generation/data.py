@@ -24,17 +24,14 @@ documents as one stream, ``<s> doc <s> doc <s> ...``: the begin token ``<s>`` (i
 documents, so the model learns where a snippet starts and ends, and an empty prompt starts from
 it. The units of the stream are characters (``CharVocabulary``; characters seen fewer than
 ``min_count`` times in the training text share the unknown id 1) or subword pieces
-(``SubwordVocabulary``, a SentencePiece model learnt from the training text).
+(``SubwordVocabulary``, a SentencePiece model learnt from the training text). The
+vocabularies live in ``runtime.py``: the device reads prompts with them too.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import pathlib
 import re
-from collections import Counter
-from collections.abc import Iterable
 
 import numpy as np
 
@@ -44,193 +41,9 @@ from shared.data.splits import Splits
 from shared.data.vader import read_vader
 from shared.errors import UserError
 
-BEGIN_ID = 0
-UNKNOWN_ID = 1
 MIN_DOCUMENTS = 10
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 SHIFTED_SET = "sklearn_docs"  # the name of the shifted test set in Splits.extra and metrics
-
-
-class _Stream:
-    """What both vocabularies share: documents and streams of ids around the begin token."""
-
-    def encode(self, text: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def encode_document(self, text: str) -> np.ndarray:
-        """``<s> text <s>``: what the model reads and predicts for one document."""
-        return np.concatenate([[BEGIN_ID], self.encode(text), [BEGIN_ID]]).astype(np.int32)
-
-    def encode_stream(self, documents: Iterable[str]) -> np.ndarray:
-        """All documents as one stream ``<s> doc <s> doc ... <s>``."""
-        parts = [np.array([BEGIN_ID], np.int32)]
-        for document in documents:
-            parts += [self.encode(document), np.array([BEGIN_ID], np.int32)]
-        return np.concatenate(parts)
-
-    @property
-    def id_texts(self) -> list[str]:
-        """The text each id writes: "" for the begin token, U+FFFD for the unknown id."""
-        raise NotImplementedError
-
-    @property
-    def size(self) -> int:
-        """Number of ids, the begin and unknown tokens included."""
-        return len(self.id_texts)
-
-    def decode(self, ids: Iterable[int], begin: str = "", unknown: str = "\ufffd") -> str:
-        """Text of ids; the begin token becomes ``begin`` and the unknown id ``unknown``."""
-        table = [begin, unknown, *self.id_texts[2:]]
-        return "".join(table[int(i)] for i in ids)
-
-
-class CharVocabulary(_Stream):
-    """Characters <-> ids, with a begin/separator token (id 0) and an unknown id (1).
-
-    Args:
-        characters: the known characters in id order; they get ids 2, 3, ...
-
-    Example:
-        >>> vocabulary = CharVocabulary.build(["abba", "cab"], min_count=2)
-        >>> vocabulary.encode("abc!").tolist()
-        [2, 3, 4, 1]
-    """
-
-    def __init__(self, characters: Iterable[str]):
-        self.characters = list(characters)
-        for character in self.characters:
-            if not isinstance(character, str) or len(character) != 1:
-                raise ValueError(f"characters must be single characters, got {character!r}")
-        self._ids = {character: index + 2 for index, character in enumerate(self.characters)}
-        if len(self._ids) != len(self.characters):
-            raise ValueError("characters must not repeat")
-
-    @classmethod
-    def build(cls, documents: Iterable[str], min_count: int = 2) -> CharVocabulary:
-        """The characters seen at least ``min_count`` times, in code point order."""
-        counts = Counter()
-        for document in documents:
-            counts.update(document)
-        # Lone surrogates (from undecodable bytes) never become vocabulary entries.
-        return cls(
-            sorted(
-                c for c, n in counts.items() if n >= min_count and not 0xD800 <= ord(c) <= 0xDFFF
-            )
-        )
-
-    @property
-    def id_texts(self) -> list[str]:
-        return ["", "\ufffd", *self.characters]
-
-    def encode(self, text: str) -> np.ndarray:
-        """Ids [len(text)] of a text; characters outside the vocabulary become UNKNOWN_ID."""
-        return np.fromiter(
-            (self._ids.get(character, UNKNOWN_ID) for character in text), np.int32, len(text)
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"begin_id": BEGIN_ID, "unknown_id": UNKNOWN_ID, "characters": self.characters},
-            ensure_ascii=True,
-        )
-
-    @classmethod
-    def load(cls, path: pathlib.Path) -> CharVocabulary:
-        return cls(json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["characters"])
-
-
-class SubwordVocabulary(_Stream):
-    """Subword pieces <-> ids: a SentencePiece unigram model learnt from the training text.
-
-    Id 0 is the begin token and id 1 the unknown id, as in ``CharVocabulary``. The model is
-    trained with no normalisation, whitespace kept as written and no dummy space before a
-    text, so ``decode(encode(text)) == text`` whenever every character of ``text`` was in the
-    training text (U+2581, SentencePiece's space mark, excepted: it reads back as a space).
-    The same model file tokenises on the host (the ``sentencepiece`` package) and inside the
-    SavedModel (``tensorflow_text.SentencepieceTokenizer``).
-
-    Args:
-        model_proto: the serialised SentencePiece model.
-
-    Example:
-        >>> vocabulary = SubwordVocabulary.build(documents, size=1024)
-        >>> vocabulary.decode(vocabulary.encode("The movie was")) == "The movie was"
-        True
-    """
-
-    def __init__(self, model_proto: bytes):
-        import sentencepiece  # only the subword option needs it
-
-        self.model_proto = bytes(model_proto)
-        self._processor = sentencepiece.SentencePieceProcessor(model_proto=self.model_proto)
-        pieces = [self._processor.id_to_piece(i) for i in range(self._processor.get_piece_size())]
-        if pieces[BEGIN_ID] != "<s>" or self._processor.unk_id() != UNKNOWN_ID:
-            raise ValueError("the SentencePiece model must have <s> as id 0 and <unk> as id 1")
-        self._id_texts = ["", "\ufffd", *(piece.replace("\u2581", " ") for piece in pieces[2:])]
-
-    @classmethod
-    def build(cls, documents: Iterable[str], size: int) -> SubwordVocabulary:
-        """A unigram model of ``size`` pieces (the begin and unknown ids included)."""
-        import io
-
-        import sentencepiece
-
-        documents = [_SURROGATES.sub("\ufffd", d) for d in documents if d]
-        model = io.BytesIO()
-        try:
-            sentencepiece.SentencePieceTrainer.train(
-                sentence_iterator=iter(documents),
-                model_writer=model,
-                vocab_size=size,
-                model_type="unigram",
-                normalization_rule_name="identity",
-                remove_extra_whitespaces=False,
-                add_dummy_prefix=False,
-                character_coverage=1.0,
-                split_digits=True,
-                bos_id=BEGIN_ID,
-                bos_piece="<s>",
-                unk_id=UNKNOWN_ID,
-                eos_id=-1,
-                pad_id=-1,
-                max_sentence_length=1 << 20,
-                input_sentence_size=0,
-                num_threads=1,  # the same model on every machine
-                minloglevel=2,
-            )
-        except RuntimeError as error:  # "Vocabulary size too high (1024). Please set it ..."
-            raise UserError(
-                f"--set subword_vocabulary={size}: SentencePiece cannot learn it from this "
-                f"training text ({str(error).splitlines()[-1].rpartition('] ')[2].strip()}); "
-                "lower it or read characters (--set tokenizer=char)"
-            ) from None
-        return cls(model.getvalue())
-
-    @property
-    def id_texts(self) -> list[str]:
-        return self._id_texts
-
-    def encode(self, text: str) -> np.ndarray:
-        """Ids of a text's pieces; characters the model does not know become UNKNOWN_ID."""
-        return np.asarray(self._processor.encode(_SURROGATES.sub("\ufffd", text)), np.int32)
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "begin_id": BEGIN_ID,
-                "unknown_id": UNKNOWN_ID,
-                "sentencepiece_model": base64.b64encode(self.model_proto).decode("ascii"),
-            }
-        )
-
-
-def load_vocabulary(path: pathlib.Path) -> CharVocabulary | SubwordVocabulary:
-    """The vocabulary a model was trained with, whichever kind its file holds."""
-    saved = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    if "sentencepiece_model" in saved:
-        return SubwordVocabulary(base64.b64decode(saved["sentencepiece_model"]))
-    return CharVocabulary(saved["characters"])
 
 
 def load_data(source: Source, seed: int = 1234) -> Splits:

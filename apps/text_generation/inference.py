@@ -2,7 +2,7 @@
 
 - ``step_model``: one id (a character or a subword piece) and the recurrent states in, next-id
   logits and the new states out. This is the LiteRT model (``model_<variant>.tflite``): the host
-  loop in ``TextGenerationPredictor`` drives it one id at a time.
+  loop in ``runtime.TextGenerationRuntime`` drives it one id at a time, without TensorFlow.
 - ``sequence_model``: a whole sequence of ids and the initial states in, logits at every
   position and the final states out (teacher forcing), for scoring and for priming a prompt.
 - ``TextGenerationServing``: the SavedModel. ``generate`` (also ``serving_default``) takes the
@@ -25,21 +25,27 @@ import numpy as np
 import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import (
+from apps.text_generation.model import recurrent_layer_names
+from apps.text_generation.runtime import (
     BEGIN_ID,
+    LENGTH,
+    SEED,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
     UNKNOWN_ID,
+    VOCABULARY_FILE,
     CharVocabulary,
     SubwordVocabulary,
     load_vocabulary,
+    parity_outputs,
+    target_bits,
 )
-from apps.text_generation.model import recurrent_layer_names
 from shared.app import Predictor
 from shared.config import load_config
 from shared.layers import state_count
-from shared.runtime.litert import LiteRTModel
-from shared.sampling import filter_mask, resolve_strategy, tf_sample_next
+from shared.sampling import tf_sample_next
 
-VOCABULARY_FILE = "vocabulary.json"
 SCORING_WINDOW = 256  # positions per teacher-forced call when scoring long texts
 SCORING_BATCH = 32  # documents per teacher-forced call
 
@@ -245,16 +251,16 @@ class TextGenerationServing(tf.Module):
 
 
 class TextGenerationPredictor(Predictor):
-    """A trained language model behind one engine: scoring and generation.
+    """A trained language model behind a graph engine: scoring and generation.
 
-    Engines: ``keras`` (model.keras, with the serving graphs built in memory), ``savedmodel``
-    (its ``logits`` and ``generate`` signatures) and ``litert`` (``model_<variant>.tflite``, the
-    step model, driven by a host loop with ``shared.sampling``).
+    Engines: ``keras`` (model.keras, with the serving graphs built in memory) and
+    ``savedmodel`` (its ``logits`` and ``generate`` signatures). The LiteRT engine is
+    ``runtime.TextGenerationRuntime``, with the same methods.
     """
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
         model_dir = pathlib.Path(model_dir)
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.engine = engine
         self.vocabulary = load_vocabulary(model_dir / VOCABULARY_FILE)
         config = load_config(TextGenerationConfig, model_dir / "config.json")
         self.state_shape = (state_count(config.cell) * config.num_layers, config.units)
@@ -269,34 +275,19 @@ class TextGenerationPredictor(Predictor):
             self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
             self._logits = self.loaded.signatures["logits"]
             self._generate = self.loaded.signatures["generate"]
-        elif engine == "litert":
-            self.runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
         else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+            raise ValueError(f"engine must be keras or savedmodel, got {engine!r}")
 
     def zero_states(self, batch_size: int = 1) -> np.ndarray:
         return np.zeros((batch_size, *self.state_shape), np.float32)
 
-    def step(self, token_id: int, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """LiteRT only: logits [vocabulary] and new states after reading ``token_id``."""
-        # The signature runner directly: LiteRTModel.__call__ re-casts every input, and at
-        # ~100 us a character the host overhead matters as much as the model.
-        out = self.runner.runner(token_id=np.array([token_id], np.int32), states=states)
-        return out["logits"][0], out["new_states"]
-
     def sequence_logits(self, token_ids: np.ndarray, states: np.ndarray) -> tuple:
-        """Keras / SavedModel: logits [batch, time, vocabulary] and final states."""
+        """Logits [batch, time, vocabulary] and final states."""
         out = self._logits(token_ids=tf.constant(token_ids, tf.int32), states=tf.constant(states))
         return out["logits"].numpy(), out["new_states"].numpy()
 
     def teacher_forced_logits(self, token_ids: np.ndarray) -> np.ndarray:
         """Logits [time, vocabulary] after each id of ``token_ids``, from a zero state."""
-        if self.engine.startswith("litert"):
-            states, rows = self.zero_states(), []
-            for token_id in token_ids:
-                logits, states = self.step(int(token_id), states)
-                rows.append(logits)
-            return np.stack(rows)
         return self.sequence_logits(np.asarray(token_ids)[None, :], self.zero_states())[0][0]
 
     def document_bits(self, documents: list[np.ndarray]) -> tuple[float, int]:
@@ -306,12 +297,6 @@ class TextGenerationPredictor(Predictor):
         are the text's (characters or pieces) and the end of the document.
         """
         total, count = 0.0, 0
-        if self.engine.startswith("litert"):
-            for ids in documents:
-                logits = self.teacher_forced_logits(ids[:-1])
-                total += float(np.sum(_bits(logits, ids[1:])))
-                count += len(ids) - 1
-            return total, count
         order = sorted(range(len(documents)), key=lambda i: -len(documents[i]))
         for start in range(0, len(order), SCORING_BATCH):
             batch = [documents[i] for i in order[start : start + SCORING_BATCH]]
@@ -328,7 +313,7 @@ class TextGenerationPredictor(Predictor):
             for offset in range(0, padded_length, SCORING_WINDOW):
                 window = slice(offset, offset + SCORING_WINDOW)
                 logits, states = self.sequence_logits(inputs[:, window], states)
-                bits = _bits(logits, targets[:, window])
+                bits = target_bits(logits, targets[:, window])
                 total += float(np.sum(bits[valid[:, window]]))
             count += int(valid.sum())
         return total, count
@@ -336,87 +321,26 @@ class TextGenerationPredictor(Predictor):
     def generate(
         self,
         prompt: str,
-        length: int = 200,
-        temperature: float = 0.8,
-        top_k: int = 0,
-        top_p: float = 0.95,
-        seed: int = 0,
-        stop_at_end: bool = True,
+        length: int = LENGTH,
+        temperature: float = TEMPERATURE,
+        top_k: int = TOP_K,
+        top_p: float = TOP_P,
+        seed: int = SEED,
     ) -> str:
-        """The continuation of ``prompt`` (checked arguments; see ``TextGenerationApp``).
-
-        Temperature 0 is greedy. The same seed gives the same text on the same engine; the
-        host (numpy) and graph (stateless TF) random streams differ, so only greedy text is
-        the same on every engine. ``stop_at_end`` False (LiteRT only, for timing) keeps going
-        past the end of a document, writing it as a new line.
+        """The continuation of ``prompt`` (checked arguments; see ``runtime.answers``), the
+        loop run in the graph. Temperature 0 is greedy. The same seed gives the same text on
+        the same engine; the graph (stateless TF) and host (NumPy, LiteRT) random streams
+        differ, so only greedy text is the same on every engine.
         """
-        if not self.engine.startswith("litert"):
-            out = self._generate(
-                prompt=tf.constant(prompt),
-                length=tf.constant(length, tf.int32),
-                temperature=tf.constant(temperature, tf.float32),
-                seed=tf.constant(seed, tf.int32),
-                top_k=tf.constant(top_k, tf.int32),
-                top_p=tf.constant(top_p, tf.float32),
-            )
-            return out["text"].numpy().decode("utf-8")
-        states = self.zero_states()
-        for token_id in self.vocabulary.encode_document(prompt)[:-1]:
-            logits, states = self.step(int(token_id), states)
-        rng = np.random.default_rng(seed)
-        id_texts = ["\n", *self.vocabulary.id_texts[1:]]  # a new document starts a new line
-        pieces, written = [], 0
-        while written < length:
-            logits = logits.copy()
-            logits[UNKNOWN_ID] = -np.inf  # never write the unknown id
-            token_id = draw_next(logits, temperature, top_k, top_p, rng)
-            if token_id == BEGIN_ID and stop_at_end:
-                break
-            pieces.append(id_texts[token_id])
-            written += len(pieces[-1])
-            if written < length:
-                logits, states = self.step(token_id, states)
-        return "".join(pieces)[:length]
+        out = self._generate(
+            prompt=tf.constant(prompt),
+            length=tf.constant(length, tf.int32),
+            temperature=tf.constant(temperature, tf.float32),
+            seed=tf.constant(seed, tf.int32),
+            top_k=tf.constant(top_k, tf.int32),
+            top_p=tf.constant(top_p, tf.float32),
+        )
+        return out["text"].numpy().decode("utf-8")
 
     def outputs(self, inputs: list) -> np.ndarray:
-        """Teacher-forced next-character probabilities over ``<s>`` and 24 characters of each
-        text, stacked [positions, vocabulary]: what the parity check compares."""
-        rows = []
-        for text in inputs:
-            logits = self.teacher_forced_logits(self.vocabulary.encode_document(text[:24])[:-1])
-            rows.append(_softmax(logits))
-        return np.concatenate(rows)
-
-
-def draw_next(
-    logits: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator
-) -> int:
-    """One id from ``logits`` [vocabulary]: argmax at temperature 0, else a draw from the
-    tokens ``shared.sampling.filter_mask`` keeps (temperature, then top-k, then top-p).
-
-    The same distribution as ``shared.sampling.sample_next``, drawn by inverting the cumulative
-    weights with one uniform number: 3x faster than ``rng.choice(p=...)`` and the double filter
-    pass there, which matters at thousands of characters a second.
-    """
-    if temperature == 0:
-        return int(np.argmax(logits))
-    temperature, top_k, top_p = resolve_strategy("top_p", temperature, top_k, top_p)
-    scaled = np.where(filter_mask(logits, temperature, top_k, top_p), logits / temperature, -np.inf)
-    cumulative = np.cumsum(np.exp(scaled - np.max(scaled)))
-    # The first id whose cumulative weight exceeds the uniform draw: never a zero-weight id.
-    return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=-1, keepdims=True)
-
-
-def _bits(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """-log2 softmax(logits)[target] at every position; logits [..., vocabulary]."""
-    logits = np.asarray(logits, np.float64)
-    peak = np.max(logits, axis=-1, keepdims=True)
-    log_normaliser = np.log(np.sum(np.exp(logits - peak), axis=-1)) + peak[..., 0]
-    chosen = np.take_along_axis(logits, np.asarray(targets)[..., None], axis=-1)[..., 0]
-    return (log_normaliser - chosen) / np.log(2.0)
+        return parity_outputs(self.vocabulary, self.teacher_forced_logits, inputs)

@@ -1,17 +1,11 @@
-"""Tests for shared/sampling.py: host (numpy) and graph (TensorFlow) samplers."""
+"""Tests for shared/runtime/sampling.py (host, numpy) and shared/sampling.py (graph, TensorFlow)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from shared.sampling import (
-    filter_mask,
-    resolve_strategy,
-    sample_next,
-    tf_filter_mask,
-    tf_sample_next,
-    token_probabilities,
-)
+from shared.runtime.sampling import filter_mask, resolve_strategy, sample_next, token_probabilities
+from shared.sampling import tf_filter_mask, tf_sample_next
 
 # Hand-made distribution, deliberately not sorted: by probability the order is 1, 3, 2, 0.
 PROBABILITIES = np.array([0.05, 0.5, 0.15, 0.3])

@@ -5,10 +5,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from apps.text_generation import data
+from apps.text_generation import data, runtime
 from apps.text_generation.app import TextGenerationApp, descend_grid
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.data import BEGIN_ID, SHIFTED_SET, UNKNOWN_ID, CharVocabulary
+from apps.text_generation.data import SHIFTED_SET
+from apps.text_generation.runtime import BEGIN_ID, UNKNOWN_ID, CharVocabulary
 from shared.char_ngram import CharNgramModel
 from shared.config import resolve_config
 from shared.data.overlap import assert_no_overlap, cross_split_overlap
@@ -201,7 +202,7 @@ def small_corpus(count: int = 300) -> list[str]:
 
 
 def test_subword_vocabulary_reads_back_exactly_and_through_its_file(tmp_path):
-    vocabulary = data.SubwordVocabulary.build(small_corpus(), size=60)
+    vocabulary = runtime.SubwordVocabulary.build(small_corpus(), size=60)
     assert vocabulary.size == 60 and vocabulary.id_texts[:2] == ["", "\ufffd"]
     text = "The  movie was great,  but not\tthe plot!"  # odd spaces kept as written
     ids = vocabulary.encode(text)
@@ -215,16 +216,16 @@ def test_subword_vocabulary_reads_back_exactly_and_through_its_file(tmp_path):
     assert vocabulary.encode("plot\udcff").tolist()[-1] == UNKNOWN_ID  # a lone surrogate
     path = tmp_path / "vocabulary.json"
     path.write_text(vocabulary.to_json(), encoding="utf-8")
-    loaded = data.load_vocabulary(path)
-    assert isinstance(loaded, data.SubwordVocabulary) and loaded.id_texts == vocabulary.id_texts
+    loaded = runtime.load_vocabulary(path)
+    assert isinstance(loaded, runtime.SubwordVocabulary) and loaded.id_texts == vocabulary.id_texts
     np.testing.assert_array_equal(loaded.encode(text), ids)
     path.write_text(CharVocabulary(["a"]).to_json(), encoding="utf-8")
-    assert isinstance(data.load_vocabulary(path), CharVocabulary)
+    assert isinstance(runtime.load_vocabulary(path), CharVocabulary)
 
 
 def test_a_subword_vocabulary_the_text_cannot_fill_is_a_user_error():
     with pytest.raises(UserError, match=r"subword_vocabulary=5000: .*too high.*tokenizer=char"):
-        data.SubwordVocabulary.build(small_corpus(20), size=5000)
+        runtime.SubwordVocabulary.build(small_corpus(20), size=5000)
 
 
 def test_subword_and_character_streams_cover_the_same_characters():

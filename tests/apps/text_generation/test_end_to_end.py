@@ -201,3 +201,56 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     tried = fuzz_predict(app, predictor, "text", max_examples=60, length=10)
     print(f"text_generation: {tried} hostile inputs tried")
     assert tried >= 60 // 2  # hypothesis may stop early once it has seen every case
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported.
+
+    Greedy text is compared with the full stack's Keras engine, which writes the same text.
+    A seeded sample cannot be: the graph engines draw from TensorFlow's stateless stream, the
+    host loop from NumPy's. It is compared with the full stack's LiteRT answer in this process
+    (TensorFlow loaded), the same draws the LiteRT loop made before it left TensorFlow: the
+    stream itself is pinned by test_model's ``test_the_host_draws_of_a_seed_are_pinned``.
+    """
+    from shared.runtime.isolation import run_without_tensorflow
+
+    prompts = [*TextGenerationApp.sample_inputs, "bad \udcff bytes ✈", "x" * 10_001]
+    greedy = dict(length=60, temperature=0.0)
+    sampled = dict(length=80, temperature=1.0, top_k=20, top_p=0.9, seed=7)
+    code = f"""
+import json
+from apps import cli
+from apps.text_generation.runtime import TextGenerationRuntime
+from shared.errors import UserError
+runtime = TextGenerationRuntime({str(model_dir)!r}, "fp32")
+for options in ({greedy!r}, {sampled!r}):
+    answers = runtime.predict({prompts!r}, **options)
+    print(json.dumps([a if isinstance(a, dict) else "error: " + str(a) for a in answers]))
+try:
+    runtime.predict(["The"], temperature=-1.0)
+except UserError as error:
+    print(json.dumps(str(error)))
+status = cli.main(["predict", "text_generation", *{prompts[:3]!r}, "--model",
+                   {str(model_dir)!r}, "--json", "--seed", "7", "--top-k", "20", "--top-p",
+                   "0.9", "--temperature", "1.0", "--length", "80"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    got_greedy, got_sampled, option_error = (json.loads(line) for line in lines[:3])
+    from_cli, status = [json.loads(line) for line in lines[3:-1]], json.loads(lines[-1])
+    app = TextGenerationApp()
+
+    def shown(answers: list) -> list:
+        return [a if isinstance(a, dict) else f"error: {a}" for a in answers]
+
+    keras = app.load_predictor(model_dir, "keras")
+    assert got_greedy == shown(app.predict(keras, prompts, **greedy))
+    litert = app.load_predictor(model_dir, "litert")
+    assert got_sampled == shown(app.predict(litert, prompts, **sampled))
+    assert any(answer["text"] for answer in got_sampled[:4])  # not four empty texts alike
+    assert got_sampled[-1].startswith("error: ") and "10,001 characters" in got_sampled[-1]
+    with pytest.raises(UserError) as error:
+        app.predict(keras, ["The"], temperature=-1.0)
+    assert option_error == str(error.value)
+    assert from_cli == got_sampled[:3] and status == {"status": 0}

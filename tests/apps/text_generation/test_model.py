@@ -6,19 +6,20 @@ import pytest
 import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.inference import draw_next, model_parts, sequence_model, step_model
+from apps.text_generation.inference import model_parts, sequence_model, step_model
 from apps.text_generation.model import (
     WEIGHT_DROP_CELLS,
     BitsPerCharacter,
     build_model,
     recurrent_layer_names,
 )
+from apps.text_generation.runtime import draw_next
 from shared import export
 from shared.config import resolve_config
 from shared.errors import UserError
 from shared.layers import state_count
 from shared.runtime.litert import LiteRTModel
-from shared.sampling import token_probabilities
+from shared.runtime.sampling import token_probabilities
 
 VOCABULARY_SIZE = 23
 
@@ -158,6 +159,22 @@ def test_host_draw_follows_the_shared_filtered_distribution():
     assert draw_next(logits, 5.0, 1, 1.0, rng) == 1  # top_k 1 is greedy at any temperature
     first = [draw_next(logits, 1.0, 0, 1.0, np.random.default_rng(9)) for _ in range(3)]
     assert len(set(first)) == 1  # same seed, same draw
+
+
+def test_the_host_draws_of_a_seed_are_pinned():
+    """The ids a seed draws, as the LiteRT loop drew them before the runtime left TensorFlow
+    (issue 25; NumPy's PCG64 stream is the same on every machine): a change to the sampler
+    or to how it spends the random stream changes every seeded text, and fails here."""
+    logits = np.log(np.array([0.05, 0.5, 0.15, 0.3, 1e-9]))
+    logits[4] = -np.inf
+    pinned = {
+        (1.0, 0, 1.0): [1, 2, 1, 1, 1, 3, 3, 1, 2, 1, 3, 3],
+        (0.8, 0, 0.9): [1, 2, 1, 1, 1, 3, 3, 1, 2, 1, 3, 3],
+        (1.5, 2, 1.0): [1, 3, 1, 1, 1, 3, 3, 1, 3, 1, 3, 3],
+    }
+    for (temperature, top_k, top_p), ids in pinned.items():
+        rng = np.random.default_rng(2026)
+        assert [draw_next(logits, temperature, top_k, top_p, rng) for _ in ids] == ids
 
 
 def test_bits_per_character_counts_characters_not_ids(tmp_path):

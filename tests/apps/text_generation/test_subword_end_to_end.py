@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from apps.text_generation.app import TextGenerationApp
-from apps.text_generation.data import SubwordVocabulary
+from apps.text_generation.runtime import SubwordVocabulary
 
 pytestmark = pytest.mark.slow
 
