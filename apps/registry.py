@@ -30,6 +30,8 @@ APPS = {
 RUNTIMES = {
     "sentiment": "apps.sentiment.runtime:SentimentRuntime",
     "text_generation": "apps.text_generation.runtime:TextGenerationRuntime",
+    "translation": "apps.translation.runtime:TranslationRuntime",
+    "video": "apps.video.runtime:VideoRuntime",
 }
 
 
@@ -62,3 +64,10 @@ def get_runtime(name: str):
         return None
     module_name, class_name = RUNTIMES[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+def describe(name: str) -> str:
+    """The app's one-line description (its package's docstring), without importing its App."""
+    check_name(name)
+    package = importlib.import_module(f"apps.{name}")  # the package only: no TensorFlow
+    return " ".join((package.__doc__ or "").split())

@@ -10,22 +10,17 @@ import numpy as np
 import tensorflow as tf
 
 from apps.video import data as video_data
+from apps.video import runtime
 from apps.video.baseline import motion_features, tune_and_score
 from apps.video.config import VideoConfig
-from apps.video.inference import (
-    CLASSES_FILE,
-    VideoPredictor,
-    VideoServing,
-    litert_models,
-)
+from apps.video.inference import VideoPredictor, VideoServing, litert_models
 from apps.video.model import build_model
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
-from shared.errors import UserError
-from shared.runtime.litert import LiteRTModel
 from shared.metrics import classification_scores
+from shared.runtime.litert import LiteRTModel
 from shared.training import shuffle_each_epoch, with_epoch_randoms
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
@@ -223,11 +218,14 @@ class VideoApp(App):
                 "step": serving.step.get_concrete_function(),
             },
             tflite_models=litert_models(model),
-            sidecars={CLASSES_FILE: json.dumps(classes, indent=1)},
+            sidecars={runtime.CLASSES_FILE: json.dumps(classes, indent=1)},
         )
 
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> VideoPredictor:
-        return VideoPredictor(model_dir, engine, variant)
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
+        """``VideoPredictor`` (Keras, SavedModel) or, for LiteRT, ``runtime.VideoRuntime``."""
+        if engine == "litert":
+            return runtime.VideoRuntime(model_dir, variant)
+        return VideoPredictor(model_dir, engine)
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -389,31 +387,14 @@ class VideoApp(App):
 
     # -- prediction --------------------------------------------------------------------------
 
-    def predict(self, predictor: VideoPredictor, inputs: list[str]) -> list:
-        answers: list = []
-        valid: list[tuple[int, np.ndarray, int]] = []
-        for index, raw in enumerate(inputs):
-            try:
-                frames, length = video_data.load_video(
-                    raw, num_frames=predictor.num_frames, size=predictor.frame_shape
-                )
-                valid.append((index, frames, length))
-                answers.append(None)
-            except UserError as error:
-                answers.append(error)
-        if valid:
-            frames = np.stack([clip for _, clip, _ in valid])
-            lengths = np.asarray([length for _, _, length in valid], np.int32)
-            probabilities = predictor.probabilities(frames, lengths)
-            for (index, _, length), probs in zip(valid, probabilities, strict=True):
-                best = int(np.argmax(probs))
-                answers[index] = {
-                    "input": inputs[index],
-                    "label": predictor.classes[best],
-                    "score": round(float(probs[best]), 4),
-                    "frames": int(length),  # real frames read (a short clip is padded)
-                }
-        return answers
+    def predict(self, predictor, inputs: list[str]) -> list:
+        return runtime.answers(
+            inputs,
+            predictor.probabilities,
+            predictor.classes,
+            predictor.num_frames,
+            predictor.frame_shape,
+        )
 
     def figure(self, predictor: VideoPredictor, raw: str, answers: list[dict]) -> bytes | None:
         """The label over time: each class's probability after every frame, as PNG bytes.
@@ -427,7 +408,7 @@ class VideoApp(App):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        frames, length = video_data.load_video(
+        frames, length = runtime.load_video(
             raw, num_frames=predictor.num_frames, size=predictor.frame_shape
         )
         over_time = predictor.stream(frames, length)  # [length, classes]
@@ -504,4 +485,4 @@ class VideoApp(App):
         return "\n".join(lines)
 
     def summary(self, answer: dict) -> str:
-        return f"{answer['label']} ({answer['score']:.2f}, {answer['frames']} frames)"
+        return runtime.summary(answer)

@@ -24,6 +24,9 @@ default corpus):
 Every source returns ``Splits`` with the columns ``frames`` (uint8
 ``[n, 16, 64, 64, 3]``), ``label`` (int) and ``length`` (real frames before the
 zero padding of a short clip; 16 when the clip is long enough).
+
+Reading one video file (``load_video``, ``sample_frames``) is what predicting needs too,
+so it lives in the TensorFlow-free ``runtime.py``, with ``NUM_FRAMES`` and ``FRAME_SIZE``.
 """
 
 from __future__ import annotations
@@ -36,15 +39,13 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageDraw
 
+from apps.video.runtime import FRAME_SIZE, NUM_FRAMES, load_video, sample_frames
 from shared.data.cache import cached_splits
 from shared.data.overlap import cross_split_overlap
 from shared.data.sources import load_source, load_tfds
 from shared.data.splits import Splits, stratified_split
 from shared.errors import UserError
-from shared.preprocessing.image import resize_image
 
-NUM_FRAMES = 16
-FRAME_SIZE = 64
 CLASSES = (
     "move_left",
     "move_right",
@@ -90,7 +91,6 @@ _SPLIT_CODES = {
     "faster_motion": 5,
 }
 _SPRITE_PIXELS = 48  # sprites are drawn once at this size and scaled/rotated per frame
-_MAX_DECODED_FRAMES = 1024  # bounded memory for long videos (see load_video)
 
 
 def load_data(
@@ -576,83 +576,6 @@ def _render(params: dict, split: str, rng: np.random.Generator) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- real videos
-
-
-def sample_frames(
-    frames: np.ndarray,
-    num_frames: int = NUM_FRAMES,
-    size: tuple[int, int] = (FRAME_SIZE, FRAME_SIZE),
-) -> tuple[np.ndarray, int]:
-    """`num_frames` evenly spaced frames of ``[time, h, w, 3]``, resized, and the real count.
-
-    A clip shorter than `num_frames` keeps all its frames and is padded with black
-    frames at the end; the returned length says how many are real (for masking).
-    """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must have shape [time, height, width, 3], got {frames.shape}")
-    total = len(frames)
-    if total >= num_frames:
-        picked = np.linspace(0, total - 1, num_frames).round().astype(int)
-        length = num_frames
-    else:
-        picked = np.arange(total)
-        length = total
-    out = np.zeros((num_frames, *size, 3), np.uint8)
-    for slot, index in enumerate(picked):
-        out[slot] = resize_image(frames[index], size)
-    return out, length
-
-
-def load_video(
-    path: str | pathlib.Path,
-    num_frames: int = NUM_FRAMES,
-    size: tuple[int, int] = (FRAME_SIZE, FRAME_SIZE),
-) -> tuple[np.ndarray, int]:
-    """Decode a video file with PyAV: `num_frames` evenly spaced RGB frames and the real count.
-
-    Frames are scaled to ``size = (height, width)`` while decoding, whatever the
-    source size (odd sizes included). A long video is decimated on the fly so
-    memory stays bounded without trusting the container's frame count.
-
-    Raises:
-        UserError: the file is missing, empty, not a video, or has no frames.
-    """
-    import av
-
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not a video file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: empty file")
-    kept: list[np.ndarray] = []
-    stride, index = 1, 0
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UserError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                if index % stride == 0:
-                    kept.append(
-                        frame.to_ndarray(
-                            format="rgb24", width=size[1], height=size[0], interpolation="AREA"
-                        )
-                    )
-                    if len(kept) >= _MAX_DECODED_FRAMES:
-                        kept, stride = kept[::2], stride * 2
-                index += 1
-    except UserError:
-        raise
-    except (av.FFmpegError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not a readable video ({reason})") from error
-    if not kept:
-        raise UserError(f"{path}: video has no frames")
-    return sample_frames(np.stack(kept), num_frames, size)
 
 
 def _load_folder(root: pathlib.Path, seed: int, limit: int | None) -> Splits:

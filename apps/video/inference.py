@@ -1,4 +1,4 @@
-"""Export graphs and predictors: the full-clip model, the streaming step model, the SavedModel.
+"""Export graphs, the SavedModel and the Keras/SavedModel predictor.
 
 On device there are two ``.tflite`` models built from the same trained weights:
 
@@ -6,13 +6,14 @@ On device there are two ``.tflite`` models built from the same trained weights:
   ``length`` int32 ``[1]``) -> ``probabilities``;
 - ``step_<variant>.tflite``: one frame, the frame before it and the recurrent state ->
   ``probabilities``, ``next_state`` and ``next_previous_frame``. A camera feed calls it
-  once per frame (``shared.streaming.StreamingSession``, see ``stream_clip``) and has an
-  up-to-date answer after every frame.
+  once per frame (``shared.runtime.streaming.StreamingSession``, see ``stream_clip``)
+  and has an up-to-date answer after every frame.
+
+The LiteRT engine, which runs both without TensorFlow, is ``runtime.VideoRuntime``.
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import keras
@@ -21,11 +22,11 @@ import tensorflow as tf
 from keras import ops
 
 from apps.video.model import FrameFeatures, GlobalMotion
+from apps.video.runtime import CLASSES_FILE, read_classes, stream_clip
 from shared.app import Predictor
-from shared.runtime.litert import LiteRTModel
-from shared.streaming import StreamingSession
+from shared.runtime.streaming import StreamingSession
 
-CLASSES_FILE = "classes.json"
+__all__ = ["CLASSES_FILE", "stream_clip"]  # re-exported for the export and tests
 
 
 def state_size(model: keras.Model) -> int:
@@ -46,7 +47,7 @@ def build_step_model(model: keras.Model, batch_size: int | None = 1) -> keras.Mo
     Inputs: ``frame`` (uint8 ``[batch, h, w, 3]``), ``previous_frame`` (float32, the
     previous frame on the 0-255 scale; zeros before the first frame) and ``state``
     (float32 ``[batch, state_size]``, zeros at the start). Outputs: ``probabilities``,
-    ``next_state`` and ``next_previous_frame`` (the ``shared.streaming`` convention, so
+    ``next_state`` and ``next_previous_frame`` (the ``shared.runtime.streaming`` convention, so
     ``StreamingSession`` carries them). The layers and weights are the trained model's
     own, so stepping through a clip gives the full model's answer after every frame.
     """
@@ -156,29 +157,18 @@ def keras_step_callable(step_model: keras.Model):
     return call
 
 
-def stream_clip(session: StreamingSession, frames: np.ndarray, length: int) -> np.ndarray:
-    """Probabilities after each of the first `length` frames, from a fresh state.
-
-    Returns ``[length, classes]``: row t is what a camera feed would show after frame t.
-    """
-    session.reset()
-    return np.stack(
-        [session(np.asarray(frames[t], np.uint8)[None])["probabilities"][0] for t in range(length)]
-    )
-
-
 class VideoPredictor(Predictor):
-    """Clips (uint8 frames and lengths) -> class probabilities, through one engine.
+    """Clips (uint8 frames and lengths) -> class probabilities, through Keras or the
+    SavedModel (the LiteRT engine is ``runtime.VideoRuntime``).
 
-    The LiteRT engine classifies whole clips with ``model_<variant>.tflite`` and
-    streams with ``step_<variant>.tflite`` (``stream``).
+    The Keras engine also streams, frame by frame, through the step model built from
+    the trained weights (``stream``).
     """
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
         self.model_dir = pathlib.Path(model_dir)
-        self.variant = variant
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
-        self.classes = json.loads((self.model_dir / CLASSES_FILE).read_text(encoding="utf-8"))
+        self.engine = engine
+        self.classes = read_classes(self.model_dir)
         self._session: StreamingSession | None = None
         if engine == "keras":
             self.model = keras.saving.load_model(self.model_dir / "model.keras", safe_mode=True)
@@ -188,11 +178,8 @@ class VideoPredictor(Predictor):
             self.serve = self.loaded.signatures["serving_default"]
             spec = self.serve.structured_input_signature[1]["frames"]
             self.num_frames, *self.frame_shape = spec.shape[1:4]
-        elif engine == "litert":
-            self.runner = LiteRTModel(self.model_dir / f"model_{variant}.tflite", num_threads=1)
-            self.num_frames, *self.frame_shape = self.runner.input_shape("frames")[1:4]
         else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+            raise ValueError(f"engine must be keras or savedmodel, got {engine!r}")
         self.frame_shape = tuple(int(d) for d in self.frame_shape)
 
     def probabilities(
@@ -210,31 +197,19 @@ class VideoPredictor(Predictor):
             if self.engine == "keras":
                 out = self.model({"frames": clips, "length": clip_lengths}, training=False)
                 results.append(np.asarray(out))
-            elif self.engine == "savedmodel":
+            else:
                 out = self.serve(frames=tf.constant(clips), length=tf.constant(clip_lengths))
                 results.append(out["probabilities"].numpy())
-            else:
-                for clip, length in zip(clips, clip_lengths, strict=True):
-                    out = self.runner(frames=clip[None], length=np.array([length]))
-                    results.append(out["probabilities"])
         return np.concatenate(results).astype(np.float32)
 
     def session(self) -> StreamingSession:
-        """A frame-by-frame session over this engine's step model (LiteRT or Keras).
-
-        Call it with one uint8 frame ``[1, h, w, 3]``; it returns ``{"probabilities"}``
-        and carries the state to the next call (``reset()`` starts a new clip).
-        """
+        """A frame-by-frame session over the Keras step model (``VideoRuntime.session`` is
+        LiteRT's); the SavedModel engine does not stream."""
+        if self.engine != "keras":
+            raise ValueError("streaming runs on the keras or litert engine")
         if self._session is None:
-            if self.engine.startswith("litert"):
-                runner = LiteRTModel(self.model_dir / f"step_{self.variant}.tflite", num_threads=1)
-                shapes = {name: runner.input_shape(name) for name in ("previous_frame", "state")}
-                self._session = StreamingSession(runner, shapes, "frame")
-            elif self.engine == "keras":
-                step = keras_step_callable(build_step_model(self.model, batch_size=1))
-                self._session = StreamingSession(step, step_state_shapes(self.model), "frame")
-            else:
-                raise ValueError("streaming runs on the keras or litert engine")
+            step = keras_step_callable(build_step_model(self.model, batch_size=1))
+            self._session = StreamingSession(step, step_state_shapes(self.model), "frame")
         return self._session
 
     def stream(self, frames: np.ndarray, length: int) -> np.ndarray:

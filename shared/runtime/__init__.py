@@ -11,4 +11,8 @@ importing TensorFlow or Keras fails, and checks its answers equal the full stack
 - ``base``: ``Predictor`` (a model behind one engine) and ``Runtime`` (an app's LiteRT
   predictor, loaded from a model folder).
 - ``answers``: ``answer_each``, the check-each-input, answer-in-batch, put-back loop.
+- ``step_decoder``: greedy and beam decoding over an encoder and a decoder step, and those
+  as ``.tflite`` files (``LiteRTStepDecoder``): the host side of translation and captioning.
+- ``streaming``: ``StreamingSession`` and ``WindowedStream`` (step models and their
+  state on the host), ``window_starts``, and the event detector.
 """

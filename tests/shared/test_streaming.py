@@ -4,16 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from shared.streaming import (
+from shared.runtime.streaming import (
     Event,
     StreamingSession,
     WindowedStream,
-    context_window,
     detect_events,
     score_events,
     state_names,
     window_starts,
 )
+from shared.streaming import context_window
 
 
 def summing_step(audio, total):

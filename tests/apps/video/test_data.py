@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.video import data
+from apps.video import data, runtime
 from shared.data.cache import folder_is_complete
 from shared.data.overlap import assert_no_overlap, overlap_rows
 from shared.errors import UserError
@@ -232,7 +232,7 @@ def test_load_video_samples_evenly_and_resizes(tmp_path):
 
 
 def test_load_video_bounds_memory_on_long_videos(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_MAX_DECODED_FRAMES", 8)
+    monkeypatch.setattr(runtime, "_MAX_DECODED_FRAMES", 8)
     path = _write_mp4(tmp_path / "long.mp4", _ramp(40))
     frames, length = data.load_video(path, num_frames=4)
     read_index = frames[:, 32, 32, 0] / 6.0

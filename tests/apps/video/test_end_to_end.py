@@ -13,6 +13,7 @@ from apps import cli
 from apps.video import data
 from apps.video.app import VideoApp
 from apps.video.inference import VideoPredictor
+from apps.video.runtime import VideoRuntime
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +180,7 @@ def test_short_odd_clip_is_padded_and_streaming_matches(model_dir, tmp_path):
 
     pictures = [Image.fromarray(frame) for frame in clip]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=333, loop=0)
-    predictor = VideoPredictor(model_dir, "litert")
+    predictor = VideoRuntime(model_dir)
     [answer] = VideoApp().predict(predictor, [str(path)])
     assert answer["frames"] == 5
     frames, length = data.load_video(path)
@@ -193,7 +194,7 @@ def test_label_over_time_figure_draws_the_streamed_answer(model_dir, clips):
 
     from PIL import Image
 
-    predictor = VideoPredictor(model_dir, "litert")
+    predictor = VideoRuntime(model_dir)
     app = VideoApp()
     [answer] = app.predict(predictor, [str(clips["move_up"])])
     png = app.figure(predictor, str(clips["move_up"]), [answer])
@@ -230,7 +231,7 @@ def test_demo_sample_inputs_are_written_clips(model_dir, capsys):
     app = VideoApp()
     paths = app.sample_inputs
     assert all(path.endswith(".mp4") for path in paths)
-    answers = app.predict(VideoPredictor(model_dir, "litert"), list(paths))
+    answers = app.predict(VideoRuntime(model_dir), list(paths))
     assert all(isinstance(answer, dict) and answer["frames"] == 16 for answer in answers)
 
 
@@ -299,3 +300,45 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir, tmp_path):
     bad = tmp_path / "noise.mp4"
     bad.write_bytes(bytes(range(256)) * 4)
     check_cli_rejects("video", model_dir, str(bad))
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir, tmp_path):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported, and the answers are the full stack's (Keras)
+    within rounding; the label over time streams there too."""
+    from shared.runtime.isolation import run_without_tensorflow
+
+    (tmp_path / "notes.mp4").write_text("not a video at all\n")
+    paths = [*VideoApp().sample_inputs, str(tmp_path / "notes.mp4")]
+    code = f"""
+import json
+from apps import cli
+from apps.video.runtime import VideoRuntime, load_video
+runtime = VideoRuntime({str(model_dir)!r}, "fp32")
+answers = runtime.predict({paths!r})
+print(json.dumps([a if isinstance(a, dict) else "error: " + str(a) for a in answers]))
+print(json.dumps(runtime.stream(*load_video({paths[0]!r})).tolist()))
+status = cli.main(["predict", "video", *{paths!r}, "--model", {str(model_dir)!r}, "--json"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    answers, streamed = json.loads(lines[0]), np.array(json.loads(lines[1]))
+    from_cli, status = lines[2:-1], json.loads(lines[-1])
+    app = VideoApp()
+    expected = app.predict(app.load_predictor(model_dir, "keras"), paths)
+    assert len(answers) == len(expected)
+    for got, want in zip(answers, expected, strict=True):
+        if isinstance(want, Exception):
+            assert got == f"error: {want}"
+            continue
+        assert (got["input"], got["label"], got["frames"]) == (
+            want["input"],
+            want["label"],
+            want["frames"],
+        )
+        assert got["score"] == pytest.approx(want["score"], abs=2e-3)
+    keras_stream = app.load_predictor(model_dir, "keras").stream(*data.load_video(paths[0]))
+    np.testing.assert_allclose(streamed, keras_stream, atol=2e-3)
+    # The command line answers the valid files in order (the text file fails: status 2).
+    assert [json.loads(line) for line in from_cli] == [a for a in answers if isinstance(a, dict)]
+    assert status == {"status": 2}

@@ -17,7 +17,7 @@ from apps.video.inference import (
 from apps.video.model import FrameFeatures, LengthMask, PerFrame, build_model
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.runtime.litert import LiteRTModel
-from shared.streaming import StreamingSession
+from shared.runtime.streaming import StreamingSession
 from shared.testing import check_layer
 
 SMALL = dict(filters=(4, 8), frame_embedding_dim=8, units=6, dropout_rate=0.0)
