@@ -14,25 +14,21 @@ User errors end in one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
-import os
 import pathlib
 import sys
 
 from apps import registry
 from shared.errors import UserError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-USER_ERROR = 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake in one line."""
-
-    def error(self, message: str):
-        raise UserError(message)
+from shared.train_command import (
+    USER_ERROR,
+    Parser,
+    add_train_arguments,
+    import_tensorflow_quietly,
+    print_metrics_summary,
+    run_training,
+)
 
 
 def default_model_dir(app_name: str) -> pathlib.Path:
@@ -55,68 +51,19 @@ def require_model(app_name: str, model_dir: pathlib.Path) -> pathlib.Path:
 
 def command_list(args) -> int:
     for name in registry.names():
-        app = registry.get_app(name)
+        metrics = default_model_dir(name) / "metrics.json"
         trained = (
-            "trained" if (default_model_dir(name) / "metrics.json").is_file() else "not trained"
+            f"trained ({trained_preset(default_model_dir(name))})"
+            if metrics.is_file()
+            else "not trained"
         )
-        print(f"{name:16s} {app.pattern:50s} {trained}")
+        print(f"{name:16s} {trained:20s} {registry.describe(name)}")
     return 0
 
 
 def command_train(args) -> int:
-    from shared.config import resolve_config
-    from shared.data.sources import parse_source
-    from shared.workflow import train
-
-    app = registry.get_app(args.app)
-    config = resolve_config(app.config_class, args.preset, args.set)
-    source = parse_source(args.data)
-    out = pathlib.Path(args.out) if args.out else default_model_dir(app.name)
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds}: give 1 or more")
-    if args.seeds == 1:
-        metrics = train(app, config, source, out)
-    else:
-        from shared.workflow import train_seeds
-
-        metrics = train_seeds(app, config, source, out, args.seeds)
-    print_metrics_summary(app, metrics)
+    run_training(registry.get_app(args.app), args)
     return 0
-
-
-def print_metrics_summary(app, metrics: dict) -> None:
-    if not metrics:
-        return
-    key = app.metric
-    print(f"{app.name}: test {key} keras {metrics['metrics'].get(key):.4f}", end="")
-    for variant, scores in metrics["litert"].items():
-        print(
-            f" | litert {variant} {scores.get(key):.4f} "
-            f"({scores['size_bytes'] / 1e6:.2f} MB, {scores['latency_ms_p50']:.3f} ms)",
-            end="",
-        )
-    print()
-    figures = app.headline(metrics)
-    for name, entry in figures["held_out"].items():
-        value = entry["fp32"] if entry["fp32"] is not None else entry["keras"]
-        if not isinstance(value, int | float):
-            continue
-        print(f"{app.name}: held-out {name} ({entry['description']}): {key} {value:.4f}")
-    if figures["strongest"]:
-        entry = figures["baselines"][figures["strongest"]]
-        ratio = f", ours / it {entry['ratio']:.3f}" if entry["ratio"] is not None else ""
-        tuned = "not tuned" if entry["tuned_on"] == "not tuned" else f"tuned on {entry['tuned_on']}"
-        print(
-            f"{app.name}: strongest baseline {figures['strongest']} {key} {entry['value']:.4f} "
-            f"({tuned}{ratio})"
-        )
-    spread = metrics.get("spread") or {}
-    if spread.get("keras"):
-        keras_spread = spread["keras"]
-        print(
-            f"{app.name}: over seeds {spread['seeds']}: {key} mean {keras_spread['mean']:.4f}, "
-            f"{keras_spread['min']:.4f} to {keras_spread['max']:.4f}"
-        )
 
 
 def _load(app_name: str, model_dir: str | None):
@@ -188,7 +135,7 @@ def _read_text_files(app_name: str, inputs: list[str]) -> tuple[list[str], list]
     names. Returns the inputs to predict and, per input, None or the UserError that
     stops it.
     """
-    from shared.serve.catalog import INPUT_KINDS
+    from apps.serve.catalog import INPUT_KINDS
 
     texts, errors = list(inputs), [None] * len(inputs)
     if INPUT_KINDS.get(app_name, "text") != "text":
@@ -364,7 +311,7 @@ def command_bench(args) -> int:
     cell-comparison block instead.
     """
     if args.cells is not None:
-        from shared.bench import cells_main
+        from apps.bench import cells_main
 
         out = pathlib.Path(args.out).with_name("cells.json")
         models = pathlib.Path(args.models) / "cells"
@@ -372,7 +319,7 @@ def command_bench(args) -> int:
         return cells_main(
             args.apps, cells, out, pathlib.Path(args.readme), args.quick, models=models
         )
-    from shared.bench import main as bench_main
+    from apps.bench import main as bench_main
 
     if args.train_missing:
         train_missing(args.apps or registry.names(), pathlib.Path(args.models))
@@ -417,7 +364,7 @@ def command_lab(args) -> int:
 
 def command_serve(args) -> int:
     """Web page and REST API (TensorFlow Serving shape) over the exported models."""
-    from shared.serve import main as serve
+    from apps.serve import main as serve
 
     return serve(
         args.host,
@@ -439,16 +386,7 @@ def make_parser() -> Parser:
 
     train = commands.add_parser("train", help="train, export and evaluate an app")
     train.add_argument("app")
-    train.add_argument("--preset", default="default", help="quick | demo | default")
-    train.add_argument("--data", default=None, help="default | tfds:NAME | a file or folder")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    train.add_argument("--out", default=None, help="output folder (default saved_models/APP)")
-    train.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        help="train N runs (seed, seed+1, ...; same split) and record their mean and range",
-    )
+    add_train_arguments(train)
 
     evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
     evaluate.add_argument("app")
@@ -567,38 +505,14 @@ COMMANDS = {
 }
 
 
-def import_tensorflow_quietly(command: str = "rnnapps") -> None:
-    """Import TensorFlow with its C++ start-up chatter (CUDA probing) kept off stderr.
-
-    Those lines come from native code before any Python logging setting applies,
-    so the only way to keep a user's terminal to our own lines is to point file
-    descriptor 2 elsewhere for the import. Python exceptions still surface.
-    """
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        try:
-            import tensorflow as tf
-        except ImportError:
-            raise UserError(
-                f"{command}: needs TensorFlow, which the runtime-only install leaves out "
-                '(pip install "rnn-apps[train]"); predict with the LiteRT engine does not'
-            ) from None
-
-        tf.config.list_physical_devices("GPU")  # the CUDA probe logs once, here
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         if getattr(args, "app", None) is not None:
             registry.check_name(args.app)  # unknown app: fail before loading TensorFlow
-        if not (args.command == "predict" and _runtime_class(args) is not None):
+        if args.command != "list" and not (
+            args.command == "predict" and _runtime_class(args) is not None
+        ):
             import_tensorflow_quietly(f"rnnapps {args.command}")  # LiteRT answers without it
         return COMMANDS[args.command](args)
     except UserError as error:

@@ -67,3 +67,16 @@ def test_answer_each_calls_nothing_when_every_input_is_bad_and_refuses_a_short_a
     assert [str(a) for a in answers] == ["'x': bad", "'y': bad"]
     with pytest.raises(ValueError, match="1 answers for 2 inputs"):
         answer_each(["a", "b"], str, lambda raws, prepared: [{}])
+
+
+def test_list_names_every_app_without_tensorflow():
+    code = """
+from apps import cli, registry
+status = cli.main(["list"])
+print("status", status)
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    assert lines[-1] == "status 0"
+    assert [line.split()[0] for line in lines[:-1]] == registry.names()
+    for line in lines[:-1]:
+        assert "trained" in line and len(line.split()) > 3  # a description follows the status

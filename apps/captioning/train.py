@@ -1,8 +1,16 @@
-"""``python -m apps.captioning.train [flags]`` is ``rnnapps train captioning [flags]``."""
+"""``python -m apps.captioning.train [flags]``: train, export and evaluate the captioning app
+(the flags of ``rnnapps train captioning``), without the suite's command line."""
 
 import sys
 
-from apps.cli import main
+from shared.train_command import main
+
+
+def make_app():
+    from apps.captioning.app import CaptioningApp  # after the flags are read: TensorFlow loads here
+
+    return CaptioningApp()
+
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "captioning", *sys.argv[1:]]))
+    sys.exit(main(make_app, sys.argv[1:]))

@@ -1,8 +1,16 @@
-"""``python -m apps.speech.train [flags]`` is ``rnnapps train speech [flags]``."""
+"""``python -m apps.speech.train [flags]``: train, export and evaluate the speech app
+(the flags of ``rnnapps train speech``), without the suite's command line."""
 
 import sys
 
-from apps.cli import main
+from shared.train_command import main
+
+
+def make_app():
+    from apps.speech.app import SpeechApp  # after the flags are read: TensorFlow loads here
+
+    return SpeechApp()
+
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "speech", *sys.argv[1:]]))
+    sys.exit(main(make_app, sys.argv[1:]))

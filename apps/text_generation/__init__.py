@@ -1,1 +1,2 @@
-"""Text generation: a character-level recurrent language model with controllable sampling."""
+"""Text generation: a recurrent language model over characters or subword pieces (the default),
+with controllable sampling."""

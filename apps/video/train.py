@@ -1,8 +1,16 @@
-"""``python -m apps.video.train [flags]`` is ``rnnapps train video [flags]``."""
+"""``python -m apps.video.train [flags]``: train, export and evaluate the video app
+(the flags of ``rnnapps train video``), without the suite's command line."""
 
 import sys
 
-from apps.cli import main
+from shared.train_command import main
+
+
+def make_app():
+    from apps.video.app import VideoApp  # after the flags are read: TensorFlow loads here
+
+    return VideoApp()
+
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "video", *sys.argv[1:]]))
+    sys.exit(main(make_app, sys.argv[1:]))

@@ -21,8 +21,8 @@ import time
 import pytest
 
 from apps import registry
-from shared.serve.server import Settings
-from shared.serve.testing import quick_model, request, running_server
+from apps.serve.server import Settings
+from apps.serve.testing import quick_model, request, running_server
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from apps.serve.catalog import FILE_KINDS, ApiError, ServedApp
+from apps.serve.figures import figure_png
+from apps.serve.payload import Instance, PredictRequest
 from shared.errors import UserError
-from shared.serve.catalog import FILE_KINDS, ApiError, ServedApp
-from shared.serve.figures import figure_png
-from shared.serve.payload import Instance, PredictRequest
 
 # File signatures -> the suffix the decoders expect; anything else keeps the kind's default.
 _SIGNATURES = (

@@ -8,12 +8,11 @@ import keras
 import numpy as np
 import pytest
 
-from apps import cli, registry
+from apps import bench, cli, registry
 from apps.speech import data as speech_data
 from apps.speech import model as speech_model
 from apps.text_generation import model as text_model
 from apps.video import model as video_model
-from shared import bench
 from shared.app import QualityTarget
 from shared.config import resolve_config
 from shared.export import convert_to_tflite

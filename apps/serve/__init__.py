@@ -1,6 +1,6 @@
 """``rnnapps serve``: a local web page and a TensorFlow Serving-shaped REST API for every app.
 
-    from shared.serve import main
+    from apps.serve import main
     main("127.0.0.1", 8000, pathlib.Path("saved_models"), "litert")
 
 The page has a tab per app; the API answers ``POST /v1/models/<app>:predict`` with
@@ -13,9 +13,9 @@ from __future__ import annotations
 import pathlib
 import sys
 
+from apps.serve.catalog import Catalog
+from apps.serve.server import ServeServer, Settings
 from shared.errors import UserError
-from shared.serve.catalog import Catalog
-from shared.serve.server import ServeServer, Settings
 
 __all__ = ["Catalog", "ServeServer", "Settings", "create_server", "main"]
 
@@ -51,7 +51,7 @@ def main(
         registry: ``names()`` and ``get_app(name)``; the CLI passes ``apps.registry``.
         settings: body size, time limit and socket timeout.
     """
-    if registry is None:  # `python -m shared.serve`: the one place shared/ reaches for apps/
+    if registry is None:  # `python -m apps.serve`: the one place shared/ reaches for apps/
         from apps import registry
     catalog = Catalog(registry, pathlib.Path(models), engine, variant)
 

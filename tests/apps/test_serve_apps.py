@@ -11,8 +11,8 @@ import pathlib
 import pytest
 
 from apps import registry
-from shared.serve.server import Settings
-from shared.serve.testing import quick_model, request, running_server
+from apps.serve.server import Settings
+from apps.serve.testing import quick_model, request, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.serve.catalog import OPTIONS, Catalog
-from shared.serve.payload import MAX_INSTANCES
+from apps.serve.catalog import OPTIONS, Catalog
+from apps.serve.payload import MAX_INSTANCES
 
 
 def _error(description: str) -> dict:

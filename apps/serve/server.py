@@ -28,10 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.serve import runner
-from shared.serve.catalog import ApiError, Catalog
-from shared.serve.openapi import openapi
-from shared.serve.payload import parse_predict
+from apps.serve import runner
+from apps.serve.catalog import ApiError, Catalog
+from apps.serve.openapi import openapi
+from apps.serve.payload import parse_predict
 
 STATIC_FOLDER = pathlib.Path(__file__).parent / "static"
 STATIC_FILES = {  # request path -> (file, content type); nothing else is ever read from disk

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.serve.catalog import ServedApp
+from apps.serve.catalog import ServedApp
 
 # pyplot keeps global state; apps' save_attention use it, so one figure at a time.
 PYPLOT_LOCK = threading.Lock()

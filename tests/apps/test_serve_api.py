@@ -15,10 +15,10 @@ import time
 import pytest
 
 from apps import registry
+from apps.serve.payload import MAX_INSTANCES
+from apps.serve.server import Settings
+from apps.serve.testing import Registry, quick_model, request, running_server
 from shared.errors import UserError
-from shared.serve.payload import MAX_INSTANCES
-from shared.serve.server import Settings
-from shared.serve.testing import Registry, quick_model, request, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -428,7 +428,7 @@ def test_requests_in_parallel_are_all_answered(server):
 
 
 def test_main_refuses_an_engine_or_folder_it_does_not_know(tmp_path):
-    from shared.serve import main
+    from apps.serve import main
 
     with pytest.raises(UserError, match="--engine"):
         main("127.0.0.1", 0, tmp_path, "onnx", registry=Registry({}))

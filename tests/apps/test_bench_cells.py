@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared import bench
+from apps import bench
 from shared.errors import UserError
 
 RESULTS = {

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-from shared.serve.catalog import FILE_KINDS, ApiError, ServedApp
+from apps.serve.catalog import FILE_KINDS, ApiError, ServedApp
 
 MAX_INSTANCES = 32
 MAX_TEXT_CHARACTERS = 100_000  # each app has its own, smaller limit; this bounds the work first

@@ -1,6 +1,6 @@
 """Test helpers for the server: a running server on a free loopback port, quick-trained models.
 
-Shared by tests/shared/test_serve_*.py and tests/browser/.
+Shared by tests/apps/test_serve_*.py and tests/browser/.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.serve.catalog import Catalog
-from shared.serve.server import ServeServer, Settings
+from apps.serve.catalog import Catalog
+from apps.serve.server import ServeServer, Settings
 
 
 class Registry:

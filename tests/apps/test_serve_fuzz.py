@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps import registry
-from shared.serve.server import Settings
-from shared.serve.testing import Registry, quick_model, request, running_server
+from apps.serve.server import Settings
+from apps.serve.testing import Registry, quick_model, request, running_server
 
 pytestmark = pytest.mark.slow
 
