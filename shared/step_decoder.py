@@ -1,14 +1,17 @@
-"""An attentive RNN decoder exported as an encoder and a one-step decoder, run on any engine.
+"""An attentive RNN decoder exported as an encoder and a one-step decoder: its graphs, and
+the Keras and SavedModel engines.
 
 Every app that writes tokens one at a time with attention (a translator, a captioner) exports
-the same pair of graphs and drives them the same way; this module is that common part.
+the same pair of graphs and drives them the same way; this module is the TensorFlow side of
+that common part. The host loop (greedy and beam decoding, the LiteRT engine, the reserved
+token ids) is ``shared.runtime.step_decoder``, which needs no TensorFlow.
 
 - ``decoder_step_inputs`` and ``decoder_step_outputs`` build one step of the trained decoder
   inside a Keras graph; ``decode_step_signature``, ``pack_states`` and
   ``packed_step_outputs`` give it the SavedModel's packed-state signature.
 - ``graph_greedy_decode`` is the greedy loop inside a SavedModel (``tf.while_loop``).
 - ``StepDecoderPredictor`` runs the encoder once and loops the step model on the host
-  (greedy or beam search, ``shared.decoding``) over Keras, the SavedModel or LiteRT.
+  (``shared.runtime.step_decoder.StepDecoder``) over Keras or the SavedModel.
 
 The graphs' contract, which the apps' ``build_inference_models`` and serving modules follow:
 
@@ -19,12 +22,9 @@ The graphs' contract, which the apps' ``build_inference_models`` and serving mod
   ``new_<state>`` and ``attention``. SavedModel signature ``decode_step``: ``previous_token``,
   the packed ``state`` and the context arrays -> ``logits``, ``state`` and ``attention``.
 
-On the host a decoder state is a dict: ``"states"`` (the recurrent states, in
-``state_names`` order) and the context arrays keyed by the step model's input names.
-
 Example:
 
-    predictor = StepDecoderPredictor(model_dir, "litert", "fp32", names, build, "image",
+    predictor = StepDecoderPredictor(model_dir, "keras", "fp32", names, build, "image",
                                      context_names=("regions",))
     state = predictor.encode_inputs(images)
     hypotheses = predictor.decode(state, max_length=24, beam_width=3)
@@ -40,29 +40,23 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from shared.app import Predictor
-from shared.decoding import Hypothesis, State, beam_search, greedy_decode, map_state
-from shared.runtime.litert import LiteRTModel
-from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
+from shared.preprocessing.text_units import PAD_ID
+from shared.runtime.base import Predictor
 
-START, END = "<start>", "<end>"
-RESERVED = (START, END)
-START_ID, END_ID = 2, 3  # the reserved tokens follow pad (0) and unknown (1)
-BANNED_IDS = (PAD_ID, START_ID)  # never written by the decoder
-
-STATES = "states"  # the key of the recurrent states in a host decoder state
-
-
-def teacher_forcing(tokenizer: UnitTokenizer, texts: Sequence[str]) -> tuple:
-    """Decoder inputs (start + text) and targets (text + end), [n, max_length + 1]."""
-    length = tokenizer.max_length + 1
-    inputs = np.zeros((len(texts), length), dtype=np.int32)
-    outputs = np.zeros((len(texts), length), dtype=np.int32)
-    for row, text in enumerate(texts):
-        ids = tokenizer.ids(text)[: tokenizer.max_length]
-        inputs[row, : len(ids) + 1] = [START_ID, *ids]
-        outputs[row, : len(ids) + 1] = [*ids, END_ID]
-    return inputs, outputs
+# RESERVED, teacher_forced_probabilities, teacher_forcing and written_length: still imported
+# from here by the captioning app until it answers through its runtime.
+from shared.runtime.step_decoder import (  # noqa: F401
+    BANNED_IDS,
+    END_ID,
+    RESERVED,
+    START_ID,
+    STATES,
+    LiteRTStepDecoder,
+    StepDecoder,
+    teacher_forced_probabilities,
+    teacher_forcing,
+    written_length,
+)
 
 
 def decoder_step_inputs(
@@ -212,50 +206,21 @@ def graph_greedy_decode(
     return token_ids, weights
 
 
-def written_length(token_ids: Sequence[int]) -> int:
-    """How many tokens a graph-decoded row wrote before its end token (or padding)."""
-    return next((i for i, t in enumerate(token_ids) if t in (END_ID, PAD_ID)), len(token_ids))
+class StepDecoderPredictor(StepDecoder, Predictor):
+    """An exported encoder and decoder step behind Keras or the SavedModel, decoded on the host.
 
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Log-probabilities over the last axis, in float64."""
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def teacher_forced_probabilities(logits: np.ndarray, decoder_outputs: np.ndarray) -> np.ndarray:
-    """Next-token probabilities [n, time, vocabulary], 0 after each reference's end token."""
-    probabilities = np.exp(log_softmax(logits))
-    ended = decoder_outputs == END_ID
-    real = np.cumsum(ended, axis=1) - ended == 0
-    return (probabilities * real[..., None]).astype(np.float32)
-
-
-def _row(state: State, row: int) -> State:
-    """The decoder state of one input, as a batch of 1."""
-
-    def take(array: np.ndarray) -> np.ndarray:
-        return array[row : row + 1]
-
-    return map_state(take, state)
-
-
-class StepDecoderPredictor(Predictor):
-    """An exported encoder and decoder step behind one engine, decoded on the host.
-
-    ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host;
-    ``savedmodel`` does the same over its ``encode`` / ``decode_step`` signatures. The .tflite
-    models have a batch of 1, so they are called once per row.
+    ``keras`` runs the encoder once and loops the decoder step on the host; ``savedmodel``
+    does the same over its ``encode`` / ``decode_step`` signatures. (``litert`` runs
+    ``shared.runtime.step_decoder.LiteRTStepDecoder``, kept here until every app answers
+    through its TensorFlow-free runtime.)
 
     Args:
-        model_dir: holds ``model.keras``, ``saved_model/`` and
-            ``{encoder,decoder_step}_<variant>.tflite``.
-        engine: ``keras``, ``savedmodel`` or ``litert``.
-        variant: the .tflite variant (``fp32``, ``fp16``, ``int8``).
+        model_dir: holds ``model.keras`` and ``saved_model/``.
+        engine: ``keras`` or ``savedmodel`` (or ``litert``, see above).
+        variant: the .tflite variant (``fp32``, ``fp16``, ``int8``) of ``litert``.
         state_names: the recurrent states' names (``shared.layers.state_names(cell)``).
         build_inference_models: trained model -> (encoder, decoder step), for ``keras``.
-        encoder_input: the encoder's input name (of the .tflite and ``encode`` signature).
+        encoder_input: the encoder's input name (of the ``encode`` signature).
         context_names: the encoder outputs the step model takes as inputs.
     """
 
@@ -287,10 +252,13 @@ class StepDecoderPredictor(Predictor):
             self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
             self.signatures = self.loaded.signatures
         elif engine == "litert":
-            self.encoder = LiteRTModel(model_dir / f"encoder_{variant}.tflite", num_threads=1)
-            self.step_model = LiteRTModel(
-                model_dir / f"decoder_step_{variant}.tflite", num_threads=1
+            self._litert = LiteRTStepDecoder(
+                model_dir / f"encoder_{variant}.tflite",
+                model_dir / f"decoder_step_{variant}.tflite",
+                encoder_input,
+                context_names,
             )
+            self.names = self._litert.names
         else:
             raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
 
@@ -311,15 +279,8 @@ class StepDecoderPredictor(Predictor):
             out = {k: v.numpy() for k, v in self.signatures["encode"](**signature_inputs).items()}
             states = np.split(out["state"], len(self.names), axis=-1)
         else:
-            rows = [self.encoder(**{self.encoder_input: row[None]}) for row in inputs]
-            out = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-            states = [out[name] for name in self.names]
+            return self._litert.encode_inputs(inputs)
         return {name: out[name] for name in self.context_names} | {STATES: states}
-
-    def step(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, dict, np.ndarray]:
-        """One decoder step for every row: (log-probabilities, new state, attention)."""
-        logits, new_states, attention = self.step_logits(tokens, state)
-        return log_softmax(logits), state | {STATES: new_states}, attention
 
     def step_logits(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, list, np.ndarray]:
         """One decoder step for every row: (logits, new recurrent states, attention)."""
@@ -344,52 +305,4 @@ class StepDecoderPredictor(Predictor):
             )
             new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
             return out["logits"].numpy(), new_states, out["attention"].numpy()
-        rows = []
-        for row in range(len(tokens)):  # the .tflite has a batch of 1
-            rows.append(
-                self.step_model(
-                    previous_token=tokens[row : row + 1],
-                    **{name: value[row : row + 1] for name, value in context.items()},
-                    **{n: s[row : row + 1] for n, s in zip(self.names, state[STATES], strict=True)},
-                )
-            )
-        logits = np.concatenate([r["logits"] for r in rows])
-        new_states = [np.concatenate([r[f"new_{n}"] for r in rows]) for n in self.names]
-        return logits, new_states, np.concatenate([r["attention"] for r in rows])
-
-    def decode(
-        self, state: dict, max_length: int, beam_width: int = 1, length_penalty: float = 0.6
-    ) -> list[Hypothesis]:
-        """Greedy (`beam_width` 1) or beam-search output of every row of `state`, best only."""
-        rows = len(state[STATES][0])
-        if beam_width == 1:
-            return greedy_decode(
-                self.step,
-                state,
-                np.full(rows, START_ID),
-                END_ID,
-                max_length,
-                banned_tokens=BANNED_IDS,
-            )
-        return [
-            beam_search(
-                self.step,
-                _row(state, row),
-                START_ID,
-                END_ID,
-                max_length,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-                banned_tokens=BANNED_IDS,
-            )[0]
-            for row in range(rows)
-        ]
-
-    def stepped_logits_from(self, state: dict, decoder_inputs: np.ndarray) -> np.ndarray:
-        """Logits [n, time, vocabulary] from the step model fed `decoder_inputs` one by one."""
-        steps = []
-        for position in range(decoder_inputs.shape[1]):
-            step_logits, new_states, _ = self.step_logits(decoder_inputs[:, position], state)
-            state = state | {STATES: new_states}
-            steps.append(step_logits)
-        return np.stack(steps, axis=1)
+        return self._litert.step_logits(tokens, state)

@@ -9,26 +9,19 @@ import numpy as np
 import tensorflow as tf
 
 from apps.translation import data as translation_data
+from apps.translation import runtime
 from apps.translation.config import TranslationConfig
-from apps.translation.inference import (
-    RESERVED,
-    VOCABULARY_FILE,
-    Tokenizers,
-    TranslationPredictor,
-    TranslationServing,
-    litert_models,
-)
+from apps.translation.inference import TranslationPredictor, TranslationServing, litert_models
 from apps.translation.model import build_model
+from apps.translation.runtime import VOCABULARY_FILE, Tokenizers
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
-from shared.errors import UserError
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
-from shared.preprocessing.text_units import OOV_ID, UnitTokenizer, build_unit_vocabulary
-from shared.step_decoder import END_ID, START_ID
+from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
+from shared.runtime.step_decoder import RESERVED
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
-MAX_INPUT_CHARACTERS = 2_000
 LATENCY_SOURCE_UNITS = 10  # the issue's benchmark: a greedy translation of a 10-token input
 # The nearest-neighbour baseline picks its longest character n-gram on this many validation
 # pairs, a fixed subset: every length tried is a pass over all training sources.
@@ -175,8 +168,10 @@ class TranslationApp(App):
             sidecars={VOCABULARY_FILE: tokenizers.to_json()},
         )
 
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> TranslationPredictor:
-        return TranslationPredictor(model_dir, engine, variant)
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> runtime.Translator:
+        if engine == "litert":
+            return runtime.TranslationRuntime(model_dir, variant)
+        return TranslationPredictor(model_dir, engine)
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -390,7 +385,7 @@ class TranslationApp(App):
         device = (
             predictor
             if predictor.engine == f"litert-{variant}"
-            else TranslationPredictor(model_dir, "litert", variant)
+            else runtime.TranslationRuntime(model_dir, variant)
         )
         text = self.latency_text(splits, device.tokenizers.source)
         for _ in range(5):
@@ -421,25 +416,7 @@ class TranslationApp(App):
 
     def check_input(self, text: str, tokenizer: UnitTokenizer) -> str:
         """The text to translate, or a UserError naming what is wrong with it."""
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UserError(f"{shown!r}: not valid UTF-8 text") from None
-        if not text.strip():
-            raise UserError(f"{shown!r}: empty text")
-        if len(text) > MAX_INPUT_CHARACTERS:
-            raise UserError(
-                f"{shown!r}: {len(text):,} characters, more than the "
-                f"{MAX_INPUT_CHARACTERS:,} allowed"
-            )
-        units = len(tokenizer.units(text))
-        if units > tokenizer.max_length:
-            raise UserError(
-                f"{shown!r}: {units} tokens, more than the {tokenizer.max_length} "
-                "this model reads (max_source_length)"
-            )
-        return text
+        return runtime.check_text(text, tokenizer)
 
     def predict(
         self,
@@ -448,44 +425,12 @@ class TranslationApp(App):
         beam_width: int | None = None,
         length_penalty: float | None = None,
     ) -> list:
-        """One ``{"input", "translation"}`` per good input, a UserError per bad one.
-
-        Decodes with beam search of the model's configured width (greedy when it is 1), or
-        `beam_width` / `length_penalty` when given. Source words the model has never seen are
-        listed under ``unknown_words`` (they are read as "unknown", never a crash).
-        """
-        config = predictor.config
-        beam_width = config.beam_width if beam_width is None else beam_width
-        length_penalty = config.length_penalty if length_penalty is None else length_penalty
-        answers: list = []
-        valid: list[tuple[int, str]] = []
-        tokenizer = predictor.tokenizers.source
-        for index, raw in enumerate(inputs):
-            try:
-                valid.append((index, self.check_input(raw, tokenizer)))
-                answers.append(None)
-            except UserError as error:
-                answers.append(error)
-        if valid:
-            translations = predictor.translate(
-                [text for _, text in valid], beam_width=beam_width, length_penalty=length_penalty
-            )
-            for (index, text), translation in zip(valid, translations, strict=True):
-                answer = {"input": inputs[index], "translation": translation.text}
-                unknown = [
-                    unit
-                    for unit, unit_id in zip(
-                        tokenizer.units(text), tokenizer.ids(text), strict=True
-                    )
-                    if unit_id == OOV_ID
-                ]
-                if unknown:
-                    answer["unknown_words"] = unknown
-                answers[index] = answer
-        return answers
+        """One ``{"input", "translation"}`` per good input, a UserError per bad one
+        (``apps.translation.runtime.answers``, the same for every engine)."""
+        return runtime.answers(inputs, predictor, beam_width, length_penalty)
 
     def summary(self, answer: dict) -> str:
-        return answer["translation"]
+        return runtime.summary(answer)
 
     def save_attention(
         self, predictor, text: str, path: str | pathlib.Path, beam_width: int | None = None
@@ -524,6 +469,3 @@ class TranslationApp(App):
         figure.savefig(path, dpi=120)
         plt.close(figure)
         return path
-
-
-__all__ = ["END_ID", "START_ID", "TranslationApp"]

@@ -6,17 +6,16 @@
   ``tokenize`` serve the parity and tokenizer checks.
 - LiteRT: ``encoder_<variant>.tflite`` (source ids [1, max_source_length] -> encoder outputs and
   the decoder's initial state) and ``decoder_step_<variant>.tflite`` (previous token, state,
-  encoder outputs, source mask -> logits, new state, attention weights), driven by
-  ``shared.decoding`` on the host.
+  encoder outputs, source mask -> logits, new state, attention weights), built here
+  (``litert_models``) and run on the host by ``apps.translation.runtime``, without TensorFlow.
+- ``TranslationPredictor``: the Keras and SavedModel engines.
 
 Only the text side is here: ``shared.step_decoder`` holds what any attentive step decoder
-needs (its step graph, greedy loop in the graph, and host predictor).
+needs (its step graph, greedy loop in the graph, and Keras / SavedModel predictor).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import pathlib
 
 import keras
@@ -24,12 +23,19 @@ import numpy as np
 import tensorflow as tf
 
 from apps.translation.config import TranslationConfig
+from apps.translation.runtime import (
+    CONTEXT_NAMES,
+    SOURCE_INPUT,
+    VOCABULARY_FILE,
+    Tokenizers,
+    Translation,
+    Translator,
+)
 from shared.config import load_config
-from shared.decoding import Hypothesis
 from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.layers.unit_vectorizer import UnitVectorizer
-from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
+from shared.preprocessing.text_units import PAD_ID
 from shared.step_decoder import (
     RESERVED,
     StepDecoderPredictor,
@@ -40,38 +46,8 @@ from shared.step_decoder import (
     graph_greedy_decode,
     pack_states,
     packed_step_outputs,
-    teacher_forced_probabilities,
-    teacher_forcing,
     written_length,
 )
-
-VOCABULARY_FILE = "vocabulary.json"
-
-
-@dataclasses.dataclass
-class Tokenizers:
-    """The source tokenizer (lower-cased, the model reads it) and the target one (marked)."""
-
-    source: UnitTokenizer
-    target: UnitTokenizer
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "source": json.loads(self.source.to_json()),
-                "target": json.loads(self.target.to_json()),
-            },
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def load(cls, path: str | pathlib.Path) -> Tokenizers:
-        payload = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-        return cls(UnitTokenizer(**payload["source"]), UnitTokenizer(**payload["target"]))
-
-    def teacher_forcing(self, targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Decoder inputs (start + target) and outputs (target + end), [n, max_length + 1]."""
-        return teacher_forcing(self.target, targets)
 
 
 def build_inference_models(
@@ -226,37 +202,29 @@ def litert_models(model: keras.Model, config: TranslationConfig) -> dict[str, ke
     return {"encoder": encoder, "decoder_step": step}
 
 
-@dataclasses.dataclass
-class Translation:
-    """One answer: the text, its target token ids, the source units and the attention map."""
+class TranslationPredictor(Translator, StepDecoderPredictor):
+    """Raw English texts -> translations, through Keras or the SavedModel (the LiteRT engine is
+    ``apps.translation.runtime.TranslationRuntime``, without TensorFlow).
 
-    text: str
-    token_ids: list[int]
-    source_units: list[str]
-    attention: np.ndarray | None  # [target tokens, source units]
-    log_prob: float | None = None
-
-
-class TranslationPredictor(StepDecoderPredictor):
-    """Raw English texts -> translations, through one engine.
-
-    ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host
-    (greedy or beam search); ``savedmodel`` runs greedy decoding inside its ``translate``
-    signature and beam search over its ``encode`` / ``decode_step`` signatures.
+    ``keras`` runs the encoder once and loops the decoder step on the host (greedy or beam
+    search); ``savedmodel`` runs greedy decoding inside its ``translate`` signature and beam
+    search over its ``encode`` / ``decode_step`` signatures.
     """
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
+        if engine not in ("keras", "savedmodel"):
+            raise ValueError(f"engine must be keras or savedmodel here, got {engine!r}")
         model_dir = pathlib.Path(model_dir)
         self.config = load_config(TranslationConfig, model_dir / "config.json")
         self.tokenizers = Tokenizers.load(model_dir / VOCABULARY_FILE)
         super().__init__(
             model_dir,
             engine,
-            variant,
+            "fp32",
             state_names(self.config.cell),
             lambda model: build_inference_models(model, self.config),
-            encoder_input="source_ids",
-            context_names=("encoder_outputs",),
+            encoder_input=SOURCE_INPUT,
+            context_names=CONTEXT_NAMES,
         )
 
     @classmethod
@@ -274,7 +242,7 @@ class TranslationPredictor(StepDecoderPredictor):
         predictor.config, predictor.tokenizers = config, tokenizers
         predictor.engine = "keras"
         predictor.names = list(state_names(config.cell))
-        predictor.encoder_input, predictor.context_names = "source_ids", ("encoder_outputs",)
+        predictor.encoder_input, predictor.context_names = SOURCE_INPUT, CONTEXT_NAMES
         predictor.model = model
         encoder, step = build_inference_models(model, config)
         predictor._keras_encoder = tf.function(encoder, reduce_retracing=True)
@@ -282,80 +250,34 @@ class TranslationPredictor(StepDecoderPredictor):
         predictor._keras_step_input_names = [tensor.name for tensor in step.inputs]
         return predictor
 
-    def encode(self, texts: list[str]) -> dict:
-        """Decoder inputs for each text: encoder outputs, source mask, initial states."""
-        source_ids = self.tokenizers.source.encode(texts)
-        # The mask is computed here, not taken from the encoder: the step model's own input.
-        mask = (source_ids != PAD_ID).astype(np.float32)
-        state = self.encode_inputs(source_ids, {"text": tf.constant(texts)})
-        return state | {"source_mask": mask}
+    def encode_sources(self, texts: list[str], source_ids: np.ndarray) -> dict:
+        # The SavedModel's ``encode`` signature tokenises the raw text itself.
+        return self.encode_inputs(source_ids, {"text": tf.constant(texts)})
 
-    # -- whole answers -----------------------------------------------------------------------
-
-    def translate(
-        self,
-        texts: list[str],
-        beam_width: int = 1,
-        length_penalty: float = 0.6,
-        batch_size: int = 256,
+    def translate_batch(
+        self, texts: list[str], beam_width: int, length_penalty: float
     ) -> list[Translation]:
-        """Greedy (`beam_width` 1) or beam-search translations of `texts`."""
-        results: list[Translation] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = list(texts[start : start + batch_size])
-            if self.engine == "savedmodel" and beam_width == 1:
-                results += self._savedmodel_greedy(chunk)
-                continue
-            hypotheses = self.decode(
-                self.encode(chunk), self.config.max_target_length, beam_width, length_penalty
-            )
-            results += [self._answer(t, h) for t, h in zip(chunk, hypotheses, strict=True)]
-        return results
-
-    def _answer(self, text: str, hypothesis: Hypothesis) -> Translation:
-        units = self.tokenizers.source.units(text)[: self.config.max_source_length]
-        attention = hypothesis.attention
-        if attention is not None:
-            attention = attention[:, : len(units)]
-        return Translation(
-            self.tokenizers.target.decode(hypothesis.tokens),
-            hypothesis.tokens,
-            units,
-            attention,
-            hypothesis.log_prob,
-        )
-
-    def _savedmodel_greedy(self, texts: list[str]) -> list[Translation]:
+        if self.engine != "savedmodel" or beam_width != 1:
+            return super().translate_batch(texts, beam_width, length_penalty)
         out = self.signatures["translate"](text=tf.constant(texts))
         answers = []
         for row, text in enumerate(texts):
             ids = out["token_ids"][row].numpy().tolist()
             length = written_length(ids)
-            units = self.tokenizers.source.units(text)[: self.config.max_source_length]
             answers.append(
-                Translation(
+                self.translation(
+                    text,
                     out["translation"][row].numpy().decode("utf-8"),
                     ids[:length],
-                    units,
-                    out["attention"][row].numpy()[:length, : len(units)],
+                    out["attention"][row].numpy()[:length],
                 )
             )
         return answers
 
-    # -- parity ------------------------------------------------------------------------------
-
-    def outputs(self, inputs: list) -> np.ndarray:
-        """Teacher-forced next-token probabilities [n, max_target_length + 1, vocabulary].
-
-        `inputs` are (source, reference) pairs; positions after the reference's end are 0.
-        Keras and the SavedModel run the full-sequence model, LiteRT steps the decoder.
-        """
-        sources = [source for source, _ in inputs]
-        decoder_inputs, decoder_outputs = self.tokenizers.teacher_forcing(
-            [target for _, target in inputs]
-        )
+    def teacher_forced_logits(self, sources: list[str], decoder_inputs: np.ndarray) -> np.ndarray:
+        """The full-sequence model's logits (Keras, or the SavedModel's ``teacher_forced``)."""
         if self.engine == "keras":
-            logits = np.asarray(
+            return np.asarray(
                 self.model(
                     {
                         "source_ids": self.tokenizers.source.encode(sources),
@@ -364,10 +286,6 @@ class TranslationPredictor(StepDecoderPredictor):
                     training=False,
                 )
             )
-        elif self.engine == "savedmodel":
-            logits = self.signatures["teacher_forced"](
-                text=tf.constant(sources), decoder_input_ids=tf.constant(decoder_inputs)
-            )["logits"].numpy()
-        else:
-            logits = self.stepped_logits_from(self.encode(sources), decoder_inputs)
-        return teacher_forced_probabilities(logits, decoder_outputs)
+        return self.signatures["teacher_forced"](
+            text=tf.constant(sources), decoder_input_ids=tf.constant(decoder_inputs)
+        )["logits"].numpy()

@@ -1,9 +1,9 @@
-"""The host-side pieces of shared.step_decoder that need no trained model."""
+"""The host-side pieces of shared.runtime.step_decoder that need no trained model."""
 
 import numpy as np
 
 from shared.preprocessing.text_units import PAD_ID, UnitTokenizer
-from shared.step_decoder import (
+from shared.runtime.step_decoder import (
     END_ID,
     START_ID,
     log_softmax,

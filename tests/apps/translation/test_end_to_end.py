@@ -13,7 +13,7 @@ from PIL import Image
 from apps import cli
 from apps.translation.app import TranslationApp
 from apps.translation.config import TranslationConfig
-from apps.translation.inference import Tokenizers, TranslationPredictor
+from apps.translation.runtime import Tokenizers
 from shared.config import resolve_config
 from shared.data.sources import parse_source
 
@@ -134,7 +134,7 @@ def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):
 def test_litert_translations_equal_the_savedmodel_and_keras_ones(model_dir, test_sources):
     answers = {}
     for engine in ("litert", "savedmodel", "keras"):
-        predictor = TranslationPredictor(model_dir, engine)
+        predictor = TranslationApp().load_predictor(model_dir, engine)
         answers[engine] = predictor.translate(test_sources)
     texts = {engine: [a.text for a in found] for engine, found in answers.items()}
     assert texts["litert"] == texts["savedmodel"] == texts["keras"]
@@ -220,3 +220,41 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     from tests.apps.fuzzing import fuzz_on_device
 
     fuzz_on_device(TranslationApp(), model_dir, "text")
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported, and the answers are the full stack's (Keras):
+    beam search of the configured width, and greedy when asked."""
+    from shared.runtime.isolation import run_without_tensorflow
+
+    texts = [*TranslationApp.sample_inputs, "zzqx forty-two", "", " ".join(["one"] * 40)]
+    code = f"""
+import json
+from apps import cli
+from apps.translation.runtime import TranslationRuntime
+runtime = TranslationRuntime({str(model_dir)!r}, "fp32")
+for options in ({{}}, {{"beam_width": 1, "length_penalty": 0.0}}):
+    answers = runtime.predict({texts!r}, **options)
+    print(json.dumps([a if isinstance(a, dict) else "error: " + str(a) for a in answers]))
+status = cli.main(["predict", "translation", *{texts!r}, "--model", {str(model_dir)!r}, "--json"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    beams, greedy, from_cli, status = (
+        json.loads(lines[0]),
+        json.loads(lines[1]),
+        lines[2:-1],
+        json.loads(lines[-1]),
+    )
+    app = TranslationApp()
+    keras_predictor = app.load_predictor(model_dir, "keras")
+    for got, options in ((beams, {}), (greedy, {"beam_width": 1, "length_penalty": 0.0})):
+        expected = app.predict(keras_predictor, texts, **options)
+        assert len(got) == len(expected)
+        for answer, want in zip(got, expected, strict=True):
+            assert answer == (f"error: {want}" if isinstance(want, Exception) else want)
+    assert beams[len(app.sample_inputs)]["unknown_words"] == ["zzqx"]
+    # The command line answers the valid texts in order (the bad ones fail: status 2).
+    assert [json.loads(line) for line in from_cli] == [a for a in beams if isinstance(a, dict)]
+    assert status == {"status": 2}
