@@ -22,8 +22,8 @@ from shared.config import resolve_config
 from shared.data.sources import Source
 from shared.errors import UserError
 from shared.export import audit_builtin_ops, convert_to_tflite
-from shared.runtime.litert import LiteRTModel
 from shared.preprocessing.image import load_image
+from shared.runtime.litert import LiteRTModel
 from shared.step_decoder import END_ID, START_ID, teacher_forcing
 from shared.testing import check_layer
 
