@@ -8,7 +8,13 @@ import keras
 import numpy as np
 import pytest
 
-from apps import bench, cli, registry
+from apps import cli, registry
+from apps.bench import common as bench_common
+from apps.bench import flops as bench_flops
+from apps.bench import machine as bench_machine
+from apps.bench import measure as bench_measure
+from apps.bench import models as bench_models
+from apps.bench import results as bench_results
 from apps.speech import data as speech_data
 from apps.speech import model as speech_model
 from apps.text_generation import model as text_model
@@ -24,9 +30,9 @@ README = f"""# rnn-apps
 
 ## Results
 
-{bench.START}
+{bench_common.START}
 {OLD_BLOCK}
-{bench.END}
+{bench_common.END}
 
 ## After the results
 """
@@ -54,7 +60,7 @@ def bench_run(models_dir, untrained_app, tmp_path_factory):
     readme.write_text(README)
     out = folder / "bench" / "results.json"
     apps = ["sentiment", *([untrained_app] if untrained_app else [])]
-    assert bench.main(apps, out, readme, quick=True, models=models_dir) == 0
+    assert bench_results.main(apps, out, readme, quick=True, models=models_dir) == 0
     return json.loads(out.read_text()), readme.read_text()
 
 
@@ -135,8 +141,8 @@ def test_untrained_apps_get_one_clear_line(bench_run, untrained_app):
 def test_the_readme_block_is_regenerated_between_the_markers(bench_run):
     _, readme = bench_run
     assert OLD_BLOCK not in readme
-    assert readme.count(bench.START) == 1 and readme.count(bench.END) == 1
-    block = readme.split(bench.START)[1].split(bench.END)[0]
+    assert readme.count(bench_common.START) == 1 and readme.count(bench_common.END) == 1
+    block = readme.split(bench_common.START)[1].split(bench_common.END)[0]
     assert "| sentiment | f1_weighted |" in block
     assert "`model_int8.tflite`" in block
     assert "vader" in block
@@ -151,7 +157,7 @@ def test_flops_of_a_recurrent_model_are_counted_through_its_loop(tmp_path):
     path = tmp_path / "model_fp32.tflite"
     path.write_bytes(convert_to_tflite(model, "fp32"))
 
-    counted = bench.count_flops(path)
+    counted = bench_flops.count_flops(path)
 
     # Per step the GRU multiplies the input by [features, 3 units] and the state by
     # [units, 3 units]; the head multiplies the last state by [units, classes]. 2 FLOPs a MAC.
@@ -169,7 +175,7 @@ def test_the_limit_at_two_threads_is_never_below_one_thread():
         {"when": "before", "threads": 2, "size": 256, "matmul_gflops": 5.0, "matvec_gflops": 9.0},
         {"when": "after", "threads": 2, "size": 512, "matmul_gflops": 120.0, "matvec_gflops": 30.0},
     ]
-    limits = bench.machine_limits(measurements)
+    limits = bench_machine.machine_limits(measurements)
     assert limits["1"]["matmul_gflops"] == 80.0
     assert (limits["2"]["matmul_gflops"], limits["2"]["matmul_size"]) == (120.0, 512)
     assert limits["2"]["matvec_gflops"] == 30.0
@@ -178,17 +184,17 @@ def test_the_limit_at_two_threads_is_never_below_one_thread():
 def test_ratios_compare_each_shared_scalar_metric():
     ours = {"accuracy": 0.9, "count": 10, "by_domain": {}, "bleu": 0.3}
     baselines = {"classic": {"accuracy": 0.6, "count": 10, "by_domain": {}}}
-    ratios = bench.baseline_ratios(ours, baselines)
+    ratios = bench_measure.baseline_ratios(ours, baselines)
     assert ratios["classic"]["ratio"] == {"accuracy": pytest.approx(1.5)}
     # A baseline scored per split is compared on its test split.
     per_split = {"references": {"test": {"bleu": 0.6}, "compositional": {"bleu": 0.9}}}
-    ratios = bench.baseline_ratios(ours, per_split)
+    ratios = bench_measure.baseline_ratios(ours, per_split)
     assert ratios["references"]["ratio"] == {"bleu": pytest.approx(0.5)}
 
 
 def test_the_strongest_baseline_is_the_best_by_the_metrics_direction():
     ours = {"accuracy": 0.9, "bits_per_character": 2.0}
-    baselines = bench.baseline_ratios(
+    baselines = bench_measure.baseline_ratios(
         ours,
         {
             "weak": {"accuracy": 0.5, "bits_per_character": 3.0},
@@ -196,34 +202,34 @@ def test_the_strongest_baseline_is_the_best_by_the_metrics_direction():
             "other_metric": {"bleu": 9.0},
         },
     )
-    assert bench.strongest_baseline(baselines, "accuracy", False) == "strong"
-    assert bench.strongest_baseline(baselines, "bits_per_character", True) == "strong"
-    assert bench.strongest_baseline(baselines, "f1", False) is None
+    assert bench_measure.strongest_baseline(baselines, "accuracy", False) == "strong"
+    assert bench_measure.strongest_baseline(baselines, "bits_per_character", True) == "strong"
+    assert bench_measure.strongest_baseline(baselines, "f1", False) is None
 
 
 def test_a_control_joins_the_baselines_with_the_figure_measured_now():
     video = registry.get_app("video")
     quality = {"fp32": {"accuracy": 0.99, "shuffled_frames_accuracy": 0.25}}
     recorded = {"baselines": {"chance": {"accuracy": 0.125}}}
-    baselines = bench.with_controls(video, quality, recorded)
+    baselines = bench_measure.with_controls(video, quality, recorded)
     assert baselines["shuffled_frame_control"] == {"accuracy": 0.25}
     assert baselines["chance"] == {"accuracy": 0.125}
     assert recorded["baselines"] == {"chance": {"accuracy": 0.125}}  # not changed in place
-    ratios = bench.baseline_ratios(quality["fp32"], baselines)
+    ratios = bench_measure.baseline_ratios(quality["fp32"], baselines)
     assert ratios["shuffled_frame_control"]["ratio"] == {"accuracy": pytest.approx(3.96)}
     # An app without controls keeps the recorded baselines; a control not measured is left out.
     assert (
-        bench.with_controls(registry.get_app("sentiment"), quality, recorded)
+        bench_measure.with_controls(registry.get_app("sentiment"), quality, recorded)
         == recorded["baselines"]
     )
-    assert "shuffled_frame_control" not in bench.with_controls(
+    assert "shuffled_frame_control" not in bench_measure.with_controls(
         video, {"fp32": {"accuracy": 0.99}}, recorded
     )
 
 
 def test_the_engine_memory_probe_measures_a_fresh_process(models_dir):
     app = registry.get_app("sentiment")
-    memory = bench.engine_memory(app, models_dir / "sentiment", "fp32", ["a fine film"])
+    memory = bench_models.engine_memory(app, models_dir / "sentiment", "fp32", ["a fine film"])
     assert 0 < memory["inference_bytes"] < memory["peak_rss_bytes"]
 
 
@@ -246,7 +252,7 @@ ACCURACY_TARGET = QualityTarget("val_accuracy", 0.98, "max", "issue 7")
 def test_time_to_target_is_the_first_epoch_that_meets_the_goal():
     # Met (at exactly the goal) at epoch index 2, bettered later: the first one counts.
     history = _history("val_accuracy", [0.5, 0.9, 0.98, 0.99, 0.97])
-    reached = bench.time_to_target(history, ACCURACY_TARGET)
+    reached = bench_measure.time_to_target(history, ACCURACY_TARGET)
     assert reached["status"] == "reached"
     assert (reached["seconds"], reached["epochs"]) == (30.0, 3)
     assert (reached["best"], reached["best_epochs"]) == (0.99, 4)
@@ -255,7 +261,7 @@ def test_time_to_target_is_the_first_epoch_that_meets_the_goal():
 
 def test_time_to_target_not_reached_keeps_the_best_value():
     history = _history("val_accuracy", [0.5, 0.95, 0.93, float("nan")])
-    missed = bench.time_to_target(history, ACCURACY_TARGET)
+    missed = bench_measure.time_to_target(history, ACCURACY_TARGET)
     assert missed["status"] == "not reached"
     assert missed["seconds"] is None
     assert (missed["best"], missed["best_epochs"]) == (0.95, 2)
@@ -265,29 +271,29 @@ def test_a_min_target_is_met_at_or_below_the_goal():
     bits = [2.5, 2.1, 1.9, 1.95]
     history = _history("val_bits_per_character", bits)
     lower = QualityTarget("val_bits_per_character", 2.0, "min", "fewer bits")
-    assert bench.time_to_target(history, lower)["epochs"] == 3
-    assert bench.time_to_target(history, lower)["best"] == 1.9
+    assert bench_measure.time_to_target(history, lower)["epochs"] == 3
+    assert bench_measure.time_to_target(history, lower)["best"] == 1.9
     # The same numbers read as "at least 2.0" are met at once: the mode decides.
     higher = dataclasses.replace(lower, mode="max")
-    assert bench.time_to_target(history, higher)["epochs"] == 1
-    assert bench.time_to_target(history, higher)["best"] == 2.5
+    assert bench_measure.time_to_target(history, higher)["epochs"] == 1
+    assert bench_measure.time_to_target(history, higher)["best"] == 2.5
 
 
 def test_no_history_no_target_or_no_column_give_no_time():
     history = _history("val_accuracy", [0.99])
-    assert bench.time_to_target(history, None) == {"status": "no target", "seconds": None}
+    assert bench_measure.time_to_target(history, None) == {"status": "no target", "seconds": None}
     for empty in (None, []):
-        assert bench.time_to_target(empty, ACCURACY_TARGET)["status"] == "no history"
-        assert bench.time_to_best(empty) is None
+        assert bench_measure.time_to_target(empty, ACCURACY_TARGET)["status"] == "no history"
+        assert bench_measure.time_to_best(empty) is None
     other = dataclasses.replace(ACCURACY_TARGET, metric="val_f1")
-    assert bench.time_to_target(history, other)["status"] == "metric not logged"
+    assert bench_measure.time_to_target(history, other)["status"] == "metric not logged"
 
 
 def test_an_alias_column_is_read_when_the_metric_is_not_logged():
     # Speech without its transcriber logs keyword accuracy without the output's prefix.
     history = _history("val_categorical_accuracy", [0.9, 0.975])
     target = registry.get_app("speech").run_quality_target({})
-    reached = bench.time_to_target(history, target)
+    reached = bench_measure.time_to_target(history, target)
     assert (reached["status"], reached["metric"], reached["epochs"]) == (
         "reached",
         "val_categorical_accuracy",
@@ -302,10 +308,12 @@ def test_the_text_generation_goal_is_a_tenth_below_the_runs_tuned_kneser_ney_bas
     assert (target.metric, target.mode) == ("val_bits_per_character", "min")
     assert target.goal == pytest.approx(1.98)
     history = _history("val_bits_per_character", [2.4, 2.0, 1.97])
-    assert bench.time_to_target(history, target)["seconds"] == 30.0
+    assert bench_measure.time_to_target(history, target)["seconds"] == 30.0
     # A run that did not score the n-gram has no goal to reach.
     assert app.run_quality_target({"baselines": {}}) is None
-    assert bench.time_to_target(history, app.run_quality_target({}))["status"] == "no target"
+    assert (
+        bench_measure.time_to_target(history, app.run_quality_target({}))["status"] == "no target"
+    )
 
 
 def test_bleu_and_f1_targets_read_what_the_apps_log_each_epoch():
@@ -314,25 +322,25 @@ def test_bleu_and_f1_targets_read_what_the_apps_log_each_epoch():
     assert (translation.metric, translation.goal) == ("val_bleu", 95.0)
     assert (captioning.metric, captioning.goal) == ("val_bleu4", 0.90)
     history = _history("val_bleu", [60.0, 94.9, 95.2])
-    assert bench.time_to_target(history, translation)["epochs"] == 3
+    assert bench_measure.time_to_target(history, translation)["epochs"] == 3
     # Sentiment's goal is VADER's weighted F1 on the validation snippets the run scored.
     sentiment = registry.get_app("sentiment")
     vader = {"f1_weighted": 0.63, "validation": {"f1_weighted": 0.61, "count": 500}}
     target = sentiment.run_quality_target({"baselines": {"vader": vader}})
     assert (target.metric, target.goal, target.mode) == ("val_f1_weighted", 0.61, "max")
     history = _history("val_f1_weighted", [0.55, 0.6, 0.62])
-    assert bench.time_to_target(history, target)["seconds"] == 30.0
+    assert bench_measure.time_to_target(history, target)["seconds"] == 30.0
     # A run recorded before VADER was scored there has no goal; its test figure is no stand-in.
     older = {"baselines": {"vader": {"f1_weighted": 0.63}}}
     assert sentiment.run_quality_target(older) is None
     # The validation figure is no test-split score to compare with.
-    ratios = bench.baseline_ratios({"f1_weighted": 0.7}, {"vader": vader})
+    ratios = bench_measure.baseline_ratios({"f1_weighted": 0.7}, {"vader": vader})
     assert ratios["vader"]["ratio"] == {"f1_weighted": pytest.approx(0.7 / 0.63)}
 
 
 def test_time_to_best_is_the_first_epoch_of_the_lowest_validation_loss():
     history = _history("val_accuracy", [0.5, 0.6, 0.7, 0.8], val_losses=[1.0, 0.4, 0.4, 0.6])
-    assert bench.time_to_best(history) == {"seconds": 20.0, "epochs": 2, "val_loss": 0.4}
+    assert bench_measure.time_to_best(history) == {"seconds": 20.0, "epochs": 2, "val_loss": 0.4}
 
 
 def test_the_training_table_shows_the_target_and_both_times(bench_run, models_dir):
@@ -357,14 +365,16 @@ def test_the_training_table_shows_the_target_and_both_times(bench_run, models_di
 
     reached = copy.deepcopy(results)
     reached_training = reached["apps"]["sentiment"]["training"]
-    reached_training["time_to_target"] = bench.time_to_target(
+    reached_training["time_to_target"] = bench_measure.time_to_target(
         _history("val_accuracy", [0.9, 0.985]), ACCURACY_TARGET
     )
-    assert "| val_accuracy ≥ 0.980 | 20 s (epoch 2) |" in bench.results_markdown(reached)
-    reached_training["time_to_target"] = bench.time_to_target(
+    assert "| val_accuracy ≥ 0.980 | 20 s (epoch 2) |" in bench_results.results_markdown(reached)
+    reached_training["time_to_target"] = bench_measure.time_to_target(
         _history("val_accuracy", [0.9, 0.95123]), ACCURACY_TARGET
     )
-    assert "| val_accuracy ≥ 0.980 | not reached (best 0.951) |" in bench.results_markdown(reached)
+    assert "| val_accuracy ≥ 0.980 | not reached (best 0.951) |" in bench_results.results_markdown(
+        reached
+    )
 
 
 @pytest.mark.parametrize(

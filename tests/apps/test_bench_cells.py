@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps import bench
+from apps.bench import cells as bench_cells
 from shared.errors import UserError
 
 RESULTS = {
@@ -32,7 +32,7 @@ RESULTS = {
 
 
 def test_table_marks_the_best_cell_in_the_metric_direction():
-    table = bench.cells_markdown(RESULTS)
+    table = bench_cells.cells_markdown(RESULTS)
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("|")}
     assert "**0.750 (0.700)**" in rows["video"] and "**0.500" not in rows["video"]
     assert "**2.100 (2.000)**" in rows["text_generation"]  # lower is better here
@@ -41,14 +41,14 @@ def test_table_marks_the_best_cell_in_the_metric_direction():
 
 def test_block_is_replaced_between_its_markers(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"a\n{bench.CELLS_START}\nold\n{bench.CELLS_END}\nb\n")
-    bench.update_block(readme, bench.CELLS_START, bench.CELLS_END, "new")
-    assert readme.read_text() == f"a\n{bench.CELLS_START}\nnew\n{bench.CELLS_END}\nb\n"
+    readme.write_text(f"a\n{bench_cells.CELLS_START}\nold\n{bench_cells.CELLS_END}\nb\n")
+    bench_cells.update_block(readme, bench_cells.CELLS_START, bench_cells.CELLS_END, "new")
+    assert readme.read_text() == f"a\n{bench_cells.CELLS_START}\nnew\n{bench_cells.CELLS_END}\nb\n"
 
 
 def test_unknown_cell_is_a_user_error_before_training(tmp_path):
     with pytest.raises(UserError, match="--cells transformer"):
-        bench.run_cells(["video"], ["gru", "transformer"], tmp_path, quick=True)
+        bench_cells.run_cells(["video"], ["gru", "transformer"], tmp_path, quick=True)
 
 
 def test_a_rerun_of_one_app_replaces_its_row_and_keeps_the_others_dated():
@@ -59,24 +59,27 @@ def test_a_rerun_of_one_app_replaces_its_row_and_keeps_the_others_dated():
     rerun["apps"] = {"video": copy.deepcopy(RESULTS["apps"]["video"])}
     rerun["apps"]["video"]["runs"]["lstm"]["litert_fp32"] = 0.9
     rerun["apps"]["video"]["date"] = rerun["date"]
-    merged = bench.merge_cells(rerun, RESULTS)
+    merged = bench_cells.merge_cells(rerun, RESULTS)
     assert list(merged["apps"]) == ["video", "text_generation"]  # the earlier order
     assert merged["apps"]["video"]["runs"]["lstm"]["litert_fp32"] == 0.9
     assert merged["apps"]["text_generation"]["date"] == RESULTS["date"]
-    table = bench.cells_markdown(merged)
+    table = bench_cells.cells_markdown(merged)
     assert "| video (2026-02-02) |" in table and "| text_generation (2026-01-01) |" in table
     assert "**0.900 (0.700)**" in table
     other_preset = {**RESULTS, "preset": "demo"}
-    assert bench.merge_cells(rerun, other_preset)["apps"].keys() == {"video"}
+    assert bench_cells.merge_cells(rerun, other_preset)["apps"].keys() == {"video"}
 
 
 def test_a_finished_run_of_the_same_preset_and_data_is_reused(tmp_path):
     import json
 
     run = tmp_path / "video" / "gru"
-    assert bench._finished_cell_run(run, "demo", None) is None  # not run yet
+    assert bench_cells._finished_cell_run(run, "demo", None) is None  # not run yet
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({"preset": "demo", "source": "default"}))
-    assert bench._finished_cell_run(run, "demo", None) == {"preset": "demo", "source": "default"}
-    assert bench._finished_cell_run(run, "quick", None) is None
-    assert bench._finished_cell_run(run, "demo", "tfds:ucf101") is None
+    assert bench_cells._finished_cell_run(run, "demo", None) == {
+        "preset": "demo",
+        "source": "default",
+    }
+    assert bench_cells._finished_cell_run(run, "quick", None) is None
+    assert bench_cells._finished_cell_run(run, "demo", "tfds:ucf101") is None
