@@ -29,6 +29,7 @@ APPS = {
 # listed here still answers through its App (and TensorFlow).
 RUNTIMES = {
     "sentiment": "apps.sentiment.runtime:SentimentRuntime",
+    "speech": "apps.speech.runtime:SpeechRuntime",
     "text_generation": "apps.text_generation.runtime:TextGenerationRuntime",
     "translation": "apps.translation.runtime:TranslationRuntime",
     "video": "apps.video.runtime:VideoRuntime",

@@ -1,25 +1,15 @@
 """Streaming step graphs: the context buffers a Keras step model carries as state.
 
-The host side of streaming (``StreamingSession``, ``WindowedStream``, the detector) is
-TensorFlow-free and lives in ``shared.runtime.streaming``; its names are re-exported
-here for code that still imports them from this module.
+A step model (one hop in, every piece of state in and ``next_<state>`` out) is built in
+Keras from the trained layers; ``context_window`` gives a causal convolution or an
+overlapping frame the inputs before the current hop. The host side that runs the step
+model (``StreamingSession``, ``WindowedStream``, the detector) needs no TensorFlow and
+lives in ``shared.runtime.streaming``.
 """
 
 from __future__ import annotations
 
 from keras import ops
-
-from shared.runtime.streaming import (  # noqa: F401  (re-exported)
-    NEXT_PREFIX,
-    Event,
-    StepFunction,
-    StreamingSession,
-    WindowedStream,
-    detect_events,
-    score_events,
-    state_names,
-    window_starts,
-)
 
 
 def context_window(context, current, axis: int = 1):

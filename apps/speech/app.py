@@ -9,38 +9,29 @@ import numpy as np
 import tensorflow as tf
 
 from apps.speech import augment as augment_lib
-from apps.speech import data
+from apps.speech import data, runtime
 from apps.speech.config import SpeechConfig
 from apps.speech.inference import (
-    STREAMING_FILE,
-    TRANSCRIPTION_SAMPLES,
     SpeechPredictor,
     SpeechServing,
     keyword_model_of,
     litert_models,
-    state_shapes_of,
     streaming_description,
     transcriber_of,
 )
 from apps.speech.model import build_model
+from apps.speech.runtime import TRANSCRIPTION_SAMPLES, state_shapes_of
 from apps.speech.stream import build_stream, stream_scores
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.overlap import overlap_rows
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows, take
-from shared.errors import UserError
 from shared.metrics_text import character_error_rate, word_error_rate
 from shared.preprocessing import audio as audio_lib
-from shared.streaming import detect_events
 from shared.training import each_epoch, epoch_seed, shuffle_each_epoch, with_epoch_randoms
 
-MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
-# Any input: checked from the header before decoding, so a file of a few samples at 1 Hz
-# cannot resample into gigabytes at 16 kHz.
-MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 MAX_LABEL_LENGTH = 64  # characters of a transcript; 3 s of speech never says more
-TASKS = ("keyword", "transcribe")
 NOISE_BANK_ROWS = 64
 ROOM_BANK_ROWS = 64  # synthetic room impulse responses, drawn from `seed`
 BASELINE_C = (0.01, 0.1, 1.0, 10.0)  # logistic regression's C, chosen on validation
@@ -353,16 +344,19 @@ class SpeechApp(App):
             serving=serving,
             signatures=signatures,
             tflite_models=litert_models(model, config),
-            sidecars={STREAMING_FILE: streaming_description(config)},
+            sidecars={runtime.STREAMING_FILE: streaming_description(config)},
         )
 
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> SpeechPredictor:
-        return SpeechPredictor(model_dir, engine, variant)
+    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
+        """``SpeechPredictor`` (Keras, SavedModel) or, for LiteRT, ``runtime.SpeechRuntime``."""
+        if engine == "litert":
+            return runtime.SpeechRuntime(model_dir, variant)
+        return SpeechPredictor(model_dir, engine)
 
     # --- evaluation ---------------------------------------------------------------------------
 
     def _stride_steps(self, config: SpeechConfig) -> int:
-        return int(round(config.window_stride_ms / 1000 * data.SAMPLE_RATE)) // config.hop_length
+        return runtime.stride_steps(config.window_stride_ms, config.hop_length)
 
     def evaluate(self, predictor, splits: Splits, config: SpeechConfig) -> dict:
         """Keyword scores on the test split, the stream, transcription by seen and unseen text,
@@ -502,94 +496,7 @@ class SpeechApp(App):
         self, predictor, inputs: list[str], stream: bool = False, task: str = "keyword"
     ) -> list:
         """One answer per input (per detection with `stream`), or the UserError for a bad input."""
-        if task not in TASKS:
-            raise UserError(f"--task {task}: choose from {', '.join(TASKS)}")
-        answers: list = []
-        for path in inputs:
-            try:
-                audio = self._load(path)
-                if task == "transcribe":
-                    answers.append(self._transcribe(predictor, path, audio))
-                elif stream:
-                    answers.extend(self._stream(predictor, path, audio))
-                else:
-                    answers.append(self._keyword(predictor, path, audio))
-            except UserError as error:
-                answers.append(error)
-        return answers
-
-    def _load(self, path: str) -> np.ndarray:
-        """The file's audio at 16 kHz in [-1, 1], or the UserError that names it."""
-        import soundfile
-
-        if pathlib.Path(path).is_file():
-            try:
-                header = soundfile.info(path)
-            except (soundfile.LibsndfileError, RuntimeError, ValueError):
-                header = None  # not audio: load_audio says so, in the same words as elsewhere
-            if header is not None and header.samplerate > 0:
-                seconds = header.frames / header.samplerate
-                if seconds > MAX_INPUT_SECONDS:
-                    raise UserError(
-                        f"{path}: {seconds:.0f} s long, more than the "
-                        f"{MAX_INPUT_SECONDS:.0f} s a recording may be"
-                    )
-        audio = audio_lib.load_audio(path, data.SAMPLE_RATE)
-        # Float files may hold samples far beyond full scale (1e30 overflows the log-mel
-        # front end into NaN scores); a microphone's ADC clips, and training clips the same.
-        return np.clip(audio, -1.0, 1.0)
-
-    def _keyword(self, predictor, path: str, audio: np.ndarray) -> dict:
-        # Keyword mode hears the first second (use --stream for longer recordings).
-        clip = audio[: data.CLIP_SAMPLES] if len(audio) > data.CLIP_SAMPLES else audio
-        clip = audio_lib.pad_or_crop(clip, data.CLIP_SAMPLES)
-        scores = predictor.scores(clip[None])[0]
-        best = int(np.argmax(scores))
-        return {"input": path, "keyword": data.LABELS[best], "score": round(float(scores[best]), 4)}
-
-    def _stream(self, predictor, path: str, audio: np.ndarray) -> list[dict]:
-        if len(audio) > MAX_STREAM_SECONDS * data.SAMPLE_RATE:
-            raise UserError(
-                f"{path}: {len(audio) / data.SAMPLE_RATE:.0f} s long, more than the "
-                f"{MAX_STREAM_SECONDS:.0f} s a stream may be"
-            )
-        config = predictor_config(predictor)
-        times, posteriors = predictor.window_posteriors(
-            audio, config.hop_length, self._stride_steps(config)
-        )
-        events = detect_events(
-            times,
-            posteriors,
-            range(len(data.KEYWORDS)),
-            config.detection_threshold,
-            config.smoothing_windows,
-            config.refractory_seconds,
-        )
-        if not events:  # the input still gets its line: nothing was heard
-            return [{"input": path, "keyword": None, "score": None, "time": None}]
-        return [
-            {
-                "input": path,
-                "keyword": data.LABELS[event.label],
-                "score": round(event.score, 4),
-                "time": round(event.time, 2),
-            }
-            for event in events
-        ]
-
-    def _transcribe(self, predictor, path: str, audio: np.ndarray) -> dict:
-        if not predictor.has_transcriber:
-            raise UserError(
-                f"{path}: this model has no transcriber (trained with transcription=false)"
-            )
-        if len(audio) > TRANSCRIPTION_SAMPLES:
-            audio = audio_lib.trim_silence(audio, data.SAMPLE_RATE)
-        if len(audio) > TRANSCRIPTION_SAMPLES:
-            raise UserError(
-                f"{path}: {len(audio) / data.SAMPLE_RATE:.1f} s of speech; transcription takes "
-                f"phrases of at most {data.MAX_TRANSCRIPTION_SECONDS:g} s"
-            )
-        return {"input": path, "text": predictor.transcribe([audio])[0]}
+        return runtime.answers(inputs, predictor, stream=stream, task=task)
 
     def report(self, metrics: dict) -> str:
         """Per-class recall, transcription by seen and unseen text, the stream, split hygiene."""
@@ -648,13 +555,7 @@ class SpeechApp(App):
         return "\n".join(lines).strip()
 
     def summary(self, answer: dict) -> str:
-        if "text" in answer:
-            return answer["text"]
-        if "time" in answer:
-            if answer["keyword"] is None:
-                return "no keyword detected"
-            return f"{answer['keyword']} at {answer['time']:.2f} s ({answer['score']:.2f})"
-        return f"{answer['keyword']} ({answer['score']:.2f})"
+        return runtime.summary(answer)
 
 
 def _engine_report(keras_scores: dict, int8: dict) -> list[str]:
@@ -790,12 +691,3 @@ def transcription_scores(predictor, rows: dict) -> dict:
             scores[name]["cer"] = character_error_rate(hypotheses, references)
             scores[name]["wer"] = word_error_rate(hypotheses, references)
     return scores
-
-
-def predictor_config(predictor: SpeechPredictor) -> SpeechConfig:
-    """The config saved next to the predictor's model."""
-    from shared.config import load_config
-
-    if predictor.config is None:
-        predictor.config = load_config(SpeechConfig, predictor.model_dir / "config.json")
-    return predictor.config

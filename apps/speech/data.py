@@ -31,6 +31,17 @@ import zlib
 
 import numpy as np
 
+# The labels, rates and alphabet predicting needs too live in the TensorFlow-free runtime.
+from apps.speech.runtime import (
+    ALPHABET,
+    CLIP_SAMPLES,
+    KEYWORDS,
+    LABELS,
+    MAX_TRANSCRIPTION_SECONDS,
+    SAMPLE_RATE,
+    SILENCE_INDEX,
+    UNKNOWN_INDEX,
+)
 from shared.data.cache import cached_folder
 from shared.data.overlap import cross_split_overlap, normalise_text
 from shared.data.sources import load_tfds, parse_source
@@ -38,16 +49,6 @@ from shared.data.splits import Splits, stratified_split, take
 from shared.errors import UserError
 from shared.preprocessing import audio as audio_lib
 
-LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
-LABELS += ["_unknown_", "_silence_"]
-KEYWORDS = LABELS[:10]
-UNKNOWN_INDEX = LABELS.index("_unknown_")
-SILENCE_INDEX = LABELS.index("_silence_")
-SAMPLE_RATE = 16000
-CLIP_SAMPLES = SAMPLE_RATE  # one-second clips, as in Speech Commands
-# Characters of a transcript, index 0 left free for the CTC blank by the model.
-ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
-MAX_TRANSCRIPTION_SECONDS = 3.0
 SPLIT_NAMES = ("train", "validation", "test")
 
 # Words for _unknown_: Speech Commands' own auxiliary words, then everyday words, with

@@ -1,9 +1,11 @@
-"""Export graphs and predictors: raw waveforms in, for the SavedModel and for LiteRT.
+"""Export graphs, the SavedModel and the Keras/SavedModel predictor: raw waveforms in.
 
 LiteRT files (each in fp32, fp16 and int8):
   ``model_*.tflite``       the 1-s keyword classifier, waveform [1, 16000] -> scores [1, 12]
   ``step_*.tflite``        one 20 ms hop [1, 320] + state -> scores + next state (crnn only)
   ``transcribe_*.tflite``  a 3-s phrase [1, 48000] -> greedy CTC ``ids`` [1, 150], ``length``
+
+The LiteRT engine, which runs them without TensorFlow, is ``runtime.SpeechRuntime``.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ import tensorflow as tf
 from apps.speech import data
 from apps.speech.config import SpeechConfig
 from apps.speech.model import KERNEL, transcription_decoder
+from apps.speech.runtime import (
+    TRANSCRIPTION_SAMPLES,
+    ids_to_text,
+    pad_phrases,
+    sliding_window_posteriors,
+)
 from shared.app import Predictor
 from shared.export import fixed_shape_model
 
 # Registers the custom layers before any ``.keras`` file is loaded.
 from shared.layers import causal_frames, ctc_greedy_decoder, log_mel_spectrogram, spec_augment  # noqa: F401, I001
 from shared.layers.recurrent_layer import state_count
-from shared.runtime.litert import LiteRTModel
-from shared.streaming import NEXT_PREFIX, WindowedStream, context_window, window_starts
-
-TRANSCRIPTION_SAMPLES = int(data.MAX_TRANSCRIPTION_SECONDS * data.SAMPLE_RATE)
-STREAMING_FILE = "streaming.json"
+from shared.runtime.streaming import NEXT_PREFIX
+from shared.streaming import context_window
 
 
 def keyword_model_of(model: keras.Model) -> keras.Model:
@@ -170,24 +175,14 @@ def streaming_description(config: SpeechConfig) -> str:
     )
 
 
-def ids_to_text(ids: np.ndarray, length: int | None = None) -> str:
-    """Join decoded CTC ids (1-based into `data.ALPHABET`, 0 = blank/padding)."""
-    ids = np.asarray(ids).reshape(-1)
-    if length is not None:
-        ids = ids[:length]
-    return "".join(data.ALPHABET[i - 1] for i in ids.tolist() if i > 0).strip()
-
-
 class SpeechPredictor(Predictor):
-    """Raw waveforms -> keyword scores, streaming posteriors and transcripts, on one engine."""
+    """Raw waveforms -> keyword scores, window posteriors and transcripts, through Keras or
+    the SavedModel (the LiteRT engine is ``runtime.SpeechRuntime``)."""
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
         model_dir = pathlib.Path(model_dir)
         self.model_dir = model_dir
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
-        self.variant = variant
-        self.config = None
-        self.has_transcriber = (model_dir / f"transcribe_{variant}.tflite").is_file()
+        self.engine = engine
         if engine == "keras":
             model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
             self.spotter = keyword_model_of(model)
@@ -198,14 +193,8 @@ class SpeechPredictor(Predictor):
             self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
             self.serve = self.loaded.signatures["serving_default"]
             self.has_transcriber = "transcribe" in self.loaded.signatures
-        elif engine == "litert":
-            self.runner = LiteRTModel(model_dir / f"model_{variant}.tflite", num_threads=1)
-            step_path = model_dir / f"step_{variant}.tflite"
-            self.step = LiteRTModel(step_path, num_threads=1) if step_path.is_file() else None
-            path = model_dir / f"transcribe_{variant}.tflite"
-            self.transcriber = LiteRTModel(path, num_threads=1) if path.is_file() else None
         else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+            raise ValueError(f"engine must be keras or savedmodel, got {engine!r}")
 
     # --- keywords -------------------------------------------------------------------------
 
@@ -217,10 +206,8 @@ class SpeechPredictor(Predictor):
             chunk = clips[start : start + batch_size]
             if self.engine == "keras":
                 out.append(np.asarray(self.spotter(chunk, training=False)))
-            elif self.engine == "savedmodel":
-                out.append(self.serve(waveform=tf.constant(chunk))["scores"].numpy())
             else:
-                out.extend(self.runner(waveform=clip[None])["scores"] for clip in chunk)
+                out.append(self.serve(waveform=tf.constant(chunk))["scores"].numpy())
         if not out:
             return np.zeros((0, len(data.LABELS)), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)
@@ -235,34 +222,11 @@ class SpeechPredictor(Predictor):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scores of every 1-s window of a long waveform, one every `stride_steps` hops.
 
-        LiteRT runs the step model hop by hop (``shared.streaming.WindowedStream``);
-        Keras and the SavedModel score the same windows with the 1-s model. Returns
-        the time (s) each window ends and the scores [windows, 12].
+        Keras and the SavedModel score the windows with the 1-s model (LiteRT's step model
+        scores the same windows hop by hop). Returns the time (s) each window ends and
+        the scores [windows, 12].
         """
-        window_steps = data.CLIP_SAMPLES // hop_samples
-        num_steps = len(waveform) // hop_samples
-        if num_steps < window_steps:  # shorter than one window: pad to a single window
-            waveform = np.pad(waveform, (0, data.CLIP_SAMPLES - len(waveform)))
-            num_steps = window_steps
-        waveform = np.asarray(waveform[: num_steps * hop_samples], dtype=np.float32)
-        if self.engine.startswith("litert") and self.step is not None:
-            stream = WindowedStream(
-                self.step, state_shapes_of(self.step), "audio", window_steps, stride_steps
-            )
-            ends, posteriors = [], []
-            for hop in waveform.reshape(num_steps, 1, hop_samples):
-                for end_step, scores in stream(hop):
-                    ends.append(end_step)
-                    posteriors.append(scores[0])
-            ends = np.asarray(ends)
-            posteriors = np.asarray(posteriors).reshape(-1, len(data.LABELS))
-        else:
-            starts = window_starts(num_steps, window_steps, stride_steps)
-            windows = np.stack(
-                [waveform[s * hop_samples : s * hop_samples + data.CLIP_SAMPLES] for s in starts]
-            )
-            ends, posteriors = starts + window_steps, self.scores(windows)
-        return ends * hop_samples / data.SAMPLE_RATE, posteriors
+        return sliding_window_posteriors(self.scores, waveform, hop_samples, stride_steps)
 
     # --- transcription ------------------------------------------------------------------------
 
@@ -270,26 +234,15 @@ class SpeechPredictor(Predictor):
         """Greedy CTC transcripts of clips of at most 3 s (padded with silence)."""
         if not self.has_transcriber:
             raise ValueError("this model has no transcriber (trained with transcription=false)")
-        padded = np.zeros((len(clips), TRANSCRIPTION_SAMPLES), dtype=np.float32)
-        for row, clip in enumerate(clips):
-            clip = np.asarray(clip, dtype=np.float32)[:TRANSCRIPTION_SAMPLES]
-            padded[row, : len(clip)] = clip
+        padded = pad_phrases(clips)
         texts = []
         for start in range(0, len(padded), batch_size):
             chunk = padded[start : start + batch_size]
             if self.engine == "keras":
                 decoded = self.decoder(chunk, training=False)
                 ids, lengths = np.asarray(decoded["ids"]), np.asarray(decoded["length"])
-            elif self.engine == "savedmodel":
+            else:
                 decoded = self.loaded.signatures["transcribe"](waveform=tf.constant(chunk))
                 ids, lengths = decoded["ids"].numpy(), decoded["length"].numpy()
-            else:
-                results = [self.transcriber(waveform=clip[None]) for clip in chunk]
-                ids = np.concatenate([r["ids"] for r in results])
-                lengths = np.concatenate([r["length"] for r in results])
             texts.extend(ids_to_text(row, int(n)) for row, n in zip(ids, lengths, strict=True))
         return texts
-
-
-def state_shapes_of(step: LiteRTModel) -> dict[str, tuple[int, ...]]:
-    return {name: step.input_shape(name) for name in step.input_names if name != "audio"}

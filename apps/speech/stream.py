@@ -18,7 +18,7 @@ from apps.speech import data
 from apps.speech.config import SpeechConfig
 from shared.data.splits import Splits
 from shared.preprocessing import audio as audio_lib
-from shared.streaming import Event, detect_events, score_events
+from shared.runtime.streaming import Event, detect_events, score_events
 
 BACKGROUND_DBFS = -45.0  # RMS of the room noise under the whole stream
 

@@ -309,3 +309,61 @@ def test_cli_stream_and_transcribe_fail_bad_files_alone(model_dir, clips, tmp_pa
     assert len(errors) == 2 and all(line.startswith("rnnapps: error: ") for line in errors)
     assert "nan.wav: the audio holds NaN" in errors[0]
     assert "hours_at_1hz.wav: 20000 s long" in errors[1]
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir, clips, tmp_path):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported: keywords, a stream through the step model and
+    a transcript, equal to the full stack's (Keras) within rounding."""
+    from apps.speech.runtime import load_recording
+    from shared.runtime.isolation import run_without_tensorflow
+
+    app = SpeechApp()
+    (tmp_path / "notes.wav").write_text("this is not audio")
+    keywords = [*app.sample_inputs, str(tmp_path / "notes.wav")]
+    recording = np.concatenate([np.zeros(8000, np.float32), *clips.test["audio"][:4]]) + 0.001
+    stream = write(tmp_path / "stream.wav", recording)
+    phrase = write(tmp_path / "phrase.wav", clips.info["transcription"].test["audio"][0])
+    code = f"""
+import json
+from apps import cli
+from apps.speech.runtime import SpeechRuntime, StreamSettings, load_recording
+runtime = SpeechRuntime({str(model_dir)!r}, "fp32")
+def shown(answers):
+    return [a if isinstance(a, dict) else "error: " + str(a) for a in answers]
+print(json.dumps(shown(runtime.predict({keywords!r}))))
+print(json.dumps(shown(runtime.predict([{stream!r}], stream=True))))
+print(json.dumps(shown(runtime.predict([{phrase!r}], task="transcribe"))))
+settings = StreamSettings.read({str(model_dir)!r})
+times, posteriors = runtime.window_posteriors(
+    load_recording({stream!r}), settings.hop_samples, settings.stride_steps
+)
+print(json.dumps([times.tolist(), posteriors.tolist()]))
+status = cli.main(["predict", "speech", {phrase!r}, "--model", {str(model_dir)!r}, "--json",
+                   "--task", "transcribe"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    keyword_answers, stream_answers, transcripts = (json.loads(line) for line in lines[:3])
+    times, posteriors = (np.array(values) for values in json.loads(lines[3]))
+    from_cli, status = lines[4:-1], json.loads(lines[-1])
+    keras_predictor = app.load_predictor(model_dir, "keras")
+    expected = app.predict(keras_predictor, keywords)
+    assert len(keyword_answers) == len(expected) == len(keywords)
+    for got, want in zip(keyword_answers, expected, strict=True):
+        if isinstance(want, Exception):
+            assert got == f"error: {want}"
+            continue
+        assert (got["input"], got["keyword"]) == (want["input"], want["keyword"])
+        assert got["score"] == pytest.approx(want["score"], abs=2e-3)
+    # The step model hop by hop scores the windows Keras scores whole; the detector reads them.
+    config = resolve_config(SpeechConfig, "quick")
+    keras_times, keras_posteriors = keras_predictor.window_posteriors(
+        load_recording(stream), config.hop_length, app._stride_steps(config)
+    )
+    np.testing.assert_allclose(times, keras_times)
+    np.testing.assert_allclose(posteriors, keras_posteriors, atol=2e-3)
+    in_process = app.predict(app.load_predictor(model_dir, "litert"), [stream], stream=True)
+    assert stream_answers == in_process and all(a["input"] == stream for a in stream_answers)
+    assert transcripts == app.predict(keras_predictor, [phrase], task="transcribe")
+    assert [json.loads(line) for line in from_cli] == transcripts and status == {"status": 0}

@@ -6,17 +6,13 @@ import pytest
 
 from apps.speech import data
 from apps.speech.config import SpeechConfig
-from apps.speech.inference import (
-    keyword_step_model,
-    litert_models,
-    state_shapes,
-    state_shapes_of,
-)
+from apps.speech.inference import keyword_step_model, litert_models, state_shapes
 from apps.speech.model import build_keyword_model, build_model, build_transcription_model
+from apps.speech.runtime import state_shapes_of
 from shared.config import resolve_config
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.runtime.litert import LiteRTModel
-from shared.streaming import StreamingSession, WindowedStream, window_starts
+from shared.runtime.streaming import StreamingSession, WindowedStream, window_starts
 
 
 def randomized(model: keras.Model) -> keras.Model:
