@@ -92,32 +92,18 @@ def command_evaluate(args) -> int:
     return 0
 
 
-# predict flags that only some apps take: flag -> keyword argument of App.predict
-APP_OPTIONS = {
-    "stream": "stream",
-    "task": "task",
-    "length": "length",
-    "temperature": "temperature",
-    "top_k": "top_k",
-    "top_p": "top_p",
-    "seed": "seed",
-    "beam_width": "beam_width",
-}
-
-
-def _app_options(app_name: str, predict, args) -> dict:
-    """The app-specific predict flags the user gave, checked against what `predict` takes."""
-    import inspect
-
-    accepted = inspect.signature(predict).parameters
+def _app_options(app_name: str, args) -> dict:
+    """The app's predict options the user gave (its declared flags), each checked."""
+    _, declared = registry.predict_declarations(app_name)
     options = {}
-    for flag, keyword in APP_OPTIONS.items():
-        value = getattr(args, flag)
+    for option in declared:
+        value = getattr(args, option.name, None)
         if value is None or value is False:
             continue
-        if keyword not in accepted:
-            raise UserError(f"--{flag.replace('_', '-')}: not an option of the {app_name} app")
-        options[keyword] = value
+        try:
+            options[option.name] = option.check(value)
+        except ValueError as error:
+            raise UserError(f"{option.flag} {value}: {error}") from None
     return options
 
 
@@ -135,10 +121,8 @@ def _read_text_files(app_name: str, inputs: list[str]) -> tuple[list[str], list]
     names. Returns the inputs to predict and, per input, None or the UserError that
     stops it.
     """
-    from apps.serve.catalog import INPUT_KINDS
-
     texts, errors = list(inputs), [None] * len(inputs)
-    if INPUT_KINDS.get(app_name, "text") != "text":
+    if registry.predict_declarations(app_name)[0] != "text":
         return texts, errors
     for index, raw in enumerate(inputs):
         if not raw.startswith("@"):
@@ -166,15 +150,18 @@ def command_predict(args) -> int:
             raise UserError(f"--attention: the {app.name} app has no attention to show")
         predictor = app.load_predictor(directory, args.engine, args.variant)
         predict, summary = functools.partial(app.predict, predictor), app.summary
-    options = _app_options(args.app, predict, args)
+    options = _app_options(args.app, args)
     status = 0
     texts, answers = _read_text_files(args.app, args.inputs)
     valid = [index for index, answer in enumerate(answers) if answer is None]
     predicted = predict([texts[index] for index in valid], **options) if valid else []
-    for index, answer in zip(valid, predicted, strict=True):
-        if isinstance(answer, dict) and texts[index] is not args.inputs[index]:
-            answer["input"] = args.inputs[index]  # "@FILE" as typed, not the whole text
-        answers[index] = answer
+    if len(predicted) == len(valid):
+        for index, answer in zip(valid, predicted, strict=True):
+            if isinstance(answer, dict) and texts[index] is not args.inputs[index]:
+                answer["input"] = args.inputs[index]  # "@FILE" as typed, not the whole text
+            answers[index] = answer
+    else:  # several answers for one input (speech --stream): every one, in order
+        answers = [answer for answer in answers if answer is not None] + list(predicted)
     if args.attention:
         for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
             if isinstance(answer, Exception):
@@ -376,7 +363,8 @@ def command_serve(args) -> int:
     )
 
 
-def make_parser() -> Parser:
+def make_parser(predict_app: str | None = None) -> Parser:
+    """The command line; with `predict_app`, ``predict`` also takes that app's options."""
     parser = Parser(
         prog="rnnapps", description="Recurrent-network apps: train, export, run on device."
     )
@@ -405,22 +393,9 @@ def make_parser() -> Parser:
     predict.add_argument(
         "--attention", metavar="PNG", help="save the attention map (translation, captioning)"
     )
-    predict.add_argument(
-        "--stream", action="store_true", help="speech: detect keywords over a long recording"
-    )
-    predict.add_argument(
-        "--task", choices=["keyword", "transcribe"], help="speech: which model answers"
-    )
-    predict.add_argument("--length", type=int, help="text_generation: characters to generate")
-    predict.add_argument("--temperature", type=float, help="text_generation: sampling temperature")
-    predict.add_argument(
-        "--top-k", dest="top_k", type=int, help="text_generation: keep the k likeliest"
-    )
-    predict.add_argument("--top-p", dest="top_p", type=float, help="text_generation: nucleus mass")
-    predict.add_argument("--seed", type=int, help="text_generation: sampling seed")
-    predict.add_argument(
-        "--beam-width", dest="beam_width", type=int, help="translation, captioning: beam search"
-    )
+    if predict_app is not None:  # the app's own options, as it declares them
+        for option in registry.predict_declarations(predict_app)[1]:
+            option.add_flag(predict, predict_app)
 
     export = commands.add_parser("export", help="re-export a trained model.keras")
     export.add_argument("app")
@@ -505,9 +480,31 @@ COMMANDS = {
 }
 
 
+def _unknown_flags(unknown: list[str], predict_app: str | None) -> str:
+    """The one-line error for flags the command (or the app's predict) does not take."""
+    if predict_app is None or not unknown[0].startswith("--"):
+        return f"unrecognized arguments: {' '.join(unknown)}"
+    declared = registry.predict_declarations(predict_app)[1]
+    takes = ", ".join(option.flag for option in declared)
+    return f"{unknown[0]}: not an option of the {predict_app} app " + (
+        f"(its options: {takes})" if takes else "(it takes none)"
+    )
+
+
+def _predict_app(argv: list[str]) -> str | None:
+    """The app a ``predict`` command names (its first app name), so its flags can be added."""
+    if not argv or argv[0] != "predict":
+        return None
+    return next((word for word in argv[1:] if word in registry.names()), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = make_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        predict_app = _predict_app(argv)
+        args, unknown = make_parser(predict_app).parse_known_args(argv)
+        if unknown:
+            raise UserError(_unknown_flags(unknown, predict_app))
         if getattr(args, "app", None) is not None:
             registry.check_name(args.app)  # unknown app: fail before loading TensorFlow
         if args.command != "list" and not (

@@ -72,3 +72,11 @@ def describe(name: str) -> str:
     check_name(name)
     package = importlib.import_module(f"apps.{name}")  # the package only: no TensorFlow
     return " ".join((package.__doc__ or "").split())
+
+
+def predict_declarations(name: str) -> tuple[str, tuple]:
+    """(input kind, options) of the app's ``predict``, as its runtime declares them (no
+    TensorFlow); an app without a runtime declares them on its App (TensorFlow loads)."""
+    runtime = get_runtime(name)
+    declared = runtime if runtime is not None else get_app(name)
+    return declared.input_kind, tuple(declared.options)

@@ -22,6 +22,7 @@ from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.metrics import LOWER_IS_BETTER_WORDS
 from shared.runtime.base import Predictor
+from shared.runtime.options import Option
 
 
 @dataclasses.dataclass
@@ -144,6 +145,11 @@ class App(abc.ABC):
     # depends on the config overrides ``monitor_for`` (speech: its held-out engine's voices).
     monitor: tuple[str, Literal["min", "max"]] = ("val_loss", "min")
     config_class: type[BaseConfig] = BaseConfig
+    # What ``predict`` takes, declared once (an app with a runtime takes its runtime's, so the
+    # CLI's flags, the server's checks and the OpenAPI description agree with both): the input
+    # kind ("text", or a file: "audio", "image", "video") and the keyword options.
+    input_kind: str = "text"
+    options: tuple[Option, ...] = ()
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
     # Largest max-abs difference from Keras allowed per engine in the export parity check.
     parity_tolerance: dict[str, float] = {

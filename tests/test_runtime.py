@@ -80,3 +80,24 @@ print("status", status)
     assert [line.split()[0] for line in lines[:-1]] == registry.names()
     for line in lines[:-1]:
         assert "trained" in line and len(line.split()) > 3  # a description follows the status
+
+
+def test_predict_prints_every_answer_when_one_input_gives_several(tmp_path, monkeypatch, capsys):
+    """A stream yields one answer per detection: the command prints them all, in order."""
+    from apps import cli
+    from shared.runtime.base import Runtime
+
+    class Detections(Runtime):
+        input_kind = "audio"
+
+        def predict(self, inputs):
+            return [{"input": inputs[0], "keyword": word, "time": t} for t, word in enumerate("ab")]
+
+        def outputs(self, inputs):
+            return None
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setattr(registry, "get_runtime", lambda name: Detections)
+    assert cli.main(["predict", "speech", "long.wav", "--model", str(tmp_path), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["keyword"], line["time"]) for line in lines] == [("a", 0), ("b", 1)]

@@ -150,6 +150,7 @@ class CaptioningApp(App):
     metric = "bleu4"
     test_split = "new scenes (no reference set seen in training)"
     config_class = CaptioningConfig
+    input_kind = "image"
     # Logged after every epoch by `epoch_metrics` on a fixed subset of the validation split,
     # drawn from the same scene generator as the ordinary test split.
     quality_target = QualityTarget(

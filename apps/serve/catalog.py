@@ -6,8 +6,6 @@ catalog object with ``names()`` and ``get_app(name)`` (``apps.registry``).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 import math
 import pathlib
@@ -16,9 +14,8 @@ from typing import Any, Protocol
 
 from shared.errors import UserError
 
-# What an app's inputs are. Text apps take the string itself; the others take a file,
-# which the server writes from the request's bytes (an app may say so with `input_kind`).
-INPUT_KINDS = {"speech": "audio", "captioning": "image", "video": "video"}
+# What an app's inputs are (``App.input_kind``): text apps take the string itself; the others
+# take a file, which the server writes from the request's bytes.
 FILE_KINDS = ("audio", "image", "video")
 ENGINES = ("litert", "savedmodel", "keras")
 VARIANTS = ("fp32", "fp16", "int8")
@@ -39,86 +36,6 @@ class AppCatalog(Protocol):
     def names(self) -> list[str]: ...
 
     def get_app(self, name: str) -> Any: ...
-
-
-@dataclasses.dataclass(frozen=True)
-class OptionSpec:
-    """One option of ``App.predict`` that a request may set, with its type and bounds.
-
-    Args:
-        name: the keyword argument of ``App.predict``.
-        type: its JSON type: ``"integer"``, ``"number"``, ``"boolean"`` or ``"string"``.
-        help: what it does, for the web page and the OpenAPI description.
-        minimum: the smallest value allowed (numbers).
-        maximum: the largest value allowed (numbers); bounds keep one request's work bounded.
-        choices: the values allowed (strings).
-
-    Example:
-        >>> OptionSpec("length", "integer", "characters", 1, 2000).check(200)
-        200
-    """
-
-    name: str
-    type: str
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-
-    def check(self, value: Any) -> Any:
-        """The value if it fits, else an ApiError 400 naming the option."""
-        where = f"parameters.{self.name}"
-        if self.type == "boolean":
-            if not isinstance(value, bool):
-                raise ApiError(400, f"{where}: expected true or false, got {_shown(value)}")
-            return value
-        if self.type == "string":
-            if value not in self.choices:
-                raise ApiError(
-                    400, f"{where}: expected one of {', '.join(self.choices)}, got {_shown(value)}"
-                )
-            return value
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if self.type == "integer" and not (
-            isinstance(value, int) or (is_number and float(value).is_integer())
-        ):
-            raise ApiError(400, f"{where}: expected an integer, got {_shown(value)}")
-        if not is_number or not math.isfinite(value):
-            raise ApiError(400, f"{where}: expected a number, got {_shown(value)}")
-        if not self.minimum <= value <= self.maximum:
-            raise ApiError(400, f"{where}: {value} is outside [{self.minimum:g}, {self.maximum:g}]")
-        return int(value) if self.type == "integer" else float(value)
-
-    def schema(self, default: Any = None) -> dict:
-        """Its JSON schema (OpenAPI and the web page's form)."""
-        schema: dict[str, Any] = {"type": self.type, "description": self.help}
-        if self.minimum is not None:
-            schema.update(minimum=self.minimum, maximum=self.maximum)
-        if self.choices:
-            schema["enum"] = list(self.choices)
-        if default is not None:
-            schema["default"] = default
-        return schema
-
-
-# The options of App.predict a request may set (the CLI's predict flags), with the bounds
-# that keep one request's work within the time limit.
-OPTIONS = {
-    spec.name: spec
-    for spec in (
-        OptionSpec(
-            "task", "string", "speech: which model answers", choices=("keyword", "transcribe")
-        ),
-        OptionSpec("stream", "boolean", "speech: detect keywords over a long recording"),
-        OptionSpec("length", "integer", "text generation: characters to generate", 1, 2000),
-        OptionSpec("temperature", "number", "text generation: sampling temperature", 0, 5),
-        OptionSpec("top_k", "integer", "text generation: keep the k likeliest (0: all)", 0, 1000),
-        OptionSpec("top_p", "number", "text generation: nucleus probability mass", 0, 1),
-        OptionSpec("seed", "integer", "text generation: sampling seed", 0, 2**31 - 1),
-        OptionSpec("beam_width", "integer", "beam search width (1: greedy)", 1, 16),
-        OptionSpec("length_penalty", "number", "beam search length penalty", 0, 5),
-    )
-}
 
 
 def _shown(value: Any) -> str:
@@ -184,8 +101,9 @@ class ServedApp:
         self.name: str = app.name
         self.models = pathlib.Path(models).resolve()
         self.directory = self.models / self.name
-        self.kind: str = getattr(app, "input_kind", None) or INPUT_KINDS.get(self.name, "text")
-        self.options = self._options()
+        self.kind: str = getattr(app, "input_kind", None) or "text"
+        # The app's predict options as it declares them (``App.options``): name -> Option.
+        self.options = {option.name: option for option in getattr(app, "options", ())}
         self.lock = threading.Lock()  # one answer at a time: interpreters are not thread-safe
         self.predictor: Any = None
         self.state = "END"
@@ -195,19 +113,6 @@ class ServedApp:
         out = "" if default_models else f" --out {self.directory}"
         self.train_command = f"rnnapps train {self.name} --preset demo{out}"
         self.refresh()
-
-    def _options(self) -> dict[str, tuple[OptionSpec, Any]]:
-        """The options of this app's ``predict`` that a request may set, with their defaults."""
-        accepted = inspect.signature(self.app.predict).parameters
-        options = {}
-        for name, parameter in accepted.items():
-            if name in OPTIONS:
-                default = parameter.default
-                options[name] = (
-                    OPTIONS[name],
-                    None if default is inspect.Parameter.empty else default,
-                )
-        return options
 
     def inside_models(self) -> bool:
         """Whether the app's folder really is inside the models folder (no symlink out)."""
@@ -280,10 +185,7 @@ class ServedApp:
             "error": self.error,
             "train_command": self.train_command,
             "metrics": metrics_summary(app.metric, self.metrics) if self.metrics else None,
-            "options": [
-                {"name": name, **spec.schema(default)}
-                for name, (spec, default) in self.options.items()
-            ],
+            "options": [{"name": name, **option.schema()} for name, option in self.options.items()],
             "examples": examples,
             "samples": len(self.samples()),
             "figure": self.kind == "audio"

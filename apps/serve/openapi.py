@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.serve.catalog import OPTIONS, Catalog
+from apps.serve.catalog import Catalog
 from apps.serve.payload import MAX_INSTANCES
 
 
@@ -24,17 +24,14 @@ def openapi(catalog: Catalog, max_body_bytes: int, time_limit: float) -> dict:
         "description": "The app: " + ", ".join(f"{n} ({kinds[n]})" for n in names),
         "schema": {"type": "string", "enum": names},
     }
-    option_names = {
-        name: [n for n, served in catalog.apps.items() if name in served.options]
-        for name in OPTIONS
-    }
+    # Every option of a served app, once (apps sharing a name share its meaning).
+    declared: dict = {}
+    for name, served in catalog.apps.items():
+        for option_name, option in served.options.items():
+            declared.setdefault(option_name, (option, []))[1].append(name)
     parameters = {
-        name: {
-            **spec.schema(),
-            "description": f"{spec.help} (apps: {', '.join(option_names[name])})",
-        }
-        for name, spec in OPTIONS.items()
-        if option_names[name]
+        name: {**option.schema(), "description": f"{option.help} (apps: {', '.join(apps)})"}
+        for name, (option, apps) in declared.items()
     }
     parameters["figure"] = {
         "type": "boolean",

@@ -143,8 +143,10 @@ def parse_options(value: Any, served: ServedApp) -> tuple[dict[str, Any], bool]:
                 raise ApiError(400, "parameters.figure: expected true or false")
             figure = raw
         elif name in served.options:
-            spec, _ = served.options[name]
-            options[name] = spec.check(raw)
+            try:
+                options[name] = served.options[name].check(raw, serving=True)
+            except ValueError as error:
+                raise ApiError(400, f"parameters.{name}: {error}") from None
         else:
             allowed = ", ".join(sorted([*served.options, *SERVER_OPTIONS]))
             raise ApiError(

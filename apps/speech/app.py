@@ -53,6 +53,8 @@ class SpeechApp(App):
     metric = "accuracy"
     test_split = "held-out voices (keyword clips)"
     config_class = SpeechConfig
+    input_kind = runtime.SpeechRuntime.input_kind
+    options = runtime.OPTIONS
     # Keras logs the keyword head's accuracy with its output's prefix while the transcriber
     # trains beside it (the default), without it when `transcription` is off.
     quality_target = QualityTarget(

@@ -34,6 +34,7 @@ from shared.preprocessing import audio as audio_lib
 from shared.runtime.answers import answer_each
 from shared.runtime.base import Runtime
 from shared.runtime.litert import LiteRTModel
+from shared.runtime.options import Option
 from shared.runtime.streaming import WindowedStream, detect_events, window_starts
 
 LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -54,6 +55,11 @@ MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
 MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 CONFIG_FILE = "config.json"
 STREAMING_FILE = "streaming.json"
+# The options of ``predict`` (and of the CLI and the server).
+OPTIONS = (
+    Option("task", "string", "which model answers", "keyword", choices=TASKS),
+    Option("stream", "boolean", "detect keywords over a long recording", False),
+)
 
 
 class Engine(Protocol):
@@ -310,6 +316,7 @@ class SpeechRuntime(Runtime):
     audio files -> keywords, detections in a stream, transcripts."""
 
     input_kind = "audio"
+    options = OPTIONS
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

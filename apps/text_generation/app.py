@@ -59,6 +59,7 @@ class TextGenerationApp(App):
     lower_is_better = True
     test_split = "held-out snippets (deduplicated up to case, spacing and punctuation)"
     config_class = TextGenerationConfig
+    options = runtime.OPTIONS
     # The run records the tuned n-gram's bits per character on the test text (`baselines`);
     # the validation text is drawn from the same corpus, so 0.9 of it is the goal there too.
     # Issue 4 set 10% under the 5-gram; with order and discount tuned on validation (issue 23)

@@ -30,6 +30,7 @@ from shared.errors import UserError
 from shared.runtime.answers import answer_each
 from shared.runtime.base import Runtime
 from shared.runtime.litert import LiteRTModel
+from shared.runtime.options import Option
 from shared.runtime.sampling import filter_mask, resolve_strategy
 
 BEGIN_ID = 0
@@ -354,6 +355,29 @@ def parity_outputs(
     return np.concatenate(rows)
 
 
+# The sampling options of ``predict`` (and of the CLI and the server); the server bounds one
+# request's length and temperature tighter, so one request stays within its time limit.
+OPTIONS = (
+    Option(
+        "length", "integer", "characters to generate", LENGTH, 1, MAX_LENGTH, serve_maximum=2000
+    ),
+    Option(
+        "temperature",
+        "number",
+        "sampling temperature (0: greedy)",
+        TEMPERATURE,
+        0,
+        MAX_TEMPERATURE,
+        serve_maximum=5,
+    ),
+    Option(
+        "top_k", "integer", "keep the k likeliest (0: all)", TOP_K, 0, 2**31 - 1, serve_maximum=1000
+    ),
+    Option("top_p", "number", "nucleus: keep the likeliest of this mass (1: all)", TOP_P, 0, 1),
+    Option("seed", "integer", "sampling seed", SEED, 0, 2**31 - 1),
+)
+
+
 class TextGenerationRuntime(Runtime):
     """``model_<variant>.tflite`` (the step model) and the host loop around it.
 
@@ -361,6 +385,8 @@ class TextGenerationRuntime(Runtime):
     [1, S, units]) and returns the next id's ``logits`` [1, vocabulary] and ``new_states``;
     ``generate`` reads the prompt through it and draws one id at a time.
     """
+
+    options = OPTIONS
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

@@ -37,6 +37,7 @@ class TranslationApp(App):
     metric = "bleu"
     test_split = "pairs whose value (any kind) or date form training never shows"
     config_class = TranslationConfig
+    options = runtime.OPTIONS
     sample_inputs = (
         "two thousand and twenty-six",
         "November 21, 2026",

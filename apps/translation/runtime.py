@@ -29,6 +29,7 @@ from shared.errors import UserError
 from shared.preprocessing.text_units import OOV_ID, PAD_ID, UnitTokenizer
 from shared.runtime.answers import answer_each
 from shared.runtime.base import Runtime
+from shared.runtime.options import Option
 from shared.runtime.step_decoder import (
     LiteRTStepDecoder,
     StepDecoder,
@@ -249,9 +250,19 @@ def summary(answer: dict) -> str:
     return answer["translation"]
 
 
+# The decoding options of ``predict`` (and of the CLI and the server); None keeps the
+# model's own setting (its config's ``beam_width`` and ``length_penalty``).
+OPTIONS = (
+    Option("beam_width", "integer", "beam search width (1: greedy)", None, 1, 64, serve_maximum=16),
+    Option("length_penalty", "number", "beam search length penalty (GNMT alpha)", None, 0, 5),
+)
+
+
 class TranslationRuntime(Translator, LiteRTStepDecoder, Runtime):
     """``encoder_<variant>.tflite``, ``decoder_step_<variant>.tflite`` and the tokenizers:
     raw English texts -> translations, greedy or beam search on the host."""
+
+    options = OPTIONS
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         Runtime.__init__(self, model_dir, variant)

@@ -144,6 +144,7 @@ class VideoApp(App):
     metric = "accuracy"
     test_split = "unseen handwriting, training's shapes and speeds"
     config_class = VideoConfig
+    input_kind = runtime.VideoRuntime.input_kind
     quality_target = QualityTarget(
         metric="val_accuracy", goal=0.98, mode="max", note="issue 7: at least 98% test accuracy"
     )

@@ -176,6 +176,8 @@ class VideoRuntime(Runtime):
     """``model_<variant>.tflite`` for whole clips and ``step_<variant>.tflite`` for frames:
     video files -> class probabilities, the label over time."""
 
+    input_kind = "video"
+
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)
         self.classes = read_classes(self.model_dir)

@@ -7,6 +7,8 @@ import pathlib
 
 import numpy as np
 
+from shared.runtime.options import Option
+
 ENGINES = ("keras", "savedmodel", "litert")
 VARIANTS = ("fp32", "fp16", "int8")
 
@@ -31,10 +33,19 @@ class Runtime(Predictor):
     (the ``<name>_<variant>.tflite`` files and their sidecars) and answer raw inputs with
     ``predict``: the same answers the app gives through any engine.
 
+    Class attributes, the one place they are declared (the CLI's flags, the server's checks
+    and the OpenAPI description are made from them; the App's ``predict`` takes the same):
+        input_kind: ``"text"`` (the string itself) or a file: ``"audio"``, ``"image"``,
+            ``"video"``.
+        options: the keyword options of ``predict``, as ``shared.runtime.options.Option``.
+
     Args:
         model_dir: a trained model's folder (``saved_models/<app>``).
         variant: which conversion to run: ``fp32``, ``fp16`` or ``int8``.
     """
+
+    input_kind: str = "text"
+    options: tuple[Option, ...] = ()
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         if variant not in VARIANTS:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
+import sys
 import time
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 points to /dev/null inside (Python exceptions still surface)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class LiteRTModel:
@@ -37,6 +54,13 @@ class LiteRTModel:
         details = self.runner.get_input_details()
         self.input_details = details
         self.output_details = self.runner.get_output_details()
+        # The first call applies the XNNPACK delegate, whose native code prints an INFO line
+        # on stderr: make that call here, on zeros, with the line kept off the terminal.
+        zeros = {
+            name: np.zeros(detail["shape"], detail["dtype"]) for name, detail in details.items()
+        }
+        with _native_stderr_silenced():
+            self.runner(**zeros)
 
     @property
     def input_names(self) -> list[str]:

@@ -19,6 +19,7 @@ from apps.serve.payload import MAX_INSTANCES
 from apps.serve.server import Settings
 from apps.serve.testing import Registry, quick_model, request, running_server
 from shared.errors import UserError
+from shared.runtime.options import Option
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,7 @@ class EchoApp:
     metric = "accuracy"
     sample_inputs = ()
     input_kind = "image"
+    options = (Option("beam_width", "integer", "beam search width", None, 1, 16),)
     seen: list = []
 
     def load_predictor(self, model_dir, engine, variant="fp32"):
