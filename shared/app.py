@@ -21,7 +21,7 @@ from shared.config import BaseConfig
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.metrics import LOWER_IS_BETTER_WORDS
-from shared.runtime.base import Predictor
+from shared.runtime.base import Predictor, Runtime
 from shared.runtime.options import Option
 
 
@@ -145,11 +145,22 @@ class App(abc.ABC):
     # depends on the config overrides ``monitor_for`` (speech: its held-out engine's voices).
     monitor: tuple[str, Literal["min", "max"]] = ("val_loss", "min")
     config_class: type[BaseConfig] = BaseConfig
-    # What ``predict`` takes, declared once (an app with a runtime takes its runtime's, so the
-    # CLI's flags, the server's checks and the OpenAPI description agree with both): the input
-    # kind ("text", or a file: "audio", "image", "video") and the keyword options.
+    # How a trained folder answers: ``runtime_class`` (``apps/<app>/runtime.py``, LiteRT,
+    # no TensorFlow) and ``predictor_class`` (Keras and SavedModel), see ``load_predictor``.
+    runtime_class: type[Runtime] | None = None
+    predictor_class: type[Predictor] | None = None
+    # What ``predict`` takes, declared once on the runtime (``Runtime.input_kind``,
+    # ``Runtime.options``) and copied here, so the CLI's flags, the server's checks and the
+    # OpenAPI description agree with both; an app without a runtime declares them here.
     input_kind: str = "text"
     options: tuple[Option, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        runtime = cls.__dict__.get("runtime_class")
+        if runtime is not None:
+            cls.input_kind, cls.options = runtime.input_kind, tuple(runtime.options)
+
     sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
     # Largest max-abs difference from Keras allowed per engine in the export parity check.
     parity_tolerance: dict[str, float] = {
@@ -185,10 +196,16 @@ class App(abc.ABC):
         self, model: keras.Model, config: BaseConfig, splits: Splits
     ) -> ExportBundle: ...
 
-    @abc.abstractmethod
     def load_predictor(
         self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"
-    ) -> Predictor: ...
+    ) -> Predictor:
+        """The model in `model_dir` behind `engine`: ``runtime_class`` (LiteRT, `variant`)
+        or ``predictor_class`` (Keras, SavedModel: ``predictor_class(model_dir, engine)``)."""
+        from shared.engines import check_engine
+
+        if check_engine(engine) == "litert":
+            return self.runtime_class(model_dir, variant)
+        return self.predictor_class(model_dir, engine)
 
     @abc.abstractmethod
     def evaluate(self, predictor: Predictor, splits: Splits, config: BaseConfig) -> dict:

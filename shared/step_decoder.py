@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from shared.engines import load_keras_model, load_saved_model
 from shared.preprocessing.text_units import PAD_ID
 from shared.runtime.base import Predictor
 
@@ -240,7 +241,7 @@ class StepDecoderPredictor(StepDecoder, Predictor):
         self.encoder_input = encoder_input
         self.context_names = tuple(context_names)
         if engine == "keras":
-            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            self.model = load_keras_model(model_dir)
             encoder, step = build_inference_models(self.model)
             self._keras_encoder = tf.function(encoder, reduce_retracing=True)
             self._keras_step = tf.function(step, reduce_retracing=True)
@@ -249,7 +250,7 @@ class StepDecoderPredictor(StepDecoder, Predictor):
                 None if isinstance(step.input, dict) else [tensor.name for tensor in step.inputs]
             )
         elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.loaded = load_saved_model(model_dir)
             self.signatures = self.loaded.signatures
         elif engine == "litert":
             self._litert = LiteRTStepDecoder(

@@ -108,6 +108,8 @@ class SentimentApp(App):
         "held-out snippets of all four domains (deduplicated up to case, spacing and punctuation)"
     )
     config_class = SentimentConfig
+    runtime_class = runtime.SentimentRuntime
+    predictor_class = SentimentPredictor
     # `epoch_metrics` logs the weighted F1 of a fixed validation subset after every epoch, and
     # `baselines` scores VADER on the same snippets: at or above VADER's figure, the model
     # beats it there, as the issue asks of the test split.
@@ -233,11 +235,6 @@ class SentimentApp(App):
             representative_data={"model": representative},
             sidecars={VOCABULARY_FILE: tokenizer.to_json()},
         )
-
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
-        if engine == "litert":
-            return runtime.SentimentRuntime(model_dir, variant)
-        return SentimentPredictor(model_dir, engine)
 
     def _scores(self, test: dict, predicted: np.ndarray, rating: np.ndarray) -> dict:
         labels = np.asarray(test["label"])

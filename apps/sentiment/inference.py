@@ -11,6 +11,7 @@ import tensorflow as tf
 import apps.sentiment.model  # noqa: F401  (registers its layers, so load_model finds them)
 from apps.sentiment.runtime import LABELS, VOCABULARY_FILE
 from shared.app import Predictor
+from shared.engines import load_keras_model, load_saved_model
 from shared.export import fixed_shape_model
 from shared.layers import TextVectorizer
 from shared.preprocessing.text import WordTokenizer, mean_over_windows
@@ -77,9 +78,9 @@ class SentimentPredictor(Predictor):
         self.engine = engine
         self.tokenizer = WordTokenizer.load(model_dir / VOCABULARY_FILE)
         if engine == "keras":
-            self.model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            self.model = load_keras_model(model_dir)
         elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.loaded = load_saved_model(model_dir)
             self.serve = self.loaded.signatures["serving_default"]
         else:
             raise ValueError(f"engine must be keras or savedmodel here, got {engine!r}")

@@ -53,8 +53,8 @@ class SpeechApp(App):
     metric = "accuracy"
     test_split = "held-out voices (keyword clips)"
     config_class = SpeechConfig
-    input_kind = runtime.SpeechRuntime.input_kind
-    options = runtime.OPTIONS
+    runtime_class = runtime.SpeechRuntime
+    predictor_class = SpeechPredictor
     # Keras logs the keyword head's accuracy with its output's prefix while the transcriber
     # trains beside it (the default), without it when `transcription` is off.
     quality_target = QualityTarget(
@@ -348,12 +348,6 @@ class SpeechApp(App):
             tflite_models=litert_models(model, config),
             sidecars={runtime.STREAMING_FILE: streaming_description(config)},
         )
-
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
-        """``SpeechPredictor`` (Keras, SavedModel) or, for LiteRT, ``runtime.SpeechRuntime``."""
-        if engine == "litert":
-            return runtime.SpeechRuntime(model_dir, variant)
-        return SpeechPredictor(model_dir, engine)
 
     # --- evaluation ---------------------------------------------------------------------------
 

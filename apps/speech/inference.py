@@ -27,6 +27,7 @@ from apps.speech.runtime import (
     sliding_window_posteriors,
 )
 from shared.app import Predictor
+from shared.engines import load_keras_model, load_saved_model
 from shared.export import fixed_shape_model
 
 # Registers the custom layers before any ``.keras`` file is loaded.
@@ -184,13 +185,13 @@ class SpeechPredictor(Predictor):
         self.model_dir = model_dir
         self.engine = engine
         if engine == "keras":
-            model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            model = load_keras_model(model_dir)
             self.spotter = keyword_model_of(model)
             transcriber = transcriber_of(model)
             self.decoder = transcription_decoder(transcriber) if transcriber is not None else None
             self.has_transcriber = transcriber is not None
         elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.loaded = load_saved_model(model_dir)
             self.serve = self.loaded.signatures["serving_default"]
             self.has_transcriber = "transcribe" in self.loaded.signatures
         else:

@@ -59,7 +59,8 @@ class TextGenerationApp(App):
     lower_is_better = True
     test_split = "held-out snippets (deduplicated up to case, spacing and punctuation)"
     config_class = TextGenerationConfig
-    options = runtime.OPTIONS
+    runtime_class = runtime.TextGenerationRuntime
+    predictor_class = TextGenerationPredictor
     # The run records the tuned n-gram's bits per character on the test text (`baselines`);
     # the validation text is drawn from the same corpus, so 0.9 of it is the goal there too.
     # Issue 4 set 10% under the 5-gram; with order and discount tuned on validation (issue 23)
@@ -184,11 +185,6 @@ class TextGenerationApp(App):
             tflite_models={"model": step_model(model_parts(model, config))},
             sidecars={VOCABULARY_FILE: vocabulary.to_json()},
         )
-
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
-        if engine == "litert":
-            return runtime.TextGenerationRuntime(model_dir, variant)
-        return TextGenerationPredictor(model_dir, engine)
 
     # --- evaluation ---------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from apps.text_generation.runtime import (
 )
 from shared.app import Predictor
 from shared.config import load_config
+from shared.engines import load_keras_model, load_saved_model
 from shared.layers import state_count
 from shared.sampling import tf_sample_next
 
@@ -265,14 +266,14 @@ class TextGenerationPredictor(Predictor):
         config = load_config(TextGenerationConfig, model_dir / "config.json")
         self.state_shape = (state_count(config.cell) * config.num_layers, config.units)
         if engine == "keras":
-            model = keras.saving.load_model(model_dir / "model.keras", safe_mode=True)
+            model = load_keras_model(model_dir)
             # Kept on self: a tf.function method holds only a weak reference to its module.
             self.serving = TextGenerationServing(model, config, self.vocabulary)
             self._logits, self._generate = self.serving.logits, self.serving.generate
         elif engine == "savedmodel":
             if isinstance(self.vocabulary, SubwordVocabulary):
                 import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
-            self.loaded = tf.saved_model.load(str(model_dir / "saved_model"))
+            self.loaded = load_saved_model(model_dir)
             self._logits = self.loaded.signatures["logits"]
             self._generate = self.loaded.signatures["generate"]
         else:

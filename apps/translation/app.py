@@ -37,7 +37,8 @@ class TranslationApp(App):
     metric = "bleu"
     test_split = "pairs whose value (any kind) or date form training never shows"
     config_class = TranslationConfig
-    options = runtime.OPTIONS
+    runtime_class = runtime.TranslationRuntime
+    predictor_class = TranslationPredictor
     sample_inputs = (
         "two thousand and twenty-six",
         "November 21, 2026",
@@ -168,11 +169,6 @@ class TranslationApp(App):
             tflite_models=litert_models(model, config),
             sidecars={VOCABULARY_FILE: tokenizers.to_json()},
         )
-
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> runtime.Translator:
-        if engine == "litert":
-            return runtime.TranslationRuntime(model_dir, variant)
-        return TranslationPredictor(model_dir, engine)
 
     # -- evaluation ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from apps.translation.data import LANGUAGES
+from apps.translation.generator import LANGUAGES
 from shared.config import BaseConfig
 from shared.errors import UserError
 from shared.layers import CELLS

@@ -144,7 +144,8 @@ class VideoApp(App):
     metric = "accuracy"
     test_split = "unseen handwriting, training's shapes and speeds"
     config_class = VideoConfig
-    input_kind = runtime.VideoRuntime.input_kind
+    runtime_class = runtime.VideoRuntime
+    predictor_class = VideoPredictor
     quality_target = QualityTarget(
         metric="val_accuracy", goal=0.98, mode="max", note="issue 7: at least 98% test accuracy"
     )
@@ -221,12 +222,6 @@ class VideoApp(App):
             tflite_models=litert_models(model),
             sidecars={runtime.CLASSES_FILE: json.dumps(classes, indent=1)},
         )
-
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32"):
-        """``VideoPredictor`` (Keras, SavedModel) or, for LiteRT, ``runtime.VideoRuntime``."""
-        if engine == "litert":
-            return runtime.VideoRuntime(model_dir, variant)
-        return VideoPredictor(model_dir, engine)
 
     # -- evaluation --------------------------------------------------------------------------
 

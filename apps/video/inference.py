@@ -24,6 +24,7 @@ from keras import ops
 from apps.video.model import FrameFeatures, GlobalMotion
 from apps.video.runtime import CLASSES_FILE, read_classes, stream_clip
 from shared.app import Predictor
+from shared.engines import load_keras_model, load_saved_model
 from shared.runtime.streaming import StreamingSession
 
 __all__ = ["CLASSES_FILE", "stream_clip"]  # re-exported for the export and tests
@@ -171,10 +172,10 @@ class VideoPredictor(Predictor):
         self.classes = read_classes(self.model_dir)
         self._session: StreamingSession | None = None
         if engine == "keras":
-            self.model = keras.saving.load_model(self.model_dir / "model.keras", safe_mode=True)
+            self.model = load_keras_model(self.model_dir)
             self.num_frames, *self.frame_shape = self.model.input["frames"].shape[1:4]
         elif engine == "savedmodel":
-            self.loaded = tf.saved_model.load(str(self.model_dir / "saved_model"))
+            self.loaded = load_saved_model(self.model_dir)
             self.serve = self.loaded.signatures["serving_default"]
             spec = self.serve.structured_input_signature[1]["frames"]
             self.num_frames, *self.frame_shape = spec.shape[1:4]

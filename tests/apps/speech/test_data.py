@@ -8,7 +8,7 @@ import soundfile
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from apps.speech import data
+from apps.speech import data, generator
 from apps.speech.config import SpeechConfig
 from shared.config import resolve_config
 from shared.data import tts
@@ -43,9 +43,9 @@ def test_labels_are_the_speech_commands_twelve():
         "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
         "_unknown_", "_silence_",
     ]  # fmt: skip
-    assert len(data.UNKNOWN_WORDS) >= 200
+    assert len(generator.UNKNOWN_WORDS) >= 200
     homophones = {"know", "write", "right", "rite", "ok"}
-    assert not set(data.UNKNOWN_WORDS) & (set(data.KEYWORDS) | homophones)
+    assert not set(generator.UNKNOWN_WORDS) & (set(data.KEYWORDS) | homophones)
 
 
 def test_quick_keyword_corpus_holds_whole_voices_out(cache):
@@ -113,7 +113,7 @@ def test_keyword_corpus_is_cached_and_seed_only_changes_splits(cache, monkeypatc
     def must_not_build(*args, **kwargs):
         raise AssertionError("the cached corpus was generated again")
 
-    monkeypatch.setattr(data, "_build_keyword_corpus", must_not_build)
+    monkeypatch.setattr(generator, "_build_keyword_corpus", must_not_build)
     again = data.load_keyword_data(quick=True, seed=1)
     np.testing.assert_array_equal(first.test["audio"], again.test["audio"])
     other = data.load_keyword_data(quick=True, seed=2)
@@ -153,7 +153,7 @@ def split_columns(columns: dict, part: np.ndarray) -> dict[str, dict[str, list]]
 
 @pytest.fixture(scope="module")
 def default_keywords():
-    columns = data.keyword_metadata(quick=False)
+    columns = generator.keyword_metadata(quick=False)
     return split_columns(columns, data.voice_parts(columns["voice"], SPLIT_SEED))
 
 
@@ -211,7 +211,7 @@ def test_overlap_checks_fail_on_a_planted_duplicate(default_keywords, default_ph
 
 
 def test_default_corpus_holds_the_engine_out_and_never_uses_the_deny_list():
-    columns = data.keyword_metadata(quick=False)
+    columns = generator.keyword_metadata(quick=False)
     engines = columns["engine"]
     assert set(engines) == set(data.DEFAULT_ENGINES)
     assert engines.count("espeak") > 0.8 * len(engines)  # held-out eSpeak voices stay a split
@@ -244,10 +244,10 @@ def test_default_corpus_holds_the_engine_out_and_never_uses_the_deny_list():
 
 def test_metadata_matches_the_generated_corpus(cache):
     """The metadata the hygiene tests read is the corpus's, row for row (quick corpus)."""
-    _, columns = data._keyword_corpus(True, data.DEFAULT_ENGINES)
-    metadata = data.keyword_metadata(quick=True)
+    _, columns = generator.keyword_corpus(True, data.DEFAULT_ENGINES)
+    metadata = generator.keyword_metadata(quick=True)
     assert columns == metadata
-    _, columns, _ = data._corpus("transcription", quick=True)
+    _, columns, _ = generator.generated_corpus("transcription", quick=True)
     metadata = data.phrase_metadata(quick=True)
     rows = list(zip(metadata["voice"], metadata["text"], strict=True))
     kept = list(zip(columns["voice"].tolist(), columns["text"].tolist(), strict=True))
@@ -263,7 +263,7 @@ def test_normalize_transcript():
 
 def test_random_phrases_cover_numbers_times_and_commands():
     rng = np.random.default_rng(0)
-    phrases = [data._random_phrase(rng) for _ in range(300)]
+    phrases = [generator._random_phrase(rng) for _ in range(300)]
     assert any("o'clock" in p or "past" in p for p in phrases)
     assert any(p.startswith("turn ") or p.startswith("set ") for p in phrases)
     assert any(p in ("seven", "forty two", "ninety nine") or " hundred" in p for p in phrases)
@@ -420,12 +420,14 @@ def test_deny_listed_engines_are_refused():
         with pytest.raises(UserError, match="deny-list"):
             resolve_config(SpeechConfig, "quick", [f"engines={','.join(engines)}"])
         with pytest.raises(ValueError, match="deny-list"):
-            data.keyword_metadata(quick=True, engines=engines)
+            generator.keyword_metadata(quick=True, engines=engines)
     with pytest.raises(UserError, match="held_out_engine"):
         resolve_config(SpeechConfig, "quick", ["engines=espeak,festival", "held_out_engine=pico"])
     # No engine's voice list offers a deny-listed voice (kal, awb, rms, slt).
     for engine in data.DEFAULT_ENGINES:
-        for voice in data._engine_voices(engine, data._ENGINES_FULL) if engine != "espeak" else []:
+        for voice in (
+            generator._engine_voices(engine, generator._ENGINES_FULL) if engine != "espeak" else []
+        ):
             assert not tts.is_forbidden(engine, voice)
 
 

@@ -1,11 +1,12 @@
 import collections
+import datetime
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from apps.translation import data
+from apps.translation import data, generator
 from shared.data.overlap import assert_no_overlap, cross_split_overlap, normalise_text, overlap_rows
 from shared.errors import UserError
 
@@ -41,12 +42,12 @@ def test_default_has_the_three_columns_every_kind_and_about_the_requested_size(s
 
 def test_default_renders_real_spanish_for_known_values():
     # The public pieces the corpus is made of, pinned on values whose translation is known.
-    assert data._spell(342, "es") == "trescientos cuarenta y dos"
-    assert data._spell(21000, "es") == "veintiún mil"  # num2words alone says "veintiuno mil"
-    assert data._spell(13, "es", to="ordinal") == "decimotercero"
-    assert data._spell(41, "es", to="ordinal") == "cuadragésimo primero"
-    assert data._spell(80, "fr", to="ordinal") == "quatre-vingtième"
-    assert data._english_date(data.datetime.date(2026, 11, 21), "gb_ordinal") == (
+    assert generator._spell(342, "es") == "trescientos cuarenta y dos"
+    assert generator._spell(21000, "es") == "veintiún mil"  # num2words alone says "veintiuno mil"
+    assert generator._spell(13, "es", to="ordinal") == "decimotercero"
+    assert generator._spell(41, "es", to="ordinal") == "cuadragésimo primero"
+    assert generator._spell(80, "fr", to="ordinal") == "quatre-vingtième"
+    assert generator._english_date(datetime.date(2026, 11, 21), "gb_ordinal") == (
         "the 21st of November 2026"
     )
 
@@ -76,8 +77,8 @@ def test_no_normalised_source_or_target_is_in_two_splits(spanish):
 def test_held_out_values_never_reach_training_in_any_kind(spanish):
     # A number held out for test is one in every kind: a test year is never a training
     # cardinal, nor a training date's year, nor a training amount's euros.
-    held_out = data._HeldOut(seed=1234)
-    builders = {name: build("es", held_out) for name, build in data._KIND_BUILDERS.items()}
+    held_out = generator._HeldOut(seed=1234)
+    builders = {name: build("es", held_out) for name, build in generator._KIND_BUILDERS.items()}
     train_values = set()
     rng = np.random.default_rng(0)
     for builder in builders.values():
@@ -120,25 +121,25 @@ def test_other_phrasings_are_phrased_otherwise_and_hold_test_values(spanish):
 
 def test_other_phrasings_render_what_a_user_types():
     rng = np.random.default_rng(0)
-    times = {data._time_phrasing(21, 0, rng) for _ in range(200)}
+    times = {generator._time_phrasing(21, 0, rng) for _ in range(200)}
     assert {"9:00pm", "2100 hours", "twenty-one hundred hours"} <= times
-    quarter = {data._time_phrasing(21, 15, rng) for _ in range(200)}
+    quarter = {generator._time_phrasing(21, 15, rng) for _ in range(200)}
     assert "a quarter past nine at night" in quarter and "15 minutes past 9 pm" in quarter
-    assert data._cardinal_phrasing(12345, np.random.default_rng(1)) in (
+    assert generator._cardinal_phrasing(12345, np.random.default_rng(1)) in (
         "12345",
         "12 thousand 345",
     )
-    assert data._cardinal_phrasing(1250, np.random.default_rng(1)) in (
+    assert generator._cardinal_phrasing(1250, np.random.default_rng(1)) in (
         "1 thousand 250",
         "twelve hundred and fifty",
     )
-    amounts = {data._currency_phrasing("EUR", 12, 50, rng) for _ in range(100)}
+    amounts = {generator._currency_phrasing("EUR", 12, 50, rng) for _ in range(100)}
     assert amounts == {"12.50€", "12 euros 50 cents", "twelve euros fifty"}
 
 
 def test_held_out_date_forms_keep_every_month_spelling_in_training():
-    held_out = data._HeldOut(seed=99)
-    forms = list(data._DATE_FORMS)
+    held_out = generator._HeldOut(seed=99)
+    forms = list(generator._DATE_FORMS)
     for pair in zip(forms[::2], forms[1::2], strict=True):
         # The two forms sharing a month spelling hold out four different months.
         months = [month for form in pair for month in held_out.date_form_months[form]]
@@ -146,7 +147,7 @@ def test_held_out_date_forms_keep_every_month_spelling_in_training():
 
 
 def test_held_out_dates_are_split_as_declared(spanish):
-    held_out = data._HeldOut(seed=1234)
+    held_out = generator._HeldOut(seed=1234)
     form, (test_month, _) = next(iter(held_out.date_form_months.items()))
     assert held_out.date_form_split(form, test_month) == 2
     # Every test date's day-month pair, year or form-month is held out: none is all-train.
@@ -184,9 +185,9 @@ def test_words_splits_digits_and_punctuation():
 
 def test_default_is_deterministic_for_a_seed_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNAPPS_DATA", str(tmp_path))
-    first = data._generate_corpus("es", seed=5, size=200)
-    again = data._generate_corpus("es", seed=5, size=200)
-    other = data._generate_corpus("es", seed=6, size=200)
+    first = generator.generate_corpus("es", seed=5, size=200)
+    again = generator.generate_corpus("es", seed=5, size=200)
+    other = generator.generate_corpus("es", seed=6, size=200)
     assert first == again
     assert first["test"]["source"] != other["test"]["source"]
     loaded = data.load_data("default", "es", seed=5, size=200)

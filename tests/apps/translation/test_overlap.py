@@ -7,7 +7,7 @@ once, about 10 s on a free core, when it is not there yet).
 
 import pytest
 
-from apps.translation import data
+from apps.translation import data, generator
 from apps.translation.app import TranslationApp
 from apps.translation.config import TranslationConfig
 from shared.config import resolve_config
@@ -69,6 +69,6 @@ def test_the_generator_drops_a_planted_shared_target():
         [],
         [("21 November 2026", "21 de Noviembre de 2026.", "date", "form")],
     ]
-    dropped = data._drop_shared_targets(rows)
+    dropped = generator._drop_shared_targets(rows)
     assert dropped == {"train": 1, "validation": 0, "test": 0}
     assert [row[0] for row in rows[0]] == ["7"] and len(rows[2]) == 1
