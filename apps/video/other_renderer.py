@@ -19,7 +19,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from apps.video import data
+from apps.video import data, generator
 
 
 @functools.cache
@@ -31,7 +31,7 @@ def sprite_path(sprite: str):
 
     kind, name = sprite.split(":")
     if kind == "shape":
-        return Path(np.asarray(data.shape_polygon(name), float), closed=False)
+        return Path(np.asarray(generator.shape_polygon(name), float), closed=False)
     if kind != "font":
         raise ValueError(f"the other renderer draws shapes and typeset digits, not {sprite!r}")
     glyph = TextPath(
@@ -62,7 +62,7 @@ def _background_image(background: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_clip(params: dict, rng: np.random.Generator) -> np.ndarray:
-    """The clip of ``data.clip_parameters`` `params`, drawn by matplotlib: uint8 [16, 64, 64, 3]."""
+    """The clip of ``generator.clip_parameters`` `params`, drawn by matplotlib: uint8 [16, 64, 64, 3]."""
     from matplotlib import patches, transforms
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -91,9 +91,9 @@ def render_clip(params: dict, rng: np.random.Generator) -> np.ndarray:
     if params["distractor"] is not None:
         distractor = params["distractor"]
         drawn.append(
-            placed(distractor["sprite"], distractor["colour"], data.still_path(distractor))
+            placed(distractor["sprite"], distractor["colour"], generator.still_path(distractor))
         )
-    trajectory = data._trajectory(params["class"], params["motion"])
+    trajectory = generator._trajectory(params["class"], params["motion"])
     drawn.append(placed(params["sprite"], params["colour"], trajectory))
     frames = np.empty((data.NUM_FRAMES, size, size, 3), np.uint8)
     for t in range(data.NUM_FRAMES):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.video import data, runtime
+from apps.video import data, generator, runtime
 from shared.data.cache import folder_is_complete
 from shared.data.overlap import assert_no_overlap, overlap_rows
 from shared.errors import UserError
@@ -60,8 +60,8 @@ def test_quick_splits_have_the_documented_columns():
 def test_trajectories_follow_their_class(class_name):
     for seed in range(20):
         rng = np.random.default_rng(seed)
-        motion = data._draw_motion(rng, class_name, rate=seed / 19)
-        path = data._trajectory(class_name, motion)
+        motion = generator._draw_motion(rng, class_name, rate=seed / 19)
+        path = generator._trajectory(class_name, motion)
         dx, dy = path["x"][-1] - path["x"][0], path["y"][-1] - path["y"][0]
         turn = path["angle"][-1] - path["angle"][0]
         growth = path["size"][-1] / path["size"][0]
@@ -78,16 +78,16 @@ def test_trajectories_follow_their_class(class_name):
 
 def test_speeds_of_each_split_come_from_their_own_band():
     rates = {
-        split: np.array([data.clip_parameters(split, i)["motion"]["rate"] for i in range(400)])
-        for split in ("train", "test", data.UNSEEN_SET, "other_renderer", "faster_motion")
+        split: np.array([generator.clip_parameters(split, i)["motion"]["rate"] for i in range(400)])
+        for split in ("train", "test", generator.UNSEEN_SET, "other_renderer", "faster_motion")
     }
     for split in ("train", "test", "other_renderer"):
         inside = (rates[split] >= 0.35) & (rates[split] < 0.65)
         assert not inside.any() and rates[split].min() < 0.05 and rates[split].max() > 0.95
-    assert ((rates[data.UNSEEN_SET] >= 0.35) & (rates[data.UNSEEN_SET] < 0.65)).all()
+    assert ((rates[generator.UNSEEN_SET] >= 0.35) & (rates[generator.UNSEEN_SET] < 0.65)).all()
     assert (rates["faster_motion"] >= 1.15).all() and (rates["faster_motion"] <= 1.5).all()
     # The fastest training move is 2.5 px a frame, turn 14 degrees, size ratio 4.
-    speeds = [data._speed(name, 1.0) for name in ("move_left", "rotate_clockwise", "grow")]
+    speeds = [generator._speed(name, 1.0) for name in ("move_left", "rotate_clockwise", "grow")]
     np.testing.assert_allclose(speeds, [2.5, 14.0, 4.0])
 
 
@@ -98,7 +98,7 @@ def test_pillow_angle_turns_anticlockwise_on_screen():
     path = {key: np.zeros(16) for key in ("x", "y", "size", "angle")}
     path["x"][:], path["y"][:], path["size"][:] = 32, 32, 48
     path["angle"][1] = 90
-    coverage = data._object_masks(mask, path)
+    coverage = generator._object_masks(mask, path)
     (ys0, xs0), (ys1, xs1) = np.nonzero(coverage[0] > 0.5), np.nonzero(coverage[1] > 0.5)
     assert xs0.mean() > 45 and abs(ys0.mean() - 32) < 3
     assert ys1.mean() < 20 and abs(xs1.mean() - 32) < 3
@@ -108,7 +108,7 @@ def test_rendered_clips_show_the_motion():
     for class_name, axis, sign in (("move_right", 0, 1), ("move_up", 1, -1)):
         shifts = []
         for seed in range(4):
-            clip = data.make_clip(class_name, seed)
+            clip = generator.make_clip(class_name, seed)
             shifts.append(_foreground_centre(clip[-1])[axis] - _foreground_centre(clip[0])[axis])
         assert np.mean(shifts) * sign > 8, (class_name, shifts)
     # Object sizes over all frames span the same range in every class, so size alone
@@ -116,7 +116,9 @@ def test_rendered_clips_show_the_motion():
     for name in data.CLASSES:
         sizes = np.concatenate(
             [
-                data._trajectory(name, data.clip_parameters("train", 8 * s + i)["motion"])["size"]
+                generator._trajectory(
+                    name, generator.clip_parameters("train", 8 * s + i)["motion"]
+                )["size"]
                 for s in range(50)
                 for i in [data.CLASSES.index(name)]
             ]
@@ -129,10 +131,10 @@ def test_the_other_renderer_draws_the_same_motion():
     from apps.video.other_renderer import render_clip
 
     for index in range(8):  # one clip of every class
-        params = data.clip_parameters("other_renderer", index)
+        params = generator.clip_parameters("other_renderer", index)
         params["background"].update(contrast=0.0, kind=0, velocity=[0.0, 0.0])
         params.update(distractor=None, noise=0.0, sprite="shape:ell")
-        pillow = data._render(params, "test", np.random.default_rng(0))
+        pillow = generator._render(params, "test", np.random.default_rng(0))
         drawn = render_clip(params, np.random.default_rng(0))
         base = np.asarray(params["background"]["base"])
         for t in (0, 15):  # a turn the wrong way round would be far off by the last frame
@@ -147,14 +149,14 @@ def test_generation_is_seeded_and_digit_pools_are_disjoint():
     np.testing.assert_array_equal(first["frames"], again["frames"][:3])
     assert not np.array_equal(first["frames"], data.generate_split("validation", 3, 6)["frames"])
     pools = {
-        split: set(data._digit_pool(split).tolist())
-        for split in ("train", "validation", "test", "faster_motion", data.UNSEEN_SET)
+        split: set(generator._digit_pool(split).tolist())
+        for split in ("train", "validation", "test", "faster_motion", generator.UNSEEN_SET)
     }
     assert sum(len(pool) for pool in pools.values()) == 1797 == len(set().union(*pools.values()))
-    labels = data._digits()[1]
-    assert set(labels[list(pools[data.UNSEEN_SET])].tolist()) == set(data.HELD_OUT_DIGITS)
+    labels = generator._digits()[1]
+    assert set(labels[list(pools[generator.UNSEEN_SET])].tolist()) == set(generator.HELD_OUT_DIGITS)
     with pytest.raises(ValueError, match="class_name"):
-        data.make_clip("dance", 0)
+        generator.make_clip("dance", 0)
     with pytest.raises(ValueError, match="split"):
         data.generate_split("holdout", 1)
 
@@ -163,24 +165,24 @@ def test_generation_is_seeded_and_digit_pools_are_disjoint():
 def default_parameters():
     """Every clip's parameters in the default corpus (2,400 training clips): no drawing."""
     return {
-        split: [data.clip_parameters(split, index, 1234) for index in range(count)]
+        split: [generator.clip_parameters(split, index, 1234) for index in range(count)]
         for split, count in data.split_sizes(data.DEFAULT_TRAIN_SIZE).items()
     }
 
 
 def test_default_corpus_shares_no_clip_and_no_held_out_sprite(default_parameters):
     assert len(default_parameters["train"]) == data.DEFAULT_TRAIN_SIZE
-    report = data.split_overlap(default_parameters)
+    report = generator.split_overlap(default_parameters)
     assert_no_overlap(report["clips"], what="clips (their generating parameters)")
     assert_no_overlap(report["sprites"], what="held-out sprites")
     assert report == data.corpus_overlap(1234, data.DEFAULT_TRAIN_SIZE)  # what load_data stores
     # The unseen set shows only held-out sprites, including its still distractors.
-    for params in default_parameters[data.UNSEEN_SET]:
-        for sprite in data.held_out_sprites(data.UNSEEN_SET, params):
+    for params in default_parameters[generator.UNSEEN_SET]:
+        for sprite in generator.held_out_sprites(generator.UNSEEN_SET, params):
             kind, name = sprite.split(":")
-            assert name in data.HELD_OUT_SHAPES if kind == "shape" else kind == "digit"
+            assert name in generator.HELD_OUT_SHAPES if kind == "shape" else kind == "digit"
             if kind == "digit":
-                assert data._digits()[1][int(name)] in data.HELD_OUT_DIGITS
+                assert generator._digits()[1][int(name)] in generator.HELD_OUT_DIGITS
 
 
 def test_planted_duplicates_are_caught(default_parameters):
@@ -189,15 +191,15 @@ def test_planted_duplicates_are_caught(default_parameters):
     planted = copy.deepcopy(default_parameters)
     planted["test"][5] = dict(planted["train"][123])  # a training clip in the test split
     with pytest.raises(AssertionError, match="train/test: 1 rows"):
-        assert_no_overlap(data.split_overlap(planted)["clips"])
+        assert_no_overlap(generator.split_overlap(planted)["clips"])
     # A training handwriting sample in validation, a training shape in the unseen set.
     digit = next(p["sprite"] for p in planted["train"] if p["sprite"].startswith("digit:"))
     planted = copy.deepcopy(default_parameters)
     planted["validation"][0]["sprite"] = digit
-    planted[data.UNSEEN_SET][3]["sprite"] = "shape:triangle"
-    report = data.split_overlap(planted)["sprites"]
+    planted[generator.UNSEEN_SET][3]["sprite"] = "shape:triangle"
+    report = generator.split_overlap(planted)["sprites"]
     assert report["train/validation"]["examples"] == [digit]
-    assert report[f"train/{data.UNSEEN_SET}"]["examples"] == ["shape:triangle"]
+    assert report[f"train/{generator.UNSEEN_SET}"]["examples"] == ["shape:triangle"]
     assert overlap_rows(report) >= 2
 
 
@@ -219,7 +221,7 @@ def test_write_sample_clip_reads_back(tmp_path, suffix):
     assert path.suffix == suffix and path.stat().st_size > 0
     frames, length = data.load_video(path)
     assert frames.shape == (16, 64, 64, 3) and length == 16
-    original = data.make_clip("grow", 3).astype(int)
+    original = generator.make_clip("grow", 3).astype(int)
     assert np.abs(frames.astype(int) - original).mean() < 12
 
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from apps import cli
-from apps.video import data
+from apps.video import data, generator
 from apps.video.app import VideoApp
 from apps.video.inference import VideoPredictor
 from apps.video.runtime import VideoRuntime
@@ -174,7 +174,7 @@ def test_engines_agree_on_answers(model_dir, clips, capsys):
 
 def test_short_odd_clip_is_padded_and_streaming_matches(model_dir, tmp_path):
     # 5 frames of 37x23 at 3 fps: resized, padded to 16 and masked.
-    clip = data.make_clip("move_down", 9)[:5, ::2, ::3]
+    clip = generator.make_clip("move_down", 9)[:5, ::2, ::3]
     path = tmp_path / "short.gif"
     from PIL import Image
 
