@@ -14,6 +14,7 @@ User errors end in one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import pathlib
@@ -363,17 +364,45 @@ def command_serve(args) -> int:
     )
 
 
-def make_parser(predict_app: str | None = None) -> Parser:
-    """The command line; with `predict_app`, ``predict`` also takes that app's options."""
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("rnn-apps")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _train_epilog(app_name: str | None) -> str:
+    if app_name is None:
+        return "rnnapps train APP --help lists the fields --set takes, with their defaults."
+    from shared.config import describe_fields
+
+    import_tensorflow_quietly(f"rnnapps train {app_name} --help")
+    app = registry.get_app(app_name)
+    return f"--set takes these fields of {app_name} (default preset values):\n" + describe_fields(
+        app.config_class
+    )
+
+
+def make_parser(predict_app: str | None = None, train_app: str | None = None) -> Parser:
+    """The command line; with `predict_app`, ``predict`` also takes that app's options; with
+    `train_app`, ``train --help`` lists that app's config fields."""
     parser = Parser(
         prog="rnnapps", description="Recurrent-network apps: train, export, run on device."
     )
+    parser.add_argument("--version", action="version", version=f"rnnapps {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     commands.add_parser("list", help="the apps and whether each is trained")
 
-    train = commands.add_parser("train", help="train, export and evaluate an app")
-    train.add_argument("app")
+    train = commands.add_parser(
+        "train",
+        help="train, export and evaluate an app",
+        epilog=_train_epilog(train_app),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("app", help=f"one of: {', '.join(registry.names())}")
     add_train_arguments(train)
 
     evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
@@ -491,6 +520,13 @@ def _unknown_flags(unknown: list[str], predict_app: str | None) -> str:
     )
 
 
+def _help_for_train(argv: list[str]) -> str | None:
+    """The app of ``train APP --help`` (its fields go in the help), else None."""
+    if len(argv) < 2 or argv[0] != "train" or not {"-h", "--help"} & set(argv):
+        return None
+    return argv[1] if argv[1] in registry.names() else None
+
+
 def _predict_app(argv: list[str]) -> str | None:
     """The app a ``predict`` command names (its first app name), so its flags can be added."""
     if not argv or argv[0] != "predict":
@@ -502,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         predict_app = _predict_app(argv)
-        args, unknown = make_parser(predict_app).parse_known_args(argv)
+        train_app = _help_for_train(argv)
+        args, unknown = make_parser(predict_app, train_app).parse_known_args(argv)
         if unknown:
             raise UserError(_unknown_flags(unknown, predict_app))
         if getattr(args, "app", None) is not None:

@@ -97,6 +97,19 @@ def resolve_config(
     return config
 
 
+def describe_fields(config_class: type, preset: str = "default") -> str:
+    """The fields ``--set`` takes, one per line with its value under `preset`."""
+    config = resolve_config(config_class, preset)
+    lines = []
+    for field in dataclasses.fields(config_class):
+        if field.name == "preset":
+            continue
+        value = getattr(config, field.name)
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        lines.append(f"  {field.name}={shown}")
+    return "\n".join(lines)
+
+
 def load_config(config_class: type[ConfigT], path) -> ConfigT:
     """The config saved beside a model (config.json), ignoring unknown keys."""
     with open(path) as f:

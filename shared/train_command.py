@@ -28,7 +28,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a training run (everything but the app's name)."""
     parser.add_argument("--preset", default="default", help="quick | demo | default")
     parser.add_argument("--data", default=None, help="default | tfds:NAME | a file or folder")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one config field (rnnapps train APP --help lists them)",
+    )
     parser.add_argument("--out", default=None, help="output folder (default saved_models/APP)")
     parser.add_argument(
         "--seeds",

@@ -101,3 +101,20 @@ def test_predict_prints_every_answer_when_one_input_gives_several(tmp_path, monk
     assert cli.main(["predict", "speech", "long.wav", "--model", str(tmp_path), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["keyword"], line["time"]) for line in lines] == [("a", 0), ("b", 1)]
+
+
+def test_the_cli_explains_itself(capsys):
+    """--version; train --help names the apps; train APP --help lists the fields --set takes."""
+    from apps import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("rnnapps ")
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in registry.names()) and "quick | demo | default" in out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "sentiment", "--help"])
+    out = capsys.readouterr().out
+    assert "--set takes these fields of sentiment" in out and "  epochs=" in out
