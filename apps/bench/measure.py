@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import pathlib
+import statistics
+import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +80,22 @@ def with_controls(app, quality: dict, recorded: dict) -> dict:
     return baselines
 
 
+def cold_predict(app, model_dir: pathlib.Path, runs: int = 3) -> dict:
+    """Wall time of a whole cold ``rnnapps predict APP SAMPLE`` (LiteRT fp32, a fresh Python
+    each time: start-up, imports, loading, the answer), median and runs, in seconds."""
+    sample = str(app.sample_inputs[0])
+    command = [sys.executable, "-m", "apps.cli", "predict", app.name, sample]
+    command += ["--model", str(model_dir), "--json"]
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:200]}
+    return {"seconds_p50": statistics.median(seconds), "runs": [round(t, 3) for t in seconds]}
+
+
 def bench_app(app, model_dir: pathlib.Path, options: dict) -> dict:
     """Every figure of one trained app (see the module docstring)."""
     from shared.config import load_config
@@ -137,6 +156,9 @@ def bench_app(app, model_dir: pathlib.Path, options: dict) -> dict:
             log(f"{app.name}: peak memory of the {engine} engine")
             figures["memory"] = engine_memory(app, model_dir, engine, raw_inputs)
         engines[engine] = figures
+    if raw_inputs is not None:  # not in quick runs: three fresh processes
+        log(f"{app.name}: cold rnnapps predict on LiteRT fp32")
+        engines["fp32"]["cold_predict"] = cold_predict(app, model_dir)
     result["engines"] = engines
 
     # Every .tflite: latency at 1 and 2 threads, FLOPs, fraction of the machine's limit.

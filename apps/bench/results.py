@@ -161,11 +161,12 @@ def results_markdown(results: dict) -> str:
     lines += [
         "",
         "**Engines**: size on disk, peak memory of loading the engine and answering one "
-        "input (fresh process, above the loaded runtime), and the app's whole on-device "
-        "answer on 1 thread",
+        "input (fresh process, above the loaded runtime), the app's whole on-device "
+        "answer on 1 thread, and (fp32) a whole cold `rnnapps predict APP SAMPLE`: a fresh "
+        "Python, its imports, loading and the answer (median of 3)",
         "",
-        "| app | engine | size | peak memory | answer p50 / p90 (ms) |",
-        "|---|---|---|---|---|",
+        "| app | engine | size | peak memory | answer p50 / p90 (ms) | cold predict (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, app in benched.items():
         for engine, figures in app["engines"].items():
@@ -176,9 +177,11 @@ def results_markdown(results: dict) -> str:
                 else "–"
             )
             peak = figures.get("memory", {}).get("inference_bytes")
+            cold = figures.get("cold_predict") or {}
+            cold_text = number_text(cold.get("seconds_p50")) if "seconds_p50" in cold else "–"
             lines.append(
                 f"| {name} | {engine} | {_megabytes(figures['size_bytes'])} | "
-                f"{_megabytes(peak)} | {timing} |"
+                f"{_megabytes(peak)} | {timing} | {cold_text} |"
             )
 
     lines += [

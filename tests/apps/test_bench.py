@@ -233,6 +233,13 @@ def test_the_engine_memory_probe_measures_a_fresh_process(models_dir):
     assert 0 < memory["inference_bytes"] < memory["peak_rss_bytes"]
 
 
+def test_cold_predict_times_whole_fresh_commands_and_reports_a_failure(models_dir, tmp_path):
+    app = registry.get_app("sentiment")
+    cold = bench_measure.cold_predict(app, models_dir / "sentiment", runs=2)
+    assert len(cold["runs"]) == 2 and 0 < cold["seconds_p50"] < 60
+    assert "no trained model" in bench_measure.cold_predict(app, tmp_path, runs=1)["error"]
+
+
 # ---------------------------------------------------------------------------
 # Time to the quality target, from a run's per-epoch history
 
