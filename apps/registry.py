@@ -28,6 +28,7 @@ APPS = {
 # ``rnnapps predict`` uses with the LiteRT engine, without importing TensorFlow. An app not
 # listed here still answers through its App (and TensorFlow).
 RUNTIMES = {
+    "captioning": "apps.captioning.runtime:CaptioningRuntime",
     "sentiment": "apps.sentiment.runtime:SentimentRuntime",
     "speech": "apps.speech.runtime:SpeechRuntime",
     "text_generation": "apps.text_generation.runtime:TextGenerationRuntime",

@@ -24,7 +24,7 @@ The graphs' contract, which the apps' ``build_inference_models`` and serving mod
 
 Example:
 
-    predictor = StepDecoderPredictor(model_dir, "keras", "fp32", names, build, "image",
+    predictor = StepDecoderPredictor(model_dir, "keras", names, build, "image",
                                      context_names=("regions",))
     state = predictor.encode_inputs(images)
     hypotheses = predictor.decode(state, max_length=24, beam_width=3)
@@ -43,21 +43,7 @@ from keras import ops
 from shared.engines import load_keras_model, load_saved_model
 from shared.preprocessing.text_units import PAD_ID
 from shared.runtime.base import Predictor
-
-# RESERVED, teacher_forced_probabilities, teacher_forcing and written_length: still imported
-# from here by the captioning app until it answers through its runtime.
-from shared.runtime.step_decoder import (  # noqa: F401
-    BANNED_IDS,
-    END_ID,
-    RESERVED,
-    START_ID,
-    STATES,
-    LiteRTStepDecoder,
-    StepDecoder,
-    teacher_forced_probabilities,
-    teacher_forcing,
-    written_length,
-)
+from shared.runtime.step_decoder import BANNED_IDS, END_ID, START_ID, STATES, StepDecoder
 
 
 def decoder_step_inputs(
@@ -211,14 +197,12 @@ class StepDecoderPredictor(StepDecoder, Predictor):
     """An exported encoder and decoder step behind Keras or the SavedModel, decoded on the host.
 
     ``keras`` runs the encoder once and loops the decoder step on the host; ``savedmodel``
-    does the same over its ``encode`` / ``decode_step`` signatures. (``litert`` runs
-    ``shared.runtime.step_decoder.LiteRTStepDecoder``, kept here until every app answers
-    through its TensorFlow-free runtime.)
+    does the same over its ``encode`` / ``decode_step`` signatures. (The LiteRT engine is
+    ``shared.runtime.step_decoder.LiteRTStepDecoder``, without TensorFlow.)
 
     Args:
         model_dir: holds ``model.keras`` and ``saved_model/``.
-        engine: ``keras`` or ``savedmodel`` (or ``litert``, see above).
-        variant: the .tflite variant (``fp32``, ``fp16``, ``int8``) of ``litert``.
+        engine: ``keras`` or ``savedmodel``.
         state_names: the recurrent states' names (``shared.layers.state_names(cell)``).
         build_inference_models: trained model -> (encoder, decoder step), for ``keras``.
         encoder_input: the encoder's input name (of the ``encode`` signature).
@@ -229,14 +213,13 @@ class StepDecoderPredictor(StepDecoder, Predictor):
         self,
         model_dir: pathlib.Path,
         engine: str,
-        variant: str,
         state_names: Sequence[str],
         build_inference_models: Callable[[keras.Model], tuple[keras.Model, keras.Model]],
         encoder_input: str,
         context_names: Sequence[str],
     ):
         model_dir = pathlib.Path(model_dir)
-        self.engine = engine if engine != "litert" else f"litert-{variant}"
+        self.engine = engine
         self.names = list(state_names)
         self.encoder_input = encoder_input
         self.context_names = tuple(context_names)
@@ -252,16 +235,8 @@ class StepDecoderPredictor(StepDecoder, Predictor):
         elif engine == "savedmodel":
             self.loaded = load_saved_model(model_dir)
             self.signatures = self.loaded.signatures
-        elif engine == "litert":
-            self._litert = LiteRTStepDecoder(
-                model_dir / f"encoder_{variant}.tflite",
-                model_dir / f"decoder_step_{variant}.tflite",
-                encoder_input,
-                context_names,
-            )
-            self.names = self._litert.names
         else:
-            raise ValueError(f"engine must be keras, savedmodel or litert, got {engine!r}")
+            raise ValueError(f"engine must be keras or savedmodel, got {engine!r}")
 
     def encode_inputs(self, inputs: np.ndarray, signature_inputs: dict | None = None) -> dict:
         """The initial decoder state of every row of `inputs`: its context and its states.
@@ -274,13 +249,11 @@ class StepDecoderPredictor(StepDecoder, Predictor):
         if self.engine == "keras":
             out = {k: np.asarray(v) for k, v in self._keras_encoder(inputs).items()}
             states = [out[name] for name in self.names]
-        elif self.engine == "savedmodel":
+        else:
             if signature_inputs is None:
                 signature_inputs = {self.encoder_input: inputs}
             out = {k: v.numpy() for k, v in self.signatures["encode"](**signature_inputs).items()}
             states = np.split(out["state"], len(self.names), axis=-1)
-        else:
-            return self._litert.encode_inputs(inputs)
         return {name: out[name] for name in self.context_names} | {STATES: states}
 
     def step_logits(self, tokens: np.ndarray, state: dict) -> tuple[np.ndarray, list, np.ndarray]:
@@ -298,12 +271,10 @@ class StepDecoderPredictor(StepDecoder, Predictor):
                 inputs = [named[name] for name in self._keras_step_input_names]
             out = {k: np.asarray(v) for k, v in self._keras_step(inputs).items()}
             return out["logits"], [out[f"new_{n}"] for n in self.names], out["attention"]
-        if self.engine == "savedmodel":
-            out = self.signatures["decode_step"](
-                previous_token=tf.constant(tokens),
-                state=tf.constant(np.concatenate(state[STATES], axis=-1)),
-                **{name: tf.constant(value) for name, value in context.items()},
-            )
-            new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
-            return out["logits"].numpy(), new_states, out["attention"].numpy()
-        return self._litert.step_logits(tokens, state)
+        out = self.signatures["decode_step"](
+            previous_token=tf.constant(tokens),
+            state=tf.constant(np.concatenate(state[STATES], axis=-1)),
+            **{name: tf.constant(value) for name, value in context.items()},
+        )
+        new_states = np.split(out["state"].numpy(), len(self.names), axis=-1)
+        return out["logits"].numpy(), new_states, out["attention"].numpy()

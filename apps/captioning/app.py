@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from apps.captioning import baselines as captioning_baselines
 from apps.captioning import data as captioning_data
+from apps.captioning import runtime
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
-    VOCABULARY_FILE,
     CaptioningServing,
     CaptionPredictor,
     build_tokenizer,
@@ -22,15 +22,14 @@ from apps.captioning.inference import (
 )
 from apps.captioning.model import FEATURE_SIZE, build_model
 from apps.captioning.other_renderer import LOOKS
+from apps.captioning.runtime import VOCABULARY_FILE, Captioner
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits
-from shared.errors import UserError
 from shared.metrics_caption import bleu_scores
-from shared.preprocessing.image import load_image
 from shared.preprocessing.text_units import UnitTokenizer
-from shared.step_decoder import teacher_forcing
+from shared.runtime.step_decoder import teacher_forcing
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
 SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, one and three objects)
@@ -150,7 +149,8 @@ class CaptioningApp(App):
     metric = "bleu4"
     test_split = "new scenes (no reference set seen in training)"
     config_class = CaptioningConfig
-    input_kind = "image"
+    runtime_class = runtime.CaptioningRuntime
+    predictor_class = CaptionPredictor
     # Logged after every epoch by `epoch_metrics` on a fixed subset of the validation split,
     # drawn from the same scene generator as the ordinary test split.
     quality_target = QualityTarget(
@@ -253,13 +253,10 @@ class CaptioningApp(App):
             sidecars={VOCABULARY_FILE: tokenizer.to_json()},
         )
 
-    def load_predictor(self, model_dir, engine: str, variant: str = "fp32") -> CaptionPredictor:
-        return CaptionPredictor(model_dir, engine, variant)
-
     # -- evaluation --------------------------------------------------------------------------
 
     def split_scores(
-        self, predictor: CaptionPredictor, columns: dict, scene: bool, beam_width: int = 1
+        self, predictor: Captioner, columns: dict, scene: bool, beam_width: int = 1
     ) -> dict:
         """BLEU-1..4 of `predictor`'s captions of ``columns["image"]`` against
         ``columns["captions"]``, with the scene-fact scores when `scene` (generated scenes).
@@ -276,14 +273,14 @@ class CaptioningApp(App):
             )
         return scores
 
-    def _captions(self, predictor: CaptionPredictor, images, beam_width: int = 1) -> tuple:
+    def _captions(self, predictor: Captioner, images, beam_width: int = 1) -> tuple:
         captions = predictor.caption(
             images, beam_width=beam_width, length_penalty=predictor.config.length_penalty
         )
         return [c.text for c in captions], [len(c.token_ids) for c in captions]
 
     def _other_renderer_scores(
-        self, predictor: CaptionPredictor, columns: dict, beam_width: int = 1
+        self, predictor: Captioner, columns: dict, beam_width: int = 1
     ) -> dict:
         """Scores on the other renderer's drawings (both looks), and per look."""
         hypotheses, lengths = self._captions(predictor, columns["image"], beam_width)
@@ -489,22 +486,12 @@ class CaptioningApp(App):
     # -- answering ---------------------------------------------------------------------------
 
     def predict(self, predictor, inputs: list[str]) -> list:
-        answers: list = []
-        valid: list[tuple[int, np.ndarray]] = []
-        for index, raw in enumerate(inputs):
-            try:
-                valid.append((index, load_image(raw, size=(64, 64))))
-                answers.append(None)
-            except UserError as error:
-                answers.append(error)
-        if valid:
-            captions = predictor.caption(np.stack([image for _, image in valid]))
-            for (index, _), caption in zip(valid, captions, strict=True):
-                answers[index] = {"input": inputs[index], "caption": caption.text}
-        return answers
+        """One ``{"input", "caption"}`` per readable image, a UserError per bad one
+        (``apps.captioning.runtime.answers``, the same for every engine)."""
+        return runtime.answers(inputs, predictor)
 
     def summary(self, answer: dict) -> str:
-        return answer["caption"]
+        return runtime.summary(answer)
 
     def save_attention(self, predictor, image_path: str, out_path: str, dpi: int = 100) -> dict:
         """Caption one image and save it with each written word's attention overlaid.
@@ -516,7 +503,7 @@ class CaptioningApp(App):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        image = load_image(image_path, size=(64, 64))
+        image = runtime.check_image(image_path)
         caption = predictor.caption(image[None])[0]
         words = predictor.tokenizer.display_tokens(caption.token_ids)
         panels = len(words) + 1

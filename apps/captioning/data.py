@@ -34,6 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from apps.captioning.runtime import IMAGE_SIZE
 from shared.data.cache import cached_splits
 from shared.data.overlap import cross_split_overlap, normalise_text
 from shared.data.sources import load_source, load_tfds
@@ -41,7 +42,6 @@ from shared.data.splits import Splits, stratified_split
 from shared.errors import UserError
 from shared.preprocessing.image import load_image, resize_image
 
-IMAGE_SIZE = 64
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
 # Saturated prototypes; backgrounds are kept unsaturated so objects always stand out.
 COLOURS = {

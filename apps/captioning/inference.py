@@ -7,16 +7,17 @@
   ``teacher_forced`` and ``preprocess`` serve the parity and preprocessing checks.
 - LiteRT: ``encoder_<variant>.tflite`` (uint8 image [1, 64, 64, 3] -> the 64 regions of the
   feature map and the decoder's initial state) and ``decoder_step_<variant>.tflite`` (previous
-  token, state, regions -> logits, new state, attention weights over the 64 regions), driven by
-  ``shared.decoding`` on the host.
+  token, state, regions -> logits, new state, attention weights over the 64 regions), built
+  here (``litert_models``) and run on the host by ``apps.captioning.runtime``, without
+  TensorFlow.
+- ``CaptionPredictor``: the Keras and SavedModel engines.
 
-The decoder step, the in-graph greedy loop and the host predictor come from
+The decoder step, the in-graph greedy loop and the Keras / SavedModel predictor come from
 ``shared.step_decoder``; this module adds the image side.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 from collections.abc import Sequence
 
@@ -25,14 +26,21 @@ import numpy as np
 import tensorflow as tf
 
 from apps.captioning.config import CaptioningConfig
-from apps.captioning.model import FEATURE_SIZE, IMAGE_SIZE
+from apps.captioning.model import FEATURE_SIZE
+from apps.captioning.runtime import (
+    CONTEXT_NAMES,
+    IMAGE_INPUT,
+    IMAGE_SIZE,
+    VOCABULARY_FILE,
+    Caption,
+    Captioner,
+)
 from shared.config import load_config
-from shared.decoding import Hypothesis
 from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
+from shared.runtime.step_decoder import RESERVED, written_length
 from shared.step_decoder import (
-    RESERVED,
     StepDecoderPredictor,
     banned_logits,
     decode_step_signature,
@@ -41,12 +49,8 @@ from shared.step_decoder import (
     graph_greedy_decode,
     pack_states,
     packed_step_outputs,
-    teacher_forced_probabilities,
-    teacher_forcing,
-    written_length,
 )
 
-VOCABULARY_FILE = "vocabulary.json"
 REGIONS = FEATURE_SIZE * FEATURE_SIZE
 
 
@@ -245,38 +249,28 @@ class CaptioningServing(tf.Module):
         }
 
 
-@dataclasses.dataclass
-class Caption:
-    """One answer: the text, its token ids, and each written token's attention over regions."""
+class CaptionPredictor(Captioner, StepDecoderPredictor):
+    """uint8 images [n, 64, 64, 3] -> captions, through Keras or the SavedModel (the LiteRT
+    engine is ``apps.captioning.runtime.CaptioningRuntime``, without TensorFlow).
 
-    text: str
-    token_ids: list[int]
-    attention: np.ndarray | None  # [tokens, 64]: one 8x8 map per written token
-    log_prob: float | None = None
-
-
-class CaptionPredictor(StepDecoderPredictor):
-    """uint8 images [n, 64, 64, 3] -> captions, through one engine.
-
-    ``keras`` and ``litert`` run the encoder once and loop the decoder step on the host (greedy
-    or beam search); ``savedmodel`` runs greedy decoding inside its ``caption_pixels``
-    signature and beam search over its ``encode`` / ``decode_step`` signatures.
+    ``keras`` runs the encoder once and loops the decoder step on the host (greedy or beam
+    search); ``savedmodel`` runs greedy decoding inside its ``caption_pixels`` signature and
+    beam search over its ``encode`` / ``decode_step`` signatures.
     """
 
-    def __init__(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32"):
+    def __init__(self, model_dir: pathlib.Path, engine: str):
+        if engine not in ("keras", "savedmodel"):
+            raise ValueError(f"engine must be keras or savedmodel here, got {engine!r}")
         model_dir = pathlib.Path(model_dir)
-        self.model_dir = model_dir
-        self.variant = variant
         self.config = load_config(CaptioningConfig, model_dir / "config.json")
         self.tokenizer = UnitTokenizer.load(model_dir / VOCABULARY_FILE)
         super().__init__(
             model_dir,
             engine,
-            variant,
             state_names(self.config.cell),
             lambda model: build_inference_models(model, self.config),
-            encoder_input="image",
-            context_names=("regions",),
+            encoder_input=IMAGE_INPUT,
+            context_names=CONTEXT_NAMES,
         )
 
     @classmethod
@@ -291,11 +285,10 @@ class CaptionPredictor(StepDecoderPredictor):
         # StepDecoderPredictor reads model.keras from a folder; this sets what its keras
         # branch sets, from `model` instead.
         predictor = cls.__new__(cls)
-        predictor.model_dir, predictor.variant = None, "fp32"
         predictor.config, predictor.tokenizer = config, tokenizer
         predictor.engine = "keras"
         predictor.names = list(state_names(config.cell))
-        predictor.encoder_input, predictor.context_names = "image", ("regions",)
+        predictor.encoder_input, predictor.context_names = IMAGE_INPUT, CONTEXT_NAMES
         predictor.model = model
         encoder, step = build_inference_models(model, config)
         predictor._keras_encoder = tf.function(encoder, reduce_retracing=True)
@@ -303,44 +296,12 @@ class CaptionPredictor(StepDecoderPredictor):
         predictor._keras_step_input_names = None  # the step model takes a dict
         return predictor
 
-    def encode(self, images: np.ndarray) -> dict:
-        """Decoder inputs for each image: the regions and the initial states."""
-        return self.encode_inputs(np.asarray(images, dtype=np.uint8))
-
-    # -- whole answers -----------------------------------------------------------------------
-
-    def caption(
-        self,
-        images: np.ndarray,
-        beam_width: int = 1,
-        length_penalty: float = 0.6,
-        batch_size: int = 256,
+    def caption_batch(
+        self, images: np.ndarray, beam_width: int, length_penalty: float
     ) -> list[Caption]:
-        """Greedy (`beam_width` 1) or beam-search captions of uint8 images [n, 64, 64, 3]."""
-        images = np.asarray(images, dtype=np.uint8)
-        results: list[Caption] = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            if self.engine == "savedmodel" and beam_width == 1:
-                results += self._savedmodel_greedy(chunk)
-                continue
-            hypotheses = self.decode(
-                self.encode(chunk), self.config.max_caption_length, beam_width, length_penalty
-            )
-            results += [self._answer(h) for h in hypotheses]
-        return results
-
-    def _answer(self, hypothesis: Hypothesis) -> Caption:
-        return Caption(
-            self.tokenizer.decode(hypothesis.tokens),
-            hypothesis.tokens,
-            hypothesis.attention,
-            hypothesis.log_prob,
-        )
-
-    def _savedmodel_greedy(self, images: np.ndarray) -> list[Caption]:
-        out = self.signatures["caption_pixels"](image=tf.constant(images))
-        return _graph_captions(out)
+        if self.engine != "savedmodel" or beam_width != 1:
+            return super().caption_batch(images, beam_width, length_penalty)
+        return _graph_captions(self.signatures["caption_pixels"](image=tf.constant(images)))
 
     def caption_bytes(self, encoded_images: list[bytes]) -> list[Caption]:
         """Greedy captions of encoded image files through ``serving_default`` (SavedModel only)."""
@@ -349,34 +310,15 @@ class CaptionPredictor(StepDecoderPredictor):
         out = self.signatures["serving_default"](image_bytes=tf.constant(encoded_images))
         return _graph_captions(out)
 
-    # -- parity ------------------------------------------------------------------------------
-
-    def outputs(self, inputs: list) -> np.ndarray:
-        """Teacher-forced next-token probabilities [n, max_caption_length + 1, vocabulary].
-
-        `inputs` are (uint8 image, reference caption) pairs; positions after the reference's
-        end are 0. Keras and the SavedModel run the full-sequence model, LiteRT steps the
-        decoder one token at a time.
-        """
-        images = np.stack([image for image, _ in inputs]).astype(np.uint8)
-        decoder_inputs, decoder_outputs = teacher_forcing(
-            self.tokenizer, [caption for _, caption in inputs]
-        )
+    def teacher_forced_logits(self, images: np.ndarray, decoder_inputs: np.ndarray) -> np.ndarray:
+        """The full-sequence model's logits (Keras, or the SavedModel's ``teacher_forced``)."""
         if self.engine == "keras":
-            logits = np.asarray(
+            return np.asarray(
                 self.model({"image": images, "decoder_input_ids": decoder_inputs}, training=False)
             )
-        elif self.engine == "savedmodel":
-            logits = self.signatures["teacher_forced"](
-                image=tf.constant(images), decoder_input_ids=tf.constant(decoder_inputs)
-            )["logits"].numpy()
-        else:
-            logits = self.stepped_logits(images, decoder_inputs)
-        return teacher_forced_probabilities(logits, decoder_outputs)
-
-    def stepped_logits(self, images: np.ndarray, decoder_inputs: np.ndarray) -> np.ndarray:
-        """Logits [n, time, vocabulary] from the step model fed `decoder_inputs` one by one."""
-        return self.stepped_logits_from(self.encode(images), decoder_inputs)
+        return self.signatures["teacher_forced"](
+            image=tf.constant(images), decoder_input_ids=tf.constant(decoder_inputs)
+        )["logits"].numpy()
 
 
 def _graph_captions(out: dict) -> list[Caption]:

@@ -23,12 +23,12 @@ import keras
 from keras import ops
 
 from apps.captioning.config import CaptioningConfig
+from apps.captioning.runtime import IMAGE_SIZE  # the runtime reads images at this size too
 from shared.errors import UserError
 from shared.layers import recurrent_layer, state_names
 from shared.layers.bahdanau_attention import BahdanauAttention
 from shared.layers.luong_attention import LuongAttention
 
-IMAGE_SIZE = 64
 FEATURE_SIZE = 8  # the feature map is 8x8: 64 regions to attend over
 # keras.applications MobileNetV3Small: the block whose output has stride 8 (8x8 at 64x64).
 MOBILENET_STRIDE8_LAYER = "expanded_conv_2_add"

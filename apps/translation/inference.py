@@ -36,8 +36,8 @@ from shared.layers import state_names
 from shared.layers.unit_detokenizer import UnitDetokenizer
 from shared.layers.unit_vectorizer import UnitVectorizer
 from shared.preprocessing.text_units import PAD_ID
+from shared.runtime.step_decoder import RESERVED, written_length
 from shared.step_decoder import (
-    RESERVED,
     StepDecoderPredictor,
     banned_logits,
     decode_step_signature,
@@ -46,7 +46,6 @@ from shared.step_decoder import (
     graph_greedy_decode,
     pack_states,
     packed_step_outputs,
-    written_length,
 )
 
 
@@ -220,7 +219,6 @@ class TranslationPredictor(Translator, StepDecoderPredictor):
         super().__init__(
             model_dir,
             engine,
-            "fp32",
             state_names(self.config.cell),
             lambda model: build_inference_models(model, self.config),
             encoder_input=SOURCE_INPUT,

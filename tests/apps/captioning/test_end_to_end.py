@@ -14,7 +14,7 @@ from apps.captioning.app import CaptioningApp
 from apps.captioning.baselines import NN_FEATURES, NN_NEIGHBOURS
 from apps.captioning.inference import CaptionPredictor
 from shared.decoding import beam_search
-from shared.step_decoder import BANNED_IDS, END_ID, START_ID
+from shared.runtime.step_decoder import BANNED_IDS, END_ID, START_ID
 
 pytestmark = pytest.mark.slow
 
@@ -174,7 +174,7 @@ def test_litert_steps_equal_savedmodel_teacher_forcing(model_dir, test_images):
         for image, refs in zip(test_images["image"], test_images["captions"], strict=True)
     ]
     savedmodel = CaptionPredictor(model_dir, "savedmodel").outputs(pairs)
-    litert = CaptionPredictor(model_dir, "litert").outputs(pairs)
+    litert = CaptioningApp().load_predictor(model_dir, "litert").outputs(pairs)
     keras_probabilities = CaptionPredictor(model_dir, "keras").outputs(pairs)
     assert savedmodel.shape == litert.shape and np.abs(savedmodel).sum() > 0
     np.testing.assert_allclose(litert, savedmodel, atol=1e-5)
@@ -191,7 +191,7 @@ def test_litert_captions_equal_savedmodel_captions(model_dir, test_images):
         from_bytes.append(buffer.getvalue())
     graph = savedmodel.caption_bytes(from_bytes)  # serving_default: encoded PNG in, text out
     pixels = savedmodel.caption(images)
-    litert = CaptionPredictor(model_dir, "litert").caption(images)
+    litert = CaptioningApp().load_predictor(model_dir, "litert").caption(images)
     assert [c.text for c in graph] == [c.text for c in litert] == [c.text for c in pixels]
     assert [c.token_ids for c in graph] == [c.token_ids for c in litert]
     for a, b in zip(graph, litert, strict=True):
@@ -200,7 +200,7 @@ def test_litert_captions_equal_savedmodel_captions(model_dir, test_images):
 
 
 def test_beam_of_one_is_greedy(model_dir, test_images):
-    predictor = CaptionPredictor(model_dir, "litert")
+    predictor = CaptioningApp().load_predictor(model_dir, "litert")
     images = test_images["image"][:3]
     greedy = predictor.caption(images)
     state = predictor.encode(images[:1])
@@ -219,7 +219,11 @@ def test_predict_json_answers_from_the_tflite(model_dir, tmp_path, capsys):
     assert cli.main(["predict", "captioning", str(image), "--model", str(model_dir), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out.strip())
     assert set(answer) == {"input", "caption"} and answer["input"] == str(image)
-    expected = CaptionPredictor(model_dir, "litert").caption(data.make_scene(2).image[None])[0]
+    expected = (
+        CaptioningApp()
+        .load_predictor(model_dir, "litert")
+        .caption(data.make_scene(2).image[None])[0]
+    )
     assert answer["caption"] == expected.text
 
 
@@ -278,3 +282,31 @@ def test_hostile_inputs_get_an_answer_or_a_one_line_error(model_dir):
     from tests.apps.fuzzing import fuzz_on_device
 
     fuzz_on_device(CaptioningApp(), model_dir, "files")
+
+
+def test_the_runtime_answers_without_tensorflow(model_dir, tmp_path):
+    """The LiteRT runtime, and `rnnapps predict` on it, load and answer in a process where
+    TensorFlow and Keras cannot be imported, and the answers are the full stack's (Keras)."""
+    from shared.runtime.isolation import run_without_tensorflow
+
+    app = CaptioningApp()
+    (tmp_path / "notes.png").write_text("not an image")
+    inputs = [*app.sample_inputs, str(tmp_path / "notes.png"), str(tmp_path / "missing.png")]
+    code = f"""
+import json
+from apps import cli
+from apps.captioning.runtime import CaptioningRuntime
+answers = CaptioningRuntime({str(model_dir)!r}, "fp32").predict({inputs!r})
+print(json.dumps([a if isinstance(a, dict) else "error: " + str(a) for a in answers]))
+status = cli.main(["predict", "captioning", *{inputs!r}, "--model", {str(model_dir)!r}, "--json"])
+print(json.dumps({{"status": status}}))
+"""
+    lines = run_without_tensorflow(code).splitlines()
+    answers, from_cli, status = json.loads(lines[0]), lines[1:-1], json.loads(lines[-1])
+    expected = app.predict(app.load_predictor(model_dir, "keras"), inputs)
+    assert len(answers) == len(expected) == len(app.sample_inputs) + 2
+    for got, want in zip(answers, expected, strict=True):
+        assert got == (f"error: {want}" if isinstance(want, Exception) else want)
+    # The command line answers the readable images in order (the bad ones fail: status 2).
+    assert [json.loads(line) for line in from_cli] == [a for a in answers if isinstance(a, dict)]
+    assert status == {"status": 2}

@@ -24,7 +24,7 @@ from shared.errors import UserError
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.preprocessing.image import load_image
 from shared.runtime.litert import LiteRTModel
-from shared.step_decoder import END_ID, START_ID, teacher_forcing
+from shared.runtime.step_decoder import END_ID, START_ID, teacher_forcing
 from shared.testing import check_layer
 
 CAPTIONS = [
