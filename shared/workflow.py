@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared import export
+from shared import export, figures
 from shared.app import App
 from shared.config import BaseConfig
 from shared.data.cache import atomic_path
@@ -250,6 +250,9 @@ def export_and_evaluate(
         metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (work / "model_card.md").write_text(model_card(app, config, metrics))
+        history = metrics["training"].get("history") or []
+        title = f"{app.name}: training ({config.preset} preset, seed {config.seed})"
+        figures.training_curves(history, work / figures.TRAINING_CURVES_FILE, title)
     log(f"{app.name}: exported to {out_dir}")
     return metrics
 

@@ -22,6 +22,7 @@ from apps.speech.inference import (
 from apps.speech.model import build_model
 from apps.speech.runtime import TRANSCRIPTION_SAMPLES, state_shapes_of
 from apps.speech.stream import build_stream, stream_scores
+from shared import figures
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.overlap import overlap_rows
@@ -37,6 +38,9 @@ ROOM_BANK_ROWS = 64  # synthetic room impulse responses, drawn from `seed`
 BASELINE_C = (0.01, 0.1, 1.0, 10.0)  # logistic regression's C, chosen on validation
 SEEN_TEXT = "held-out voices reading phrases whose text occurs in training"
 UNSEEN_TEXT = "held-out voices reading phrases whose text never occurs in training"
+
+
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 
 
 class SpeechApp(App):
@@ -398,6 +402,25 @@ class SpeechApp(App):
             scores["held_out"] = held_out
         if predictor.engine == "keras" and "overlap" in splits.info:
             scores["overlap"] = splits.info["overlap"]
+        model_dir = getattr(predictor, "model_dir", None)
+        if predictor.engine == "keras" and model_dir is not None:
+            # Beside the model: the test split's confusion, and the held-out engine's.
+            figures.write_confusion_matrix(
+                np.asarray(scores["confusion"]),
+                list(data.LABELS),
+                pathlib.Path(model_dir) / CONFUSION_MATRIX_FILE,
+                f"speech: held-out voices, accuracy {scores['accuracy']:.3f}",
+            )
+            engine_test = (
+                (scores.get("held_out") or {}).get(f"{held['engine']}_voices") if held else None
+            )
+            if engine_test:
+                figures.write_confusion_matrix(
+                    np.asarray(engine_test["confusion"]),
+                    list(data.LABELS),
+                    pathlib.Path(model_dir) / f"confusion_matrix_{held['engine']}.png",
+                    f"speech: {held['engine']} (never heard), accuracy {engine_test['accuracy']:.3f}",
+                )
         return scores
 
     def stream(self, splits: Splits, config: SpeechConfig):

@@ -19,6 +19,7 @@ from shared.app import App, ExportBundle, QualityTarget
 from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
+from shared.figures import write_confusion_matrix
 from shared.metrics import classification_scores
 from shared.runtime.litert import LiteRTModel
 from shared.training import shuffle_each_epoch, with_epoch_randoms
@@ -97,43 +98,6 @@ def recall_per_class(labels: np.ndarray, predicted: np.ndarray, classes: list[st
         mask = labels == index
         recalls[name] = float(np.mean(predicted[mask] == index)) if mask.any() else None
     return recalls
-
-
-def write_confusion_matrix(
-    matrix: np.ndarray, classes: list[str], path: pathlib.Path, title: str
-) -> None:
-    """A labelled confusion-matrix heat map (rows: true class, columns: predicted) as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    from matplotlib import pyplot as plt
-
-    size = max(5.0, 0.5 * len(classes) + 2.0)
-    figure, axes = plt.subplots(figsize=(size + 1.0, size))
-    image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    ticks = np.arange(len(classes))
-    axes.set_xticks(ticks, classes, rotation=45, ha="right")
-    axes.set_yticks(ticks, classes)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
-    axes.set_title(title)
-    if len(classes) <= 20:  # counts stay readable only on small matrices
-        threshold = matrix.max() / 2 if matrix.size else 0
-        for row in range(len(classes)):
-            for column in range(len(classes)):
-                axes.text(
-                    column,
-                    row,
-                    str(int(matrix[row, column])),
-                    ha="center",
-                    va="center",
-                    color="white" if matrix[row, column] > threshold else "black",
-                    fontsize=8,
-                )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 class VideoApp(App):

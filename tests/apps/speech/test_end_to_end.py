@@ -50,7 +50,8 @@ def write(path, audio, sample_rate=16000):
 
 def test_a_finished_run_leaves_every_artifact(model_dir):
     names = ["model.keras", "saved_model/saved_model.pb", "config.json", "metrics.json"]
-    names += ["model_card.md", "streaming.json"]
+    names += ["model_card.md", "streaming.json", "training_curves.png"]
+    names += ["confusion_matrix.png", "confusion_matrix_pico.png"]  # test voices, Pico's
     names += [
         f"{n}_{v}.tflite" for n in ("model", "step", "transcribe") for v in ("fp32", "fp16", "int8")
     ]
