@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from apps.captioning import baselines as captioning_baselines
 from apps.captioning import data as captioning_data
-from apps.captioning import runtime
+from apps.captioning import generator, runtime
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
     CaptioningServing,
@@ -171,7 +171,7 @@ class CaptioningApp(App):
         for seed in SAMPLE_SEEDS:
             path = folder / f"scene_{seed}.png"
             if not path.is_file():
-                captioning_data.write_sample_image(path, seed=seed)
+                generator.write_sample_image(path, seed=seed)
             paths.append(str(path))
         return tuple(paths)
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from apps.captioning import data
+from apps.captioning import generator
 from shared.data.splits import Splits
 from shared.metrics_caption import bleu_scores, corpus_bleu_n
 
@@ -105,10 +105,10 @@ def sixth_reference(splits: Splits, seed: int) -> dict:
             continue
         hypotheses = []
         for index in columns["scene_index"]:
-            scene = data.scene_metadata(split, int(index), seed)
+            scene = generator.scene_metadata(split, int(index), seed)
             # A stream of its own: independent of the draw that wrote the references.
-            rng = np.random.default_rng([seed, data._SPLIT_CODES[split], int(index), 7])
-            hypotheses.append(data.draw_captions(rng, scene.objects)[0])
+            rng = np.random.default_rng([seed, generator._SPLIT_CODES[split], int(index), 7])
+            hypotheses.append(generator.draw_captions(rng, scene.objects)[0])
         result[name] = _scores(hypotheses, columns["captions"], scene=True)
     return result
 

@@ -1,6 +1,6 @@
 """How high BLEU can go on the generated scenes, for a caption that knows the scene exactly.
 
-A scene's five references are one draw from the caption grammar (``data.draw_captions``): it
+A scene's five references are one draw from the caption grammar (``generator.draw_captions``): it
 varies the word order, whether a size or a region is said, and how a relation is phrased. A
 caption cannot know which five were drawn, so even one that states every fact right loses
 n-grams to wordings the references happened not to use. This module measures that ceiling
@@ -25,12 +25,12 @@ from collections.abc import Sequence
 import numpy as np
 from sacrebleu.metrics import BLEU
 
-from apps.captioning import data
+from apps.captioning import data, generator
 from shared.metrics_caption import bleu_scores
 
 
 def bayes_caption(
-    objects: Sequence[data.SceneObject],
+    objects: Sequence[generator.SceneObject],
     rng: np.random.Generator,
     candidate_draws: int = 40,
     reference_sets: int = 16,
@@ -41,9 +41,9 @@ def bayes_caption(
     mean sentence BLEU-4 against `reference_sets` fresh draws of five references each.
     """
     candidates = sorted(
-        {c for _ in range(candidate_draws) for c in data.draw_captions(rng, objects)}
+        {c for _ in range(candidate_draws) for c in generator.draw_captions(rng, objects)}
     )
-    sets = [data.draw_captions(rng, objects) for _ in range(reference_sets)]
+    sets = [generator.draw_captions(rng, objects) for _ in range(reference_sets)]
     sentence_bleu = BLEU(max_ngram_order=4, effective_order=True)
     expected = [
         np.mean([sentence_bleu.sentence_score(candidate, refs).score for refs in sets])
@@ -55,16 +55,16 @@ def bayes_caption(
 def ceiling(split: str = "test", scenes: int = 1000, seed: int = 1234) -> dict:
     """BLEU-1 to 4 of a random and of the Bayes grammar caption on the first `scenes` of `split`.
 
-    The scenes are the first `scenes` of the default corpus's `split` (``data.split_rows``),
+    The scenes are the first `scenes` of the default corpus's `split` (``generator.split_rows``),
     the split the model is scored on.
     """
     references, random_captions, bayes_captions = [], [], []
     rows = data.corpus_rows(data.DEFAULT_TRAIN_SIZE, seed)[split][:scenes]
     for index in rows:
-        scene = data.split_scene(split, index, seed)
+        scene = generator.split_scene(split, index, seed)
         rng = np.random.default_rng([seed, index, 7])  # draws independent of the references
         references.append(scene.captions)
-        random_captions.append(data.draw_captions(rng, scene.objects)[0])
+        random_captions.append(generator.draw_captions(rng, scene.objects)[0])
         bayes_captions.append(bayes_caption(scene.objects, rng))
     return {
         "split": split,

@@ -23,7 +23,7 @@ import pathlib
 import numpy as np
 from PIL import Image
 
-from apps.captioning import data
+from apps.captioning import data, generator
 
 LOOKS = ("pastel", "dark")
 # matplotlib's tab10 colours for our colour names (each is still nearest to its own name).
@@ -37,7 +37,7 @@ TAB_COLOURS = {
 }
 
 
-def draw_scene(scene: data.Scene, look: str, rng: np.random.Generator) -> np.ndarray:
+def draw_scene(scene: generator.Scene, look: str, rng: np.random.Generator) -> np.ndarray:
     """`scene`'s objects drawn by matplotlib in `look`: uint8 [64, 64, 3]."""
     import matplotlib
 
@@ -60,7 +60,7 @@ def draw_scene(scene: data.Scene, look: str, rng: np.random.Generator) -> np.nda
     for obj in scene.objects:
         colour = TAB_COLOURS[obj.colour] if pastel else np.asarray(data.COLOURS[obj.colour]) / 255
         patch = (
-            patches.Polygon(data.shape_corners(obj))
+            patches.Polygon(generator.shape_corners(obj))
             if obj.shape != "circle"
             else patches.Circle((obj.x, obj.y), obj.radius)
         )
@@ -78,7 +78,7 @@ def other_renderer_split(look: str, scenes: int, seed: int = 1234) -> dict:
     """The first `scenes` raw test scenes drawn in `look`, with their reference captions."""
     images, captions = [], []
     for index in range(scenes):
-        scene = data.split_scene("test", index, seed)
+        scene = generator.split_scene("test", index, seed)
         images.append(draw_scene(scene, look, np.random.default_rng([seed, index, 11])))
         captions.append(scene.captions)
     return {"image": np.stack(images), "captions": captions}
@@ -90,12 +90,12 @@ def other_renderer_rows(test_indices, seed: int = 1234) -> dict:
     ``data.generate_rows``'s columns (``scene_index`` is the test scene's index)."""
     images, captions, indices, objects = [], [], [], []
     for index in test_indices:
-        scene = data.split_scene("test", int(index), seed)
+        scene = generator.split_scene("test", int(index), seed)
         for look in LOOKS:
             images.append(draw_scene(scene, look, np.random.default_rng([seed, int(index), 11])))
             captions.append(scene.captions)
             indices.append(int(index))
-            objects.append([list(triple) for triple in data.object_set(scene.objects)])
+            objects.append([list(triple) for triple in generator.object_set(scene.objects)])
     empty = np.empty((0, data.IMAGE_SIZE, data.IMAGE_SIZE, 3), np.uint8)
     return {
         "image": np.stack(images) if images else empty,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.captioning import data
+from apps.captioning import data, generator
 from shared.data.cache import folder_is_complete
 from shared.errors import UserError
 from shared.preprocessing.image import load_image
@@ -28,7 +28,7 @@ def test_quick_splits_have_the_documented_columns(quick_splits):
     for columns in (splits.train, splits.validation, splits.test, splits.extra["compositional"]):
         assert len(columns["captions"]) == len(columns["image"]) > 0
         for captions in columns["captions"]:
-            assert len(captions) == data.CAPTIONS_PER_IMAGE
+            assert len(captions) == generator.CAPTIONS_PER_IMAGE
             assert all(isinstance(c, str) and c for c in captions)
     # Images really differ (varied backgrounds and objects), not one template.
     assert len({image.tobytes() for image in splits.train["image"]}) == data.QUICK_TRAIN_SIZE
@@ -50,7 +50,7 @@ def test_held_out_pairs_only_in_the_compositional_split(quick_splits):
 def test_captions_describe_the_rendered_objects():
     relations_checked = 0
     for seed in range(40):
-        scene = data.make_scene(seed)
+        scene = generator.make_scene(seed)
         assert _pairs(scene.captions) == {(o.colour, o.shape) for o in scene.objects}
         for obj in scene.objects:
             # The object's colour is at its centre (the noise and jitter are bounded).
@@ -79,9 +79,9 @@ def test_captions_describe_the_rendered_objects():
 
 
 def test_generation_is_seeded_and_prefix_stable():
-    first = data.generate_split("test", 3, seed=7)
-    again = data.generate_split("test", 5, seed=7)
-    other = data.generate_split("test", 3, seed=8)
+    first = generator.generate_split("test", 3, seed=7)
+    again = generator.generate_split("test", 5, seed=7)
+    other = generator.generate_split("test", 3, seed=8)
     np.testing.assert_array_equal(first["image"], again["image"][:3])
     assert first["captions"] == again["captions"][:3]
     assert not np.array_equal(first["image"], other["image"])
@@ -99,20 +99,20 @@ def test_default_corpus_is_cached(tmp_path, monkeypatch):
 
 
 def test_write_sample_image(tmp_path):
-    captions = data.write_sample_image(tmp_path / "scene.png", seed=5)
+    captions = generator.write_sample_image(tmp_path / "scene.png", seed=5)
     image = load_image(tmp_path / "scene.png")
-    np.testing.assert_array_equal(image, data.make_scene(5).image)
-    assert captions == data.make_scene(5).captions
+    np.testing.assert_array_equal(image, generator.make_scene(5).image)
+    assert captions == generator.make_scene(5).captions
 
 
 def test_relation_words():
-    left = data.SceneObject("circle", "red", "small", 10, 30, 6, 0)
-    right = data.SceneObject("square", "blue", "small", 50, 34, 6, 0)
-    top = data.SceneObject("cross", "cyan", "small", 12, 5, 6, 0)
-    assert data._relation(left, right) == "to the left of"
-    assert data._relation(right, left) == "to the right of"
-    assert data._relation(top, left) == "above"
-    assert data._relation(left, top) == "below"
+    left = generator.SceneObject("circle", "red", "small", 10, 30, 6, 0)
+    right = generator.SceneObject("square", "blue", "small", 50, 34, 6, 0)
+    top = generator.SceneObject("cross", "cyan", "small", 12, 5, 6, 0)
+    assert generator._relation(left, right) == "to the left of"
+    assert generator._relation(right, left) == "to the right of"
+    assert generator._relation(top, left) == "above"
+    assert generator._relation(left, top) == "below"
 
 
 def test_tfds_coco_captions_with_mock_data():

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from apps import cli
-from apps.captioning import data
+from apps.captioning import generator
 from apps.captioning.app import CaptioningApp
 from apps.captioning.baselines import NN_FEATURES, NN_NEIGHBOURS
 from apps.captioning.inference import CaptionPredictor
@@ -37,7 +37,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def test_images():
-    return data.generate_split("test", 6, seed=1234)
+    return generator.generate_split("test", 6, seed=1234)
 
 
 def test_a_finished_run_leaves_every_artifact(model_dir):
@@ -215,20 +215,20 @@ def test_beam_of_one_is_greedy(model_dir, test_images):
 
 def test_predict_json_answers_from_the_tflite(model_dir, tmp_path, capsys):
     image = tmp_path / "scene.png"
-    data.write_sample_image(image, seed=2)
+    generator.write_sample_image(image, seed=2)
     assert cli.main(["predict", "captioning", str(image), "--model", str(model_dir), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out.strip())
     assert set(answer) == {"input", "caption"} and answer["input"] == str(image)
     expected = (
         CaptioningApp()
         .load_predictor(model_dir, "litert")
-        .caption(data.make_scene(2).image[None])[0]
+        .caption(generator.make_scene(2).image[None])[0]
     )
     assert answer["caption"] == expected.text
 
 
 def test_bad_inputs_fail_alone_with_one_line_each(model_dir, tmp_path, capsys):
-    scene = Image.fromarray(data.make_scene(8).image)
+    scene = Image.fromarray(generator.make_scene(8).image)
     good = {
         "grey.png": scene.convert("L"),
         "alpha.png": scene.convert("RGBA"),
@@ -265,14 +265,14 @@ def test_bad_inputs_fail_alone_with_one_line_each(model_dir, tmp_path, capsys):
 
 def test_attention_overlay_is_saved(model_dir, tmp_path):
     image = tmp_path / "scene.png"
-    data.write_sample_image(image, seed=3)
+    generator.write_sample_image(image, seed=3)
     app = CaptioningApp()
     predictor = app.load_predictor(model_dir, "litert")
     answer = app.save_attention(predictor, str(image), str(tmp_path / "attention.png"))
     overlay = Image.open(tmp_path / "attention.png")
     assert (
         overlay.size[0] > 200
-        and answer["caption"] == predictor.caption(data.make_scene(3).image[None])[0].text
+        and answer["caption"] == predictor.caption(generator.make_scene(3).image[None])[0].text
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.captioning import data
+from apps.captioning import generator
 from apps.captioning.app import CaptioningApp, scene_objects, scene_relations, scene_scores
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
@@ -77,7 +77,7 @@ def test_tokenizer_round_trips_captions_with_reserved_ids():
 def test_step_by_step_equals_teacher_forced(cell, attention):
     config = tiny_config(cell=cell, attention=attention)
     model, tokenizer = tiny_model(config)
-    images = data.generate_split("test", 2, seed=5)["image"]
+    images = generator.generate_split("test", 2, seed=5)["image"]
     decoder_inputs, _ = teacher_forcing(tokenizer, [CAPTIONS[0][0], CAPTIONS[1][0]])
     full = np.asarray(model({"image": images, "decoder_input_ids": decoder_inputs}))
     encoder, step = build_inference_models(model, config)
@@ -100,7 +100,7 @@ def test_litert_step_models_are_builtin_and_match_keras(cell):
     config = tiny_config(cell=cell)
     model, _ = tiny_model(config)
     models = litert_models(model, config)
-    image = data.generate_split("test", 1, seed=9)["image"]
+    image = generator.generate_split("test", 1, seed=9)["image"]
     contents = {name: convert_to_tflite(keras_model) for name, keras_model in models.items()}
     for name, content in contents.items():
         ops = audit_builtin_ops(content, name)
@@ -131,7 +131,7 @@ def _encode(image: Image.Image, fmt: str = "PNG") -> bytes:
 
 
 def test_in_graph_decoding_matches_the_host_loader():
-    scene = data.make_scene(4).image
+    scene = generator.make_scene(4).image
     rgba = Image.fromarray(scene).convert("RGBA")
     rgba.putalpha(Image.fromarray(np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))))
     cases = {
@@ -218,8 +218,10 @@ def test_tfds_and_folder_sources_feed_the_model(tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     lines = []
     for index in range(10):
-        Image.fromarray(data.make_scene(index).image).save(folder / f"im{index}.jpg")
-        lines += [f"im{index}.jpg#{k}\t{c}" for k, c in enumerate(data.make_scene(index).captions)]
+        Image.fromarray(generator.make_scene(index).image).save(folder / f"im{index}.jpg")
+        lines += [
+            f"im{index}.jpg#{k}\t{c}" for k, c in enumerate(generator.make_scene(index).captions)
+        ]
     (folder.parent / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
     flickr = app.load_data(config, Source("file", str(folder.parent)))
     for loaded in (splits, flickr):
@@ -233,16 +235,16 @@ def test_tfds_and_folder_sources_feed_the_model(tmp_path, monkeypatch):
         assert np.isfinite(loss)
     assert (
         flickr.info["tokenizer"].decode(
-            flickr.info["tokenizer"].ids(data.make_scene(0).captions[0])
+            flickr.info["tokenizer"].ids(generator.make_scene(0).captions[0])
         )
-        == data.make_scene(0).captions[0]
+        == generator.make_scene(0).captions[0]
     )
 
 
 def test_all_references_of_an_image_share_one_encoding():
     config = tiny_config()
     model, tokenizer = tiny_model(config)
-    images = data.generate_split("test", 2, seed=6)["image"]
+    images = generator.generate_split("test", 2, seed=6)["image"]
     captions = [CAPTIONS[0][0], CAPTIONS[0][1], CAPTIONS[1][0], CAPTIONS[0][0]]
     decoder_inputs, _ = teacher_forcing(tokenizer, captions)
     shared = model({"image": images, "decoder_input_ids": decoder_inputs})  # 2 captions each

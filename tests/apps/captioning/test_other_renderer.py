@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from apps.captioning import data, other_renderer
+from apps.captioning import data, generator, other_renderer
 
 
 def _nearest_colour(pixel: np.ndarray) -> str:
@@ -15,7 +15,7 @@ def test_each_object_is_drawn_in_its_colour_at_its_place(look):
     assert split["image"].dtype == np.uint8
     checked = 0
     for index, image in enumerate(split["image"]):
-        scene = data.split_scene("test", index)
+        scene = generator.split_scene("test", index)
         assert split["captions"][index] == scene.captions
         for obj in scene.objects:
             pixel = image[int(obj.y), int(obj.x)].astype(float)
@@ -29,4 +29,6 @@ def test_each_object_is_drawn_in_its_colour_at_its_place(look):
 
 def test_unknown_look_is_refused():
     with pytest.raises(ValueError, match="look"):
-        other_renderer.draw_scene(data.split_scene("test", 0), "sepia", np.random.default_rng(0))
+        other_renderer.draw_scene(
+            generator.split_scene("test", 0), "sepia", np.random.default_rng(0)
+        )

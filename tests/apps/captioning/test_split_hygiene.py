@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from apps.captioning import data
+from apps.captioning import data, generator
 from shared.data.overlap import assert_no_overlap, cross_split_overlap
 
 
@@ -12,7 +12,7 @@ def default_rows():
     """The default corpus's scene indices and metadata (no drawing: about 12 s in all)."""
     rows = data.corpus_rows(data.DEFAULT_TRAIN_SIZE, seed=1234)
     scenes = {
-        split: [data.scene_metadata(split, index, seed=1234) for index in indices]
+        split: [generator.scene_metadata(split, index, seed=1234) for index in indices]
         for split, indices in rows.items()
     }
     return rows, scenes
@@ -32,7 +32,7 @@ def test_default_corpus_has_no_scene_in_two_splits(default_rows):
     assert_no_overlap(report, what="scenes (normalised reference sets)")
     # Without the deduplication, raw scenes do collide: the check has something to catch.
     raw = {
-        split: [data.scene_metadata(split, i).captions for i in range(len(indices))]
+        split: [generator.scene_metadata(split, i).captions for i in range(len(indices))]
         for split, indices in rows.items()
         if split in ("validation", "test")
     }
@@ -63,8 +63,8 @@ def test_default_compositional_pairs_are_never_in_training(default_rows):
 
 
 def test_a_planted_duplicate_is_caught_and_skipped(monkeypatch):
-    train = [data.scene_metadata("train", i).captions for i in range(50)]
-    test = [data.scene_metadata("test", i).captions for i in range(10)]
+    train = [generator.scene_metadata("train", i).captions for i in range(50)]
+    test = [generator.scene_metadata("test", i).captions for i in range(10)]
     clean = cross_split_overlap({"train": train, "test": test}, normalise=data.scene_key)
     assert_no_overlap(clean)
     # Training scene 7's references, shuffled, in capitals and with extra punctuation.
@@ -77,15 +77,15 @@ def test_a_planted_duplicate_is_caught_and_skipped(monkeypatch):
         assert_no_overlap(report)
 
     # split_rows skips a test scene that repeats a training scene.
-    original = data.scene_metadata
+    original = generator.scene_metadata
 
     def with_duplicate(split, index, seed=1234):
         if split == "test" and index == 2:
             return original("train", 7, seed)
         return original(split, index, seed)
 
-    monkeypatch.setattr(data, "scene_metadata", with_duplicate)
-    rows = data.split_rows({"train": 50, "test": 5}, seed=1234)
+    monkeypatch.setattr(generator, "scene_metadata", with_duplicate)
+    rows = generator.split_rows({"train": 50, "test": 5}, seed=1234)
     assert rows["train"][7] == 7 and 2 not in rows["test"] and len(rows["test"]) == 5
 
 
@@ -94,11 +94,11 @@ def test_load_data_reports_its_overlap_and_uses_the_deduplicated_rows():
     for key in ("overlap", "overlap_images"):
         assert set(splits.info[key]) >= {"train/test", "train/validation", "train/compositional"}
         assert all(entry["rows"] == 0 for entry in splits.info[key].values())
-    rows = data.split_rows(data.split_sizes(data.QUICK_TRAIN_SIZE))
+    rows = generator.split_rows(data.split_sizes(data.QUICK_TRAIN_SIZE))
     for split in ("train", "validation", "test"):
         columns = getattr(splits, split)
         assert list(columns["scene_index"]) == rows[split]
-        first = data.split_scene(split, rows[split][-1])
+        first = generator.split_scene(split, rows[split][-1])
         np.testing.assert_array_equal(columns["image"][-1], first.image)
     other = splits.extra["other_renderer"]
     assert list(other["scene_index"][:4]) == [rows["test"][0]] * 2 + [rows["test"][1]] * 2
@@ -108,8 +108,8 @@ def test_load_data_reports_its_overlap_and_uses_the_deduplicated_rows():
 
 
 def test_split_seed_decides_the_scenes():
-    a = data.split_rows({"train": 5, "test": 3}, seed=1)
-    b = data.split_rows({"train": 5, "test": 3}, seed=1)
+    a = generator.split_rows({"train": 5, "test": 3}, seed=1)
+    b = generator.split_rows({"train": 5, "test": 3}, seed=1)
     assert a == b
-    first = data.scene_metadata("test", 0, seed=1).captions
-    assert first != data.scene_metadata("test", 0, seed=2).captions
+    first = generator.scene_metadata("test", 0, seed=1).captions
+    assert first != generator.scene_metadata("test", 0, seed=2).captions
