@@ -52,12 +52,12 @@ def require_model(app_name: str, model_dir: pathlib.Path) -> pathlib.Path:
 
 def command_list(args) -> int:
     for name in registry.names():
-        metrics = default_model_dir(name) / "metrics.json"
-        trained = (
-            f"trained ({trained_preset(default_model_dir(name))})"
-            if metrics.is_file()
-            else "not trained"
-        )
+        preset = trained_preset(default_model_dir(name))
+        if args.json:
+            entry = {"app": name, "trained": preset is not None, "preset": preset}
+            print(json.dumps({**entry, "description": registry.describe(name)}))
+            continue
+        trained = f"trained ({preset})" if preset is not None else "not trained"
         print(f"{name:16s} {trained:20s} {registry.describe(name)}")
     return 0
 
@@ -394,7 +394,8 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     parser.add_argument("--version", action="version", version=f"rnnapps {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    commands.add_parser("list", help="the apps and whether each is trained")
+    listing = commands.add_parser("list", help="the apps and whether each is trained")
+    listing.add_argument("--json", action="store_true", help="one JSON object per app")
 
     train = commands.add_parser(
         "train",
@@ -406,14 +407,14 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     add_train_arguments(train)
 
     evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
-    evaluate.add_argument("app")
+    evaluate.add_argument("app", help=f"one of: {', '.join(registry.names())}")
     evaluate.add_argument("--model", default=None)
     evaluate.add_argument("--data", default=None)
     evaluate.add_argument("--engine", default="litert", choices=["keras", "savedmodel", "litert"])
     evaluate.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
 
     predict = commands.add_parser("predict", help="answer raw inputs with a trained model")
-    predict.add_argument("app")
+    predict.add_argument("app", help=f"one of: {', '.join(registry.names())}")
     predict.add_argument("inputs", nargs="+", metavar="INPUT")
     predict.add_argument("--model", default=None)
     predict.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
@@ -427,7 +428,7 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
             option.add_flag(predict, predict_app)
 
     export = commands.add_parser("export", help="re-export a trained model.keras")
-    export.add_argument("app")
+    export.add_argument("app", help=f"one of: {', '.join(registry.names())}")
     export.add_argument("--model", default=None)
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
@@ -436,7 +437,7 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
         "compare",
         help="train config variants over seeds and compare them on the validation split",
     )
-    compare.add_argument("app")
+    compare.add_argument("app", help=f"one of: {', '.join(registry.names())}")
     compare.add_argument(
         "--variant",
         action="append",

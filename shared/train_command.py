@@ -7,6 +7,7 @@ come here, so an app's script needs neither the suite's CLI nor its list of apps
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -42,6 +43,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="train N runs (seed, seed+1, ...; same split) and record their mean and range",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="end with the run's headline figures as one JSON line"
+    )
 
 
 def run_training(app, args: argparse.Namespace) -> dict:
@@ -59,7 +63,10 @@ def run_training(app, args: argparse.Namespace) -> dict:
         metrics = train(app, config, source, out)
     else:
         metrics = train_seeds(app, config, source, out, args.seeds)
-    print_metrics_summary(app, metrics)
+    if getattr(args, "json", False) and metrics:
+        print(json.dumps({"app": app.name, "preset": args.preset, **app.headline(metrics)}))
+    else:
+        print_metrics_summary(app, metrics)
     return metrics
 
 

@@ -118,3 +118,10 @@ def test_the_cli_explains_itself(capsys):
         cli.main(["train", "sentiment", "--help"])
     out = capsys.readouterr().out
     assert "--set takes these fields of sentiment" in out and "  epochs=" in out
+
+
+def test_list_json_is_one_object_per_app_without_tensorflow():
+    code = "from apps import cli\ncli.main(['list', '--json'])\n"
+    rows = [json.loads(line) for line in run_without_tensorflow(code).splitlines()]
+    assert [row["app"] for row in rows] == registry.names()
+    assert all(set(row) == {"app", "trained", "preset", "description"} for row in rows)
