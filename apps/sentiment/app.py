@@ -19,6 +19,7 @@ from apps.sentiment.inference import (
     litert_model,
 )
 from apps.sentiment.model import build_model, target_names
+from shared import figures
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
@@ -27,6 +28,7 @@ from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, s
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset, with_epoch_randoms
 
 LABELS = runtime.LABELS
+CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 
 
 def drop_tokens_each_epoch(batches: tf.data.Dataset, rate: float, seed: int) -> tf.data.Dataset:
@@ -278,7 +280,18 @@ class SentimentApp(App):
         ``load_data``), once per run.
         """
         probabilities, rating = predictor.scores(splits.test["text"])
-        scores = self._scores(splits.test, probabilities.argmax(axis=-1), rating)
+        predicted = probabilities.argmax(axis=-1)
+        scores = self._scores(splits.test, predicted, rating)
+        model_dir = getattr(predictor, "model_dir", None)
+        if predictor.engine == "keras" and model_dir is not None:  # beside the model
+            matrix = np.zeros((len(LABELS), len(LABELS)), np.int64)
+            np.add.at(matrix, (np.asarray(splits.test["label"]), predicted), 1)
+            figures.write_confusion_matrix(
+                matrix,
+                list(LABELS),
+                pathlib.Path(model_dir) / CONFUSION_MATRIX_FILE,
+                f"sentiment: test split, weighted F1 {scores['f1_weighted']:.3f}",
+            )
         if "long_texts" in splits.extra:
             long = splits.extra["long_texts"]
             probabilities, rating = predictor.scores(long["text"])

@@ -75,6 +75,7 @@ class SentimentPredictor(Predictor):
 
     def __init__(self, model_dir: pathlib.Path, engine: str):
         model_dir = pathlib.Path(model_dir)
+        self.model_dir = model_dir
         self.engine = engine
         self.tokenizer = WordTokenizer.load(model_dir / VOCABULARY_FILE)
         if engine == "keras":

@@ -41,6 +41,7 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
         "metrics.json",
         "model_card.md",
         "training_curves.png",
+        "confusion_matrix.png",
     ):
         assert (model_dir / name).exists(), name
     leftovers = [p.name for p in model_dir.parent.iterdir() if p.name.startswith(".sentiment.")]
