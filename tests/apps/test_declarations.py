@@ -87,3 +87,9 @@ def test_a_bad_or_foreign_option_on_the_command_line_is_one_line(capsys):
     assert "not an option of the sentiment app" in capsys.readouterr().err
     assert cli.main(["predict", "text_generation", "The", "--top-k", "-1"]) == 2
     assert "--top-k -1: -1 is outside" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_the_registry_names_the_runtime_the_app_uses(name):
+    """registry.RUNTIMES (read without TensorFlow) and App.runtime_class name one class."""
+    assert registry.get_runtime(name) is registry.get_app(name).runtime_class
