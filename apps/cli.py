@@ -140,6 +140,7 @@ def _read_text_files(app_name: str, inputs: list[str]) -> tuple[list[str], list]
 
 
 def command_predict(args) -> int:
+    options = _app_options(args.app, args)  # a bad flag is said first, model or not
     runtime_class = _runtime_class(args)
     if runtime_class is not None:  # the LiteRT engine without TensorFlow
         model_dir = pathlib.Path(args.model) if args.model else default_model_dir(args.app)
@@ -151,7 +152,6 @@ def command_predict(args) -> int:
             raise UserError(f"--attention: the {app.name} app has no attention to show")
         predictor = app.load_predictor(directory, args.engine, args.variant)
         predict, summary = functools.partial(app.predict, predictor), app.summary
-    options = _app_options(args.app, args)
     status = 0
     texts, answers = _read_text_files(args.app, args.inputs)
     valid = [index for index, answer in enumerate(answers) if answer is None]

@@ -82,7 +82,8 @@ def test_an_option_checks_its_type_and_bounds_and_the_servers_tighter_limit():
         Option("x", "number", "no bounds")
 
 
-def test_a_bad_or_foreign_option_on_the_command_line_is_one_line(capsys):
+def test_a_bad_or_foreign_option_on_the_command_line_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no trained model here: the flag is still what is reported
     assert cli.main(["predict", "sentiment", "a fine film", "--top-k", "3"]) == 2
     assert "not an option of the sentiment app" in capsys.readouterr().err
     assert cli.main(["predict", "text_generation", "The", "--top-k", "-1"]) == 2
