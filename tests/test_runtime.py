@@ -125,3 +125,14 @@ def test_list_json_is_one_object_per_app_without_tensorflow():
     rows = [json.loads(line) for line in run_without_tensorflow(code).splitlines()]
     assert [row["app"] for row in rows] == registry.names()
     assert all(set(row) == {"app", "trained", "preset", "description"} for row in rows)
+
+
+def test_check_text_names_the_text_and_the_problem():
+    from shared.runtime.answers import check_text
+
+    assert check_text("a fine film", 20) == "a fine film"
+    for text, problem in (("  ", "empty text"), ("x" * 21, "21 characters, more than the 20")):
+        with pytest.raises(UserError, match=problem):
+            check_text(text, 20)
+    with pytest.raises(UserError, match="not valid UTF-8"):
+        check_text("bad \udcff byte", 20)

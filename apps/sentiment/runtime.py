@@ -22,6 +22,7 @@ import numpy as np
 from shared.errors import UserError
 from shared.preprocessing.text import WordTokenizer, mean_over_windows
 from shared.runtime.answers import answer_each
+from shared.runtime.answers import check_text as check_characters
 from shared.runtime.base import Runtime
 from shared.runtime.litert import LiteRTModel
 
@@ -34,18 +35,7 @@ Scores = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 def check_text(text: str) -> str:
     """The text to classify, or a UserError naming what is wrong with it."""
-    shown = text if len(text) <= 40 else text[:37] + "..."
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UserError(f"{shown!r}: not valid UTF-8 text") from None
-    if not text.strip():
-        raise UserError(f"{shown!r}: empty text")
-    if len(text) > MAX_INPUT_CHARACTERS:
-        raise UserError(
-            f"{shown!r}: {len(text):,} characters, more than the {MAX_INPUT_CHARACTERS:,} allowed"
-        )
-    return text
+    return check_characters(text, MAX_INPUT_CHARACTERS)
 
 
 def answers(inputs: Sequence[str], scores: Scores) -> list[dict | UserError]:

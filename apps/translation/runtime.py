@@ -28,6 +28,7 @@ from shared.decoding import Hypothesis
 from shared.errors import UserError
 from shared.preprocessing.text_units import OOV_ID, PAD_ID, UnitTokenizer
 from shared.runtime.answers import answer_each
+from shared.runtime.answers import check_text as check_characters
 from shared.runtime.base import Runtime
 from shared.runtime.options import Option
 from shared.runtime.step_decoder import (
@@ -103,17 +104,8 @@ class Translation:
 
 def check_text(text: str, tokenizer: UnitTokenizer) -> str:
     """The text to translate, or a UserError naming what is wrong with it."""
+    check_characters(text, MAX_INPUT_CHARACTERS)
     shown = text if len(text) <= 40 else text[:37] + "..."
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UserError(f"{shown!r}: not valid UTF-8 text") from None
-    if not text.strip():
-        raise UserError(f"{shown!r}: empty text")
-    if len(text) > MAX_INPUT_CHARACTERS:
-        raise UserError(
-            f"{shown!r}: {len(text):,} characters, more than the {MAX_INPUT_CHARACTERS:,} allowed"
-        )
     units = len(tokenizer.units(text))
     if units > tokenizer.max_length:
         raise UserError(

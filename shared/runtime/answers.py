@@ -51,3 +51,20 @@ def answer_each(
         for index, result in zip(valid, results, strict=True):
             answers[index] = result
     return answers  # type: ignore[return-value]
+
+
+def check_text(text: str, max_characters: int) -> str:
+    """`text` if it is valid UTF-8, not blank and at most `max_characters` long, else a
+    UserError naming it (shortened to 40 characters) and the problem."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{shown!r}: not valid UTF-8 text") from None
+    if not text.strip():
+        raise UserError(f"{shown!r}: empty text")
+    if len(text) > max_characters:
+        raise UserError(
+            f"{shown!r}: {len(text):,} characters, more than the {max_characters:,} allowed"
+        )
+    return text
