@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras import ops
 
 from apps.video.model import FrameFeatures, GlobalMotion
-from apps.video.runtime import CLASSES_FILE, read_classes, stream_clip
+from apps.video.runtime import CLASSES_FILE, Clips, read_classes, stream_clip
 from shared.app import Predictor
 from shared.engines import load_keras_model, load_saved_model
 from shared.runtime.streaming import StreamingSession
@@ -158,7 +158,7 @@ def keras_step_callable(step_model: keras.Model):
     return call
 
 
-class VideoPredictor(Predictor):
+class VideoPredictor(Clips, Predictor):
     """Clips (uint8 frames and lengths) -> class probabilities, through Keras or the
     SavedModel (the LiteRT engine is ``runtime.VideoRuntime``).
 
@@ -212,13 +212,3 @@ class VideoPredictor(Predictor):
             step = keras_step_callable(build_step_model(self.model, batch_size=1))
             self._session = StreamingSession(step, step_state_shapes(self.model), "frame")
         return self._session
-
-    def stream(self, frames: np.ndarray, length: int) -> np.ndarray:
-        """Probabilities after each of the first `length` frames: ``[length, classes]``."""
-        return stream_clip(self.session(), frames, length)
-
-    def outputs(self, inputs: list) -> np.ndarray:
-        """`inputs`: (frames, length) pairs."""
-        frames = np.stack([frames for frames, _ in inputs])
-        lengths = np.asarray([length for _, length in inputs], np.int32)
-        return self.probabilities(frames, lengths)

@@ -172,7 +172,22 @@ def read_classes(model_dir: str | pathlib.Path) -> list[str]:
     return json.loads((pathlib.Path(model_dir) / CLASSES_FILE).read_text(encoding="utf-8"))
 
 
-class VideoRuntime(Runtime):
+class Clips:
+    """What every engine's video predictor does the same way, given its own ``session()``
+    (the step model, one frame a call) and ``probabilities(frames, lengths)``."""
+
+    def stream(self, frames: np.ndarray, length: int) -> np.ndarray:
+        """Probabilities after each of the first `length` frames: ``[length, classes]``."""
+        return stream_clip(self.session(), frames, length)
+
+    def outputs(self, inputs: list) -> np.ndarray:
+        """`inputs`: (frames, length) pairs."""
+        frames = np.stack([frames for frames, _ in inputs])
+        lengths = np.asarray([length for _, length in inputs], np.int32)
+        return self.probabilities(frames, lengths)
+
+
+class VideoRuntime(Clips, Runtime):
     """``model_<variant>.tflite`` for whole clips and ``step_<variant>.tflite`` for frames:
     video files -> class probabilities, the label over time."""
 
@@ -213,16 +228,6 @@ class VideoRuntime(Runtime):
             shapes = {name: runner.input_shape(name) for name in ("previous_frame", "state")}
             self._session = StreamingSession(runner, shapes, "frame")
         return self._session
-
-    def stream(self, frames: np.ndarray, length: int) -> np.ndarray:
-        """Probabilities after each of the first `length` frames: ``[length, classes]``."""
-        return stream_clip(self.session(), frames, length)
-
-    def outputs(self, inputs: list) -> np.ndarray:
-        """`inputs`: (frames, length) pairs."""
-        frames = np.stack([frames for frames, _ in inputs])
-        lengths = np.asarray([length for _, length in inputs], np.int32)
-        return self.probabilities(frames, lengths)
 
     def predict(self, inputs: list) -> list[dict | UserError]:
         return answers(inputs, self.probabilities, self.classes, self.num_frames, self.frame_shape)
