@@ -7,7 +7,7 @@ import pathlib
 import time
 from typing import Any
 
-from apps.bench.common import is_number, log, number_text
+from apps.bench.common import is_number, log, number_text, update_block
 from apps.bench.machine import load_average, machine_description
 from apps.bench.results import loads_text
 from shared.metrics import LOWER_IS_BETTER_WORDS as LOWER_IS_BETTER
@@ -164,16 +164,6 @@ def cells_markdown(results: dict) -> str:
         direction = " ↓" if app["lower_is_better"] else " ↑"
         lines.append(f"| {name} | {app['metric']}{direction} | " + " | ".join(row) + " |")
     return "\n".join(lines)
-
-
-def update_block(readme: pathlib.Path, start: str, end: str, body: str) -> None:
-    """Replace the text between `start` and `end` in `readme` with `body`."""
-    text = readme.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise ValueError(f"{readme}: markers {start} / {end} not found")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
 
 
 def cells_main(

@@ -15,6 +15,7 @@ from apps.bench.common import (
     log,
     number_text,
     settings,
+    update_block,
 )
 from apps.bench.machine import load_average, machine_description, machine_limits, measure_throughput
 from apps.bench.measure import bench_app, is_trained
@@ -248,12 +249,7 @@ def results_markdown(results: dict) -> str:
 
 def update_readme(readme: pathlib.Path, body: str) -> None:
     """Replace the text between the bench markers in `readme` with `body`."""
-    text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise ValueError(f"{readme}: bench markers {START} / {END} not found")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{body}\n{END}{tail}", encoding="utf-8")
+    update_block(readme, START, END, body)
 
 
 def main(
