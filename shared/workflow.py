@@ -110,6 +110,27 @@ def spread_of(app: App, runs: list[dict], seeds: list[int]) -> dict:
     return spread
 
 
+def finished_run(target: pathlib.Path, config: BaseConfig, source: Source) -> dict | None:
+    """The metrics of a run already exported to `target` with `config` on `source`, or None.
+
+    Lets ``--seeds N`` resume: a seed whose folder holds a finished export (metrics.json
+    written last) of the same data and the same config.json is not trained again.
+    """
+    target = pathlib.Path(target)
+    try:
+        saved = json.loads((target / "config.json").read_text())
+        metrics = json.loads((target / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if (
+        saved != json.loads(config.to_json())
+        or metrics.get("source") != str(source)
+        or "litert" not in metrics
+    ):
+        return None
+    return metrics
+
+
 def train_seeds(
     app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path, count: int
 ) -> dict:
@@ -128,8 +149,17 @@ def train_seeds(
             if index == 0
             else out_dir.with_name(f".{out_dir.name}.seeds") / f"seed-{seeded.seed}"
         )
-        log(f"{app.name}: seed {seeded.seed} ({index + 1} of {count}) -> {target}")
-        runs.append(train(app, seeded, source, target))
+        finished = finished_run(target, seeded, source)
+        if finished is not None:
+            log(
+                f"{app.name}: seed {seeded.seed} ({index + 1} of {count}) already finished in "
+                f"{target} with this config (commit {finished.get('commit')}); kept it "
+                "(delete the folder to train it again)"
+            )
+            runs.append(finished)
+        else:
+            log(f"{app.name}: seed {seeded.seed} ({index + 1} of {count}) -> {target}")
+            runs.append(train(app, seeded, source, target))
         seeds.append(seeded.seed)
     if not all(runs):  # a worker that is not the chief exports nothing
         return runs[0]

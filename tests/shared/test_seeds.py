@@ -47,6 +47,35 @@ def test_each_seed_trains_on_the_same_split_and_the_spread_is_recorded(tmp_path,
     assert metrics["metrics"]["accuracy"] == 0.8  # the model kept is the first seed's
 
 
+def test_a_seed_already_finished_with_the_same_config_and_data_is_kept_not_retrained(
+    tmp_path, monkeypatch
+):
+    from shared.data.sources import Source
+
+    calls = []
+
+    def fake_train(app, config, source, out_dir):
+        calls.append(config.seed)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics = {**fake_metrics(0.5 + (config.seed - 1234) / 10), "source": str(source)}
+        (out_dir / "config.json").write_text(config.to_json())
+        (out_dir / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(workflow, "train", fake_train)
+    out = tmp_path / "alpha"
+    workflow.train_seeds(FakeApp(), BaseConfig(), Source("default"), out, 2)
+    assert calls == [1234, 1235]
+    # A third seed: the first two are read back; only 1236 trains.
+    metrics = workflow.train_seeds(FakeApp(), BaseConfig(), Source("default"), out, 3)
+    assert calls == [1234, 1235, 1236]
+    assert metrics["spread"]["keras"]["values"] == pytest.approx([0.5, 0.6, 0.7])
+    # Another config or other data trains again.
+    workflow.train_seeds(FakeApp(), BaseConfig(epochs=3), Source("default"), out, 1)
+    workflow.train_seeds(FakeApp(), BaseConfig(epochs=3), Source("file", "x.csv"), out, 1)
+    assert calls == [1234, 1235, 1236, 1234, 1234]
+
+
 def test_the_split_seed_is_a_field_of_every_config():
     assert {f.name for f in dataclasses.fields(BaseConfig)} >= {"seed", "split_seed"}
 
