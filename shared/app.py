@@ -154,14 +154,22 @@ class App(abc.ABC):
     # OpenAPI description agree with both; an app without a runtime declares them here.
     input_kind: str = "text"
     options: tuple[Option, ...] = ()
+    sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
+
+    # Declared on the runtime and copied, like `input_kind` and `options`: what a server
+    # without TensorFlow shows of the app is what the App says of itself.
+    _FROM_RUNTIME = ("task", "pattern", "default_data", "metric", "sample_inputs")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         runtime = cls.__dict__.get("runtime_class")
         if runtime is not None:
             cls.input_kind, cls.options = runtime.input_kind, tuple(runtime.options)
+            for name in cls._FROM_RUNTIME:
+                # A file app keeps its own `sample_inputs`: a property writing the files.
+                if name not in cls.__dict__:
+                    setattr(cls, name, getattr(runtime, name))
 
-    sample_inputs: tuple[str, ...] = ()  # what the demo predicts on
     # Largest max-abs difference from Keras allowed per engine in the export parity check.
     parity_tolerance: dict[str, float] = {
         "savedmodel": 1e-4,

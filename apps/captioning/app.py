@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from apps.captioning import baselines as captioning_baselines
 from apps.captioning import data as captioning_data
-from apps.captioning import generator, runtime
+from apps.captioning import figures, generator, runtime
 from apps.captioning.config import CaptioningConfig
 from apps.captioning.inference import (
     CaptioningServing,
@@ -20,11 +20,10 @@ from apps.captioning.inference import (
     build_tokenizer,
     litert_models,
 )
-from apps.captioning.model import FEATURE_SIZE, build_model
+from apps.captioning.model import build_model
 from apps.captioning.other_renderer import LOOKS
 from apps.captioning.runtime import VOCABULARY_FILE, Captioner
 from shared.app import App, ExportBundle, QualityTarget
-from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.metrics_caption import bleu_scores
@@ -32,7 +31,6 @@ from shared.preprocessing.text_units import UnitTokenizer
 from shared.runtime.step_decoder import teacher_forcing
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
-SAMPLE_SEEDS = (3, 11, 42)  # scenes the demo captions (one, one and three objects)
 INVERSE_RELATION = {
     "to the left of": "to the right of",
     "to the right of": "to the left of",
@@ -142,11 +140,7 @@ HELD_OUT_DESCRIPTIONS = {
 
 
 class CaptioningApp(App):
-    name = "captioning"
-    task = "Image captioning (generated shape scenes; COCO or Flickr8k-style folders)"
-    pattern = "one-to-many (CNN encoder, attentive GRU decoder)"
-    default_data = "generated ShapeWorld-style scenes, 16k train, 5 captions each"
-    metric = "bleu4"
+    name = "captioning"  # task, pattern, data, metric and sample files: on the runtime
     test_split = "new scenes (no reference set seen in training)"
     config_class = CaptioningConfig
     runtime_class = runtime.CaptioningRuntime
@@ -165,11 +159,10 @@ class CaptioningApp(App):
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:
-        """Generated scenes written as PNG files (the demo captions files, as a user would)."""
-        folder = data_dir() / "captioning_samples"
+        """Generated scenes written as PNG files (the demo captions files, as a user would)
+        where the runtime says they are (``CaptioningRuntime.sample_files``)."""
         paths = []
-        for seed in SAMPLE_SEEDS:
-            path = folder / f"scene_{seed}.png"
+        for seed, path in zip(runtime.SAMPLE_SEEDS, self.runtime_class.sample_paths(), strict=True):
             if not path.is_file():
                 generator.write_sample_image(path, seed=seed)
             paths.append(str(path))
@@ -494,44 +487,12 @@ class CaptioningApp(App):
         return runtime.summary(answer)
 
     def save_attention(self, predictor, image_path: str, out_path: str, dpi: int = 100) -> dict:
-        """Caption one image and save it with each written word's attention overlaid.
+        """Caption one image and save it with each written word's attention overlaid
+        (``apps.captioning.figures``, which the server uses without TensorFlow).
 
         Returns the answer (``{"input", "caption"}``); raises UserError for a bad image.
         """
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        image = runtime.check_image(image_path)
-        caption = predictor.caption(image[None])[0]
-        words = predictor.tokenizer.display_tokens(caption.token_ids)
-        panels = len(words) + 1
-        columns = min(6, panels)
-        rows = -(-panels // columns)
-        figure, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.2 * rows))
-        axes = np.atleast_1d(axes).ravel()
-        axes[0].imshow(image)
-        axes[0].set_title("input", fontsize=9)
-        for axis, word, weights in zip(axes[1:], words, caption.attention, strict=False):
-            axis.imshow(image)
-            axis.imshow(
-                np.asarray(weights).reshape(FEATURE_SIZE, FEATURE_SIZE),
-                cmap="inferno",
-                alpha=0.6,
-                extent=(-0.5, 63.5, 63.5, -0.5),
-                interpolation="bilinear",
-            )
-            axis.set_title(word, fontsize=9)
-        for axis in axes:
-            axis.axis("off")
-        figure.suptitle(caption.text, fontsize=10)
-        figure.tight_layout()
-        out = pathlib.Path(out_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=dpi)
-        plt.close(figure)
-        return {"input": image_path, "caption": caption.text}
+        return figures.save_attention(predictor, image_path, out_path, dpi)
 
 
 def _figure(value) -> str:

@@ -42,6 +42,9 @@ CONFIG_FILE = "config.json"
 IMAGE_INPUT = "image"  # the encoder's input: uint8 pixels [1, 64, 64, 3]
 CONTEXT_NAMES = ("regions",)  # the encoder output the decoder step attends over
 IMAGE_SIZE = 64  # pixels a side: the scenes drawn, the model built and the images read
+# Scenes the demo captions (one, one and three objects), drawn by the App into
+# ``<data>/captioning_samples/scene_<seed>.png`` (``CaptioningApp.sample_inputs``).
+SAMPLE_SEEDS = (3, 11, 42)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +172,13 @@ class CaptioningRuntime(Captioner, LiteRTStepDecoder, Runtime):
     """``encoder_<variant>.tflite``, ``decoder_step_<variant>.tflite`` and the tokenizer:
     image files -> captions, greedy or beam search on the host."""
 
+    task = "Image captioning (generated shape scenes; COCO or Flickr8k-style folders)"
+    pattern = "one-to-many (CNN encoder, attentive GRU decoder)"
+    default_data = "generated ShapeWorld-style scenes, 16k train, 5 captions each"
+    metric = "bleu4"
     input_kind = "image"
+    sample_files = tuple(f"captioning_samples/scene_{seed}.png" for seed in SAMPLE_SEEDS)
+    attention_figure = "apps.captioning.figures:save_attention"
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         Runtime.__init__(self, model_dir, variant)

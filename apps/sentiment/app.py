@@ -101,11 +101,7 @@ def neutral_log_shift(
 
 
 class SentimentApp(App):
-    name = "sentiment"
-    task = "Sentiment analysis (negative / neutral / positive, and a rating)"
-    pattern = "many-to-one (GRU over words)"
-    default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
-    metric = "f1_weighted"
+    name = "sentiment"  # task, pattern, data, metric and samples: on the runtime
     test_split = (
         "held-out snippets of all four domains (deduplicated up to case, spacing and punctuation)"
     )
@@ -121,11 +117,6 @@ class SentimentApp(App):
         mode="max",
         note="issue 2: a weighted F1 that beats the VADER analyzer's on the same split",
         relative_to=("baselines", "vader", "validation", "f1_weighted"),
-    )
-    sample_inputs = (
-        "an utterly charming film",
-        "The battery died after two days and support never answered.",
-        "The council will meet on Tuesday to discuss the budget.",
     )
 
     def load_data(self, config: SentimentConfig, source: Source) -> Splits:

@@ -71,6 +71,16 @@ def summary(answer: dict) -> str:
 class SentimentRuntime(Runtime):
     """``model_<variant>.tflite`` and its tokenizer: raw texts -> class probabilities and rating."""
 
+    task = "Sentiment analysis (negative / neutral / positive, and a rating)"
+    pattern = "many-to-one (GRU over words)"
+    default_data = "VADER ground truth, 23.7k human-rated snippets in 4 domains"
+    metric = "f1_weighted"
+    sample_inputs = (
+        "an utterly charming film",
+        "The battery died after two days and support never answered.",
+        "The council will meet on Tuesday to discuss the budget.",
+    )
+
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)
         self.tokenizer = WordTokenizer.load(self.model_dir / VOCABULARY_FILE)

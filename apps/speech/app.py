@@ -24,7 +24,6 @@ from apps.speech.runtime import TRANSCRIPTION_SAMPLES, state_shapes_of
 from apps.speech.stream import build_stream, stream_scores
 from shared import figures
 from shared.app import App, ExportBundle, QualityTarget
-from shared.data.cache import data_dir
 from shared.data.overlap import overlap_rows
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows, take
@@ -50,11 +49,7 @@ class SpeechApp(App):
     (``task="transcribe"``: its text; ``stream=True``: one answer per detected keyword).
     """
 
-    name = "speech"
-    task = "Keyword spotting (12 Speech Commands labels, streaming) and phrase transcription"
-    pattern = "many-to-one (causal CRNN, streams 20 ms steps) + many-to-many (BiGRU + CTC)"
-    default_data = "eSpeak NG speech generated offline, whole voices held out for test"
-    metric = "accuracy"
+    name = "speech"  # task, pattern, data, metric and sample files: on the runtime
     test_split = "held-out voices (keyword clips)"
     config_class = SpeechConfig
     runtime_class = runtime.SpeechRuntime
@@ -71,11 +66,10 @@ class SpeechApp(App):
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:
-        """Keywords spoken by eSpeak NG, written as WAV files (the demo reads files, as a user)."""
-        folder = data_dir() / "speech_samples"
+        """Keywords spoken by eSpeak NG, written as WAV files (the demo reads files, as a user)
+        where the runtime says they are (``SpeechRuntime.sample_files``)."""
         paths = []
-        for word in data.SAMPLE_WORDS:
-            path = folder / f"{word}.wav"
+        for word, path in zip(data.SAMPLE_WORDS, self.runtime_class.sample_paths(), strict=True):
             if not path.is_file():
                 data.write_sample_clip(path, word)
             paths.append(str(path))

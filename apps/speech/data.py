@@ -46,6 +46,7 @@ from apps.speech.runtime import (
     LABELS,
     MAX_TRANSCRIPTION_SECONDS,
     SAMPLE_RATE,
+    SAMPLE_WORDS,  # noqa: F401  (re-exported: the demo's words, with write_sample_clip)
     SILENCE_INDEX,
     UNKNOWN_INDEX,
 )
@@ -133,9 +134,6 @@ def engine_of(voice: str) -> str:
         return ""
     engine, colon, _ = voice.partition(":")
     return engine if colon else "espeak"
-
-
-SAMPLE_WORDS = ("yes", "stop", "left")
 
 
 def write_sample_clip(path: pathlib.Path, word: str, seed: int = 1234) -> pathlib.Path:

@@ -55,6 +55,9 @@ MAX_STREAM_SECONDS = 3600.0  # a longer recording is most likely the wrong file
 MAX_INPUT_SECONDS = MAX_STREAM_SECONDS
 CONFIG_FILE = "config.json"
 STREAMING_FILE = "streaming.json"
+# The demo's keywords, spoken by eSpeak NG into ``<data>/speech_samples/<word>.wav`` by the
+# App (``SpeechApp.sample_inputs``).
+SAMPLE_WORDS = ("yes", "stop", "left")
 # The options of ``predict`` (and of the CLI and the server).
 OPTIONS = (
     Option("task", "string", "which model answers", "keyword", choices=TASKS),
@@ -315,8 +318,13 @@ class SpeechRuntime(Runtime):
     """``model_<variant>.tflite``, and ``step_`` and ``transcribe_`` when the model has them:
     audio files -> keywords, detections in a stream, transcripts."""
 
+    task = "Keyword spotting (12 Speech Commands labels, streaming) and phrase transcription"
+    pattern = "many-to-one (causal CRNN, streams 20 ms steps) + many-to-many (BiGRU + CTC)"
+    default_data = "eSpeak NG speech generated offline, whole voices held out for test"
+    metric = "accuracy"
     input_kind = "audio"
     options = OPTIONS
+    sample_files = tuple(f"speech_samples/{word}.wav" for word in SAMPLE_WORDS)
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

@@ -49,13 +49,7 @@ SHIFTED_DESCRIPTION = "scikit-learn's dataset descriptions: technical prose, not
 
 
 class TextGenerationApp(App):
-    name = "text_generation"
-    task = "Text generation (bits per character on held-out text: lower is better)"
-    pattern = "many-to-many training, one-to-many generation (stacked GRU/LSTM, stateful TBPTT)"
-    default_data = (
-        "VADER ground truth: 23.6k unique snippets (2.4 M characters) of reviews, news, tweets"
-    )
-    metric = "bits_per_character"
+    name = "text_generation"  # task, pattern, data, metric and samples: on the runtime
     lower_is_better = True
     test_split = "held-out snippets (deduplicated up to case, spacing and punctuation)"
     config_class = TextGenerationConfig
@@ -72,8 +66,6 @@ class TextGenerationApp(App):
         note="issue 4: beat the Kneser-Ney n-gram (tuned on validation) by at least 10%",
         relative_to=("baselines", "kneser_ney", "bits_per_character"),
     )
-    sample_inputs = ("The movie was", "", "I love this phone because")
-
     # --- data ---------------------------------------------------------------------------------
 
     def load_data(self, config: TextGenerationConfig, source: Source) -> Splits:

@@ -386,6 +386,13 @@ class TextGenerationRuntime(Runtime):
     ``generate`` reads the prompt through it and draws one id at a time.
     """
 
+    task = "Text generation (bits per character on held-out text: lower is better)"
+    pattern = "many-to-many training, one-to-many generation (stacked GRU/LSTM, stateful TBPTT)"
+    default_data = (
+        "VADER ground truth: 23.6k unique snippets (2.4 M characters) of reviews, news, tweets"
+    )
+    metric = "bits_per_character"
+    sample_inputs = ("The movie was", "", "I love this phone because")
     options = OPTIONS
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.translation import data as translation_data
-from apps.translation import runtime
+from apps.translation import figures, runtime
 from apps.translation.config import TranslationConfig
 from apps.translation.inference import TranslationPredictor, TranslationServing, litert_models
 from apps.translation.model import build_model
@@ -30,22 +30,11 @@ NEAREST_NGRAM_LENGTHS = (3, 4, 5, 6)
 
 
 class TranslationApp(App):
-    name = "translation"
-    task = "Machine translation (English numbers, dates, times, amounts -> Spanish)"
-    pattern = "many-to-many, Tx != Ty (bidirectional GRU encoder, attentive GRU decoder)"
-    default_data = "num2words + Babel parallel corpus, held-out values and date forms"
-    metric = "bleu"
+    name = "translation"  # task, pattern, data, metric and samples: on the runtime
     test_split = "pairs whose value (any kind) or date form training never shows"
     config_class = TranslationConfig
     runtime_class = runtime.TranslationRuntime
     predictor_class = TranslationPredictor
-    sample_inputs = (
-        "two thousand and twenty-six",
-        "November 21, 2026",
-        "three hundred forty-two",
-        "quarter past seven in the evening",
-        "$1,250.99",
-    )
     # Parity compares next-token probabilities (in [0, 1]) of teacher-forced decoding. int8
     # weights move a probability by up to a few tenths where the model is unsure between two
     # tokens; the translations themselves are scored separately (BLEU per variant).
@@ -432,37 +421,6 @@ class TranslationApp(App):
     def save_attention(
         self, predictor, text: str, path: str | pathlib.Path, beam_width: int | None = None
     ) -> pathlib.Path:
-        """Translate `text` and save its attention map (source units x target units) as a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
-
-        text = self.check_input(text, predictor.tokenizers.source)
-        width = predictor.config.beam_width if beam_width is None else beam_width
-        translation = predictor.translate(
-            [text], beam_width=width, length_penalty=predictor.config.length_penalty
-        )[0]
-        target_labels = predictor.tokenizers.target.display_tokens(translation.token_ids)
-        weights = translation.attention
-        if weights is None or not len(target_labels):
-            weights = np.zeros((1, max(1, len(translation.source_units))))
-            target_labels = ["(empty)"]
-        figure, axes = plt.subplots(
-            figsize=(2.5 + 0.45 * weights.shape[1], 2.5 + 0.4 * weights.shape[0])
-        )
-        image = axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-        axes.set_xticks(range(len(translation.source_units)))
-        axes.set_xticklabels(translation.source_units, rotation=60, ha="right")
-        axes.set_yticks(range(len(target_labels)))
-        axes.set_yticklabels(target_labels)
-        axes.set_xlabel("source (English)")
-        axes.set_ylabel(f"translation ({predictor.config.target_language})")
-        axes.set_title(f"{text}\n-> {translation.text}", fontsize=9)
-        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-        figure.tight_layout()
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        return path
+        """Translate `text` and save its attention map (source units x target units) as a PNG
+        (``apps.translation.figures``, which the server uses without TensorFlow)."""
+        return figures.save_attention(predictor, text, path, beam_width)

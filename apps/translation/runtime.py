@@ -254,7 +254,19 @@ class TranslationRuntime(Translator, LiteRTStepDecoder, Runtime):
     """``encoder_<variant>.tflite``, ``decoder_step_<variant>.tflite`` and the tokenizers:
     raw English texts -> translations, greedy or beam search on the host."""
 
+    task = "Machine translation (English numbers, dates, times, amounts -> Spanish)"
+    pattern = "many-to-many, Tx != Ty (bidirectional GRU encoder, attentive GRU decoder)"
+    default_data = "num2words + Babel parallel corpus, held-out values and date forms"
+    metric = "bleu"
+    sample_inputs = (
+        "two thousand and twenty-six",
+        "November 21, 2026",
+        "three hundred forty-two",
+        "quarter past seven in the evening",
+        "$1,250.99",
+    )
     options = OPTIONS
+    attention_figure = "apps.translation.figures:save_attention"
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         Runtime.__init__(self, model_dir, variant)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 
@@ -10,13 +9,12 @@ import numpy as np
 import tensorflow as tf
 
 from apps.video import data as video_data
-from apps.video import runtime
+from apps.video import figures, runtime
 from apps.video.baseline import motion_features, tune_and_score
 from apps.video.config import VideoConfig
 from apps.video.inference import VideoPredictor, VideoServing, litert_models
 from apps.video.model import build_model
 from shared.app import App, ExportBundle, QualityTarget
-from shared.data.cache import data_dir
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
 from shared.figures import write_confusion_matrix
@@ -25,7 +23,6 @@ from shared.runtime.litert import LiteRTModel
 from shared.training import shuffle_each_epoch, with_epoch_randoms
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
-SAMPLE_CLASSES = ("move_right", "rotate_clockwise", "shrink")
 # Frame counts at which the streamed (step model) answer is scored: how soon it is right.
 STREAMING_CHECKPOINTS = (4, 8, 12, 16)
 
@@ -101,11 +98,7 @@ def recall_per_class(labels: np.ndarray, predicted: np.ndarray, classes: list[st
 
 
 class VideoApp(App):
-    name = "video"
-    task = "Video classification of motions (generated clips; UCF101 or a folder per class)"
-    pattern = "many-to-one (per-frame CNN, GRU over frames; frame-by-frame streaming)"
-    default_data = "generated motion clips: 8 motions of shapes and handwritten digits"
-    metric = "accuracy"
+    name = "video"  # task, pattern, data, metric and sample files: on the runtime
     test_split = "unseen handwriting, training's shapes and speeds"
     config_class = VideoConfig
     runtime_class = runtime.VideoRuntime
@@ -119,11 +112,12 @@ class VideoApp(App):
 
     @property
     def sample_inputs(self) -> tuple[str, ...]:
-        """Generated clips written as .mp4 files (the demo classifies files, as a user would)."""
-        folder = data_dir() / "video_samples"
+        """Generated clips written as .mp4 files (the demo classifies files, as a user would)
+        where the runtime says they are (``VideoRuntime.sample_files``)."""
         paths = []
-        for class_name in SAMPLE_CLASSES:
-            path = folder / f"{class_name}.mp4"
+        for class_name, path in zip(
+            runtime.SAMPLE_CLASSES, self.runtime_class.sample_paths(), strict=True
+        ):
             if not path.is_file():
                 path = video_data.write_sample_clip(path, class_name, seed=1)
             paths.append(str(path))
@@ -357,39 +351,10 @@ class VideoApp(App):
         )
 
     def figure(self, predictor: VideoPredictor, raw: str, answers: list[dict]) -> bytes | None:
-        """The label over time: each class's probability after every frame, as PNG bytes.
-
-        The clip runs frame by frame through the streaming step model (the same
-        weights as the clip model), so the curve shows when the network made up
-        its mind. SavedModel has no step model: no figure there.
-        """
-        if predictor.engine == "savedmodel":
-            return None
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        frames, length = runtime.load_video(
-            raw, num_frames=predictor.num_frames, size=predictor.frame_shape
-        )
-        over_time = predictor.stream(frames, length)  # [length, classes]
-        figure = Figure(figsize=(7.0, 2.6), dpi=100)
-        FigureCanvasAgg(figure)
-        axis = figure.add_subplot()
-        steps = np.arange(1, length + 1)
-        # The classes that ever lead, plus the final answer: the rest stay near zero.
-        shown = sorted(set(over_time.argmax(axis=-1).tolist()) | {int(over_time[-1].argmax())})
-        for index in shown:
-            axis.plot(steps, over_time[:, index], linewidth=2, label=predictor.classes[index])
-        axis.set_xlabel("frame")
-        axis.set_ylabel("probability")
-        axis.set_ylim(0.0, 1.0)
-        axis.set_xlim(1, max(2, length))
-        axis.legend(loc="upper left", fontsize=8)
-        axis.set_title("label over time (streaming step model)", fontsize=9)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+        """The label over time: each class's probability after every frame, as PNG bytes
+        (``apps.video.figures``, which the server uses without TensorFlow). SavedModel has
+        no step model: no figure there."""
+        return figures.label_over_time(predictor, raw, answers)
 
     def report(self, metrics: dict) -> str:
         """Per-class recall (test and held-out sets), the control, the stream, size, hygiene."""

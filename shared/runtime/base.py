@@ -39,6 +39,19 @@ class Runtime(Predictor):
             ``"video"``.
         options: the keyword options of ``predict``, as ``shared.runtime.options.Option``.
 
+    What the app is, for ``rnnapps list``, the README and the server (the App copies them):
+        task, pattern, default_data: one line each; metric: the headline metric's key in
+            ``metrics.json``.
+        sample_inputs: the texts the demo and the web page try (text apps).
+        sample_files: a file app's generated samples, as paths under the data folder
+            (``shared.data.cache.data_dir()``) where its App writes them; ``sample_paths()``.
+        attention_figure, answer_figure: the app's figures as ``"module:function"`` of a
+            module that draws with matplotlib (the ``serve`` extra), named rather than
+            imported so the runtime needs only the base install. ``attention_figure(predictor,
+            raw, path, **options)`` saves an attention map as a PNG; ``answer_figure(predictor,
+            raw, answers)`` returns PNG bytes (or None). The App's ``save_attention`` and
+            ``figure`` call the same functions.
+
     Args:
         model_dir: a trained model's folder (``saved_models/<app>``).
         variant: which conversion to run: ``fp32``, ``fp16`` or ``int8``.
@@ -46,6 +59,22 @@ class Runtime(Predictor):
 
     input_kind: str = "text"
     options: tuple[Option, ...] = ()
+    task: str = ""
+    pattern: str = ""
+    default_data: str = ""
+    metric: str = ""
+    sample_inputs: tuple[str, ...] = ()
+    sample_files: tuple[str, ...] = ()
+    attention_figure: str | None = None
+    answer_figure: str | None = None
+
+    @classmethod
+    def sample_paths(cls) -> list[pathlib.Path]:
+        """Where the sample files are (``sample_files`` under the data folder): the App
+        writes them; a server without TensorFlow offers those that exist."""
+        from shared.data.cache import data_dir
+
+        return [data_dir() / name for name in cls.sample_files]
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         if variant not in VARIANTS:

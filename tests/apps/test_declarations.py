@@ -94,3 +94,18 @@ def test_a_bad_or_foreign_option_on_the_command_line_is_one_line(capsys, tmp_pat
 def test_the_registry_names_the_runtime_the_app_uses(name):
     """registry.RUNTIMES (read without TensorFlow) and App.runtime_class name one class."""
     assert registry.get_runtime(name) is registry.get_app(name).runtime_class
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_what_an_app_says_of_itself_is_declared_on_its_runtime(name):
+    """Task, pattern, data, metric and samples: the runtime's (a server without TensorFlow
+    shows them), copied to the App; a file app writes its samples where the runtime says."""
+    app, runtime = registry.get_app(name), registry.get_runtime(name)
+    for field in ("task", "pattern", "default_data", "metric"):
+        assert getattr(runtime, field) and getattr(app, field) == getattr(runtime, field)
+    if runtime.input_kind == "text":
+        assert runtime.sample_inputs and app.sample_inputs == runtime.sample_inputs
+        assert not runtime.sample_files
+    else:
+        assert list(app.sample_inputs) == [str(path) for path in runtime.sample_paths()]
+        assert all(path.is_file() for path in runtime.sample_paths())
