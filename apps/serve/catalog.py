@@ -1,15 +1,20 @@
 """The apps a server answers for: which are trained, their metrics, their loaded predictors.
 
-Nothing here knows a single app: an app is reached through the ``App`` interface and a
-catalog object with ``names()`` and ``get_app(name)`` (``apps.registry``).
+Nothing here knows a single app: an app is reached through a catalog object with
+``names()``, ``get_app(name)`` and ``get_runtime(name)`` (``apps.registry``). With the
+LiteRT engine an app is served from its runtime class (``apps/<app>/runtime.py``, through
+``RuntimeApp``), so the server imports no TensorFlow; the Keras and SavedModel engines
+serve it through its ``App``.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import pathlib
 import threading
+from importlib.util import find_spec
 from typing import Any, Protocol
 
 from shared.errors import UserError
@@ -30,12 +35,82 @@ class ApiError(Exception):
         self.message = message
 
 
+# What drawing a figure needs beyond the base install (the ``serve`` extra).
+SERVE_EXTRA = 'pip install "rnn-apps[serve]"'
+
+
 class AppCatalog(Protocol):
-    """What the server needs of ``apps.registry``."""
+    """What the server needs of ``apps.registry``. A catalog may also have
+    ``get_runtime(name)`` (the app's ``Runtime`` class or None): the LiteRT engine then
+    serves the app from it, without TensorFlow."""
 
     def names(self) -> list[str]: ...
 
     def get_app(self, name: str) -> Any: ...
+
+
+def _function(reference: str | None):
+    """The function a ``"module:function"`` reference names (None for None)."""
+    if reference is None:
+        return None
+    module_name, function_name = reference.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+class RuntimeApp:
+    """An app as ``ServedApp`` needs it, read from its TensorFlow-free ``Runtime`` class:
+    what the App would say of itself (the App copies the same declarations), LiteRT
+    predictors, and the figures the runtime names (``attention_figure``, ``answer_figure``).
+
+    Args:
+        name: the app's name.
+        runtime_class: its ``shared.runtime.base.Runtime`` subclass.
+
+    Example:
+        >>> app = RuntimeApp("sentiment", registry.get_runtime("sentiment"))
+        >>> app.predict(app.load_predictor(pathlib.Path("saved_models/sentiment"), "litert"), ["fine"])
+    """
+
+    def __init__(self, name: str, runtime_class: type):
+        self.name = name
+        self.runtime_class = runtime_class
+        self.task: str = runtime_class.task
+        self.pattern: str = runtime_class.pattern
+        self.default_data: str = runtime_class.default_data
+        self.metric: str = runtime_class.metric
+        self.input_kind: str = runtime_class.input_kind
+        self.options = tuple(runtime_class.options)
+        # The App's ``save_attention(predictor, raw, path, **options)`` and
+        # ``figure(predictor, raw, answers)``: the functions they call.
+        self.save_attention = _function(runtime_class.attention_figure)
+        self.figure = _function(runtime_class.answer_figure)
+
+    @property
+    def sample_inputs(self) -> tuple[str, ...]:
+        """The runtime's sample texts, or the paths of its sample files (the App writes
+        them; ``ServedApp.samples`` offers those that exist)."""
+        if self.input_kind in FILE_KINDS:
+            return tuple(str(path) for path in self.runtime_class.sample_paths())
+        return tuple(self.runtime_class.sample_inputs)
+
+    def load_predictor(self, model_dir: pathlib.Path, engine: str, variant: str = "fp32") -> Any:
+        if engine != "litert":
+            raise ValueError(f"{self.name}: the runtime answers with litert only, not {engine}")
+        return self.runtime_class(model_dir, variant)
+
+    def predict(self, predictor: Any, inputs: list[str], **options) -> list:
+        return predictor.predict(inputs, **options)
+
+
+def served_app(registry: AppCatalog, name: str, engine: str) -> Any:
+    """What serves `name`: with the LiteRT engine, its runtime class when the catalog has
+    one (no TensorFlow); otherwise its App."""
+    get_runtime = getattr(registry, "get_runtime", None)
+    if engine == "litert" and get_runtime is not None:
+        runtime_class = get_runtime(name)
+        if runtime_class is not None:
+            return RuntimeApp(name, runtime_class)
+    return registry.get_app(name)
 
 
 def _shown(value: Any) -> str:
@@ -85,7 +160,7 @@ class ServedApp:
     """One app as the server sees it: its folder, state, options and (once loaded) predictor.
 
     Args:
-        app: the ``App`` object.
+        app: the ``App`` object, or a ``RuntimeApp`` (the LiteRT engine).
         models: the configured models folder; the app's model is ``models/<name>`` and
             nothing outside that folder is ever loaded (a symlink out of it is refused).
         default_models: True when `models` is the CLI's default (shortens the train command).
@@ -188,25 +263,52 @@ class ServedApp:
             "options": [{"name": name, **option.schema()} for name, option in self.options.items()],
             "examples": examples,
             "samples": len(self.samples()),
-            "figure": self.kind == "audio"
-            or hasattr(app, "save_attention")
-            or hasattr(app, "figure"),
+            # What the page asks for: a figure this install can draw.
+            "figure": self.has_figure and self.figure_unavailable() is None,
         }
 
+    @property
+    def has_figure(self) -> bool:
+        """Whether the app draws a figure beside an answer: its own (``figure``), its
+        attention map (``save_attention``), or the spectrogram of audio."""
+        app = self.app
+        return (
+            getattr(app, "figure", None) is not None
+            or getattr(app, "save_attention", None) is not None
+            or self.kind == "audio"
+        )
+
+    def figure_unavailable(self) -> str | None:
+        """One line saying which package drawing the app's figure needs and how to install
+        it, when this install lacks it (the ``serve`` extra); None when it can be drawn."""
+        if not self.has_figure:
+            return None
+        needed = ["matplotlib"]
+        own = getattr(self.app, "figure", None) or getattr(self.app, "save_attention", None)
+        if own is None:  # the spectrogram of audio
+            needed.append("librosa")
+        missing = [name for name in needed if find_spec(name) is None]
+        if not missing:
+            return None
+        return f"{self.name}: figures need {' and '.join(missing)} ({SERVE_EXTRA})"
+
     def samples(self) -> list[pathlib.Path]:
-        """Generated sample files the page offers (file apps): chosen by the app, not a request."""
+        """Generated sample files the page offers (file apps): chosen by the app, not a
+        request; those that exist (an App writes its own on first use)."""
         if self.kind not in FILE_KINDS:
             return []
-        if self._samples is None:  # an app may write its samples on first use
+        if self._samples is None:
             self._samples = [pathlib.Path(path) for path in self.app.sample_inputs]
-        return self._samples
+        return [path for path in self._samples if path.is_file()]
 
 
 class Catalog:
     """Every registered app, served from one models folder with one engine.
 
     Args:
-        registry: ``names()`` and ``get_app(name)`` (``apps.registry``).
+        registry: ``names()``, ``get_app(name)`` and optionally ``get_runtime(name)``
+            (``apps.registry``): with `engine` ``litert`` an app with a runtime is served
+            from it (``served_app``), without importing TensorFlow.
         models: the folder holding ``<app>/`` model folders.
         engine: ``litert`` (default), ``savedmodel`` or ``keras``.
         variant: the ``.tflite`` variant for LiteRT: ``fp32``, ``fp16`` or ``int8``.
@@ -235,7 +337,8 @@ class Catalog:
         self.engine, self.variant, self.models = engine, variant, models.resolve()
         default = models == pathlib.Path("saved_models")
         self.apps = {
-            name: ServedApp(registry.get_app(name), models, default) for name in registry.names()
+            name: ServedApp(served_app(registry, name, engine), models, default)
+            for name in registry.names()
         }
 
     def load_all(self, log=None) -> None:

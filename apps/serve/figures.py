@@ -2,7 +2,10 @@
 
 An app may draw its own (``App.figure(predictor, input, answers) -> PNG bytes``); apps
 with an attention map save it (``save_attention``); audio gets its log-mel spectrogram
-with any detected keywords marked on it.
+with any detected keywords marked on it. With the LiteRT engine the app is a
+``RuntimeApp`` whose ``figure`` and ``save_attention`` are the functions its runtime names
+(``apps/<app>/figures.py``): nothing here imports TensorFlow. Drawing needs matplotlib
+(and librosa for the spectrogram), the ``serve`` extra, imported only when drawing.
 """
 
 from __future__ import annotations
@@ -83,10 +86,10 @@ def figure_png(
     served: ServedApp, predictor: Any, raw: str, answers: list[dict], options: dict
 ) -> bytes | None:
     """The figure for one input, or None when the app has nothing to draw."""
-    if hasattr(served.app, "figure"):
+    if getattr(served.app, "figure", None) is not None:
         with PYPLOT_LOCK:
             return served.app.figure(predictor, raw, answers)
-    if hasattr(served.app, "save_attention"):
+    if getattr(served.app, "save_attention", None) is not None:
         return attention_png(served, predictor, raw, options)
     if served.kind == "audio":
         return spectrogram_png(raw, answers)

@@ -148,6 +148,9 @@ def answer_request(
     cancelled: threading.Event | None = None,
 ) -> list:
     """One prediction per instance (call with ``served.lock`` held)."""
+    unavailable = served.figure_unavailable() if request.figure else None
+    if unavailable:  # this install cannot draw it (no serve extra): say so in one line
+        raise ApiError(501, unavailable)
     predictor = ensure_loaded(served, engine, variant)
     folder = pathlib.Path(tempfile.mkdtemp(prefix="rnnapps-serve-"))
     predictions, errors = [], []

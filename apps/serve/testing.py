@@ -5,6 +5,7 @@ Shared by tests/apps/test_serve_*.py and tests/browser/.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
@@ -65,6 +66,36 @@ def running_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def tour(registry: Any, models: pathlib.Path, engine: str = "litert") -> dict:
+    """What a client sees of every app on a server over `models`: the listing, the OpenAPI
+    description, and per app its status, metadata, and a ``:predict`` of its first example
+    (text) or generated sample (file, fetched from ``/ui/samples``), with its figure when it
+    has one. JSON-ready, so a server started elsewhere (a process without TensorFlow) can be
+    compared with this one.
+    """
+    seen: dict[str, Any] = {"apps": {}}
+    with running_server(registry, models, engine, Settings(quiet=True, time_limit=120)) as server:
+        seen["listing"] = request(server, "GET", "/v1/models")[:2]
+        seen["openapi"] = request(server, "GET", "/openapi.json")[:2]
+        for name in registry.names():
+            status, metadata, _ = request(server, "GET", f"/v1/models/{name}/metadata")
+            assert status == 200, metadata
+            described = metadata["metadata"]
+            if described["kind"] == "text":
+                instance: Any = next(text for text in described["examples"] if text.strip())
+            else:
+                status, data, _ = request(server, "GET", f"/ui/samples/{name}/0")
+                assert status == 200, data
+                instance = {"b64": base64.b64encode(data).decode("ascii")}
+            body = {"instances": [instance], "parameters": {"figure": described["figure"]}}
+            seen["apps"][name] = {
+                "status": request(server, "GET", f"/v1/models/{name}")[:2],
+                "metadata": metadata,
+                "predict": request(server, "POST", f"/v1/models/{name}:predict", body)[:2],
+            }
+    return json.loads(json.dumps(seen))  # as another process prints it: lists, not tuples
 
 
 def request(

@@ -104,3 +104,67 @@ def test_speech_streaming_groups_the_detections_of_one_recording(server, models)
     (prediction,) = body["predictions"]
     assert prediction["input"] == "instances[0]" and len(prediction["events"]) >= 1
     assert all("time" in event for event in prediction["events"])
+
+
+def test_the_litert_server_answers_without_tensorflow(models):
+    """`rnnapps serve` with the LiteRT engine, in a process where importing TensorFlow or
+    Keras fails: every app's listing, metadata, sample answer and figure are the full stack's
+    (the same engine through the App), and neither package was imported."""
+    import functools
+    import json
+
+    from apps.serve.testing import Registry, tour
+    from shared.runtime.isolation import run_without_tensorflow
+
+    models.mkdir(exist_ok=True)
+    for name in registry.names():
+        quick_model(models, name)
+    # First, so the file apps' App writes their sample files for both servers to offer.
+    full = tour(
+        Registry({n: functools.partial(registry.get_app, n) for n in registry.names()}), models
+    )
+    code = f"""
+import json, pathlib, sys
+from apps import registry
+from apps.serve.testing import tour
+seen = tour(registry, pathlib.Path({str(models)!r}))
+seen["imported"] = sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras"}})
+print(json.dumps(seen))
+"""
+    seen = json.loads(run_without_tensorflow(code, timeout=600).splitlines()[-1])
+    assert seen.pop("imported") == []
+    assert seen["listing"] == full["listing"] and seen["openapi"] == full["openapi"]
+    assert list(seen["apps"]) == registry.names()
+    for name in registry.names():
+        assert seen["apps"][name] == full["apps"][name], name
+        status, body = seen["apps"][name]["predict"]
+        assert status == 200 and HEADLINE[name] in body["predictions"][0], body
+        if seen["apps"][name]["metadata"]["metadata"]["figure"]:
+            figure = base64.b64decode(body["predictions"][0]["figure"]["b64"])
+            assert figure[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif("translation" not in registry.names(), reason="no translation app yet")
+def test_without_matplotlib_a_figure_request_says_which_extra_and_answers_still_work(
+    server, models, monkeypatch
+):
+    import apps.serve.catalog
+
+    name = "translation"  # a text app with a figure (its attention map)
+    quick_model(models, name)
+    real = apps.serve.catalog.find_spec
+    monkeypatch.setattr(
+        apps.serve.catalog, "find_spec", lambda n: None if n == "matplotlib" else real(n)
+    )
+    status, body, _ = request(server, "GET", f"/v1/models/{name}/metadata")
+    assert status == 200 and body["metadata"]["figure"] is False  # the page does not ask
+    text = next(s for s in body["metadata"]["examples"] if s)
+    path = f"/v1/models/{name}:predict"
+    status, body, _ = request(server, "POST", path, {"instances": [text]})
+    assert status == 200 and "figure" not in body["predictions"][0]
+    status, body, _ = request(
+        server, "POST", path, {"instances": [text], "parameters": {"figure": True}}
+    )
+    assert status == 501
+    assert "matplotlib" in body["error"] and 'pip install "rnn-apps[serve]"' in body["error"]
+    assert "\n" not in body["error"]
