@@ -115,3 +115,28 @@ def test_the_runtime_needs_only_the_base_install(module):
 def test_the_runtime_scan_follows_project_modules():
     needed = runtime_imports("shared.workflow")  # the training side: TensorFlow, via imports
     assert "tensorflow" in needed or "keras" in needed
+
+
+def _figure_modules() -> list[str]:
+    """The modules the runtimes name for their figures (``attention_figure``, ``answer_figure``)."""
+    modules = []
+    for name in registry.RUNTIMES:
+        runtime = registry.get_runtime(name) if name in registry.names() else None
+        for reference in (
+            getattr(runtime, "attention_figure", None),
+            getattr(runtime, "answer_figure", None),
+        ):
+            if reference:
+                modules.append(reference.split(":")[0])
+    return modules
+
+
+@pytest.mark.parametrize(
+    "module", ["apps.serve", "apps.serve.server", "apps.serve.runner", *_figure_modules()]
+)
+def test_the_litert_server_needs_only_the_base_install_and_the_serve_extra(module):
+    """``rnnapps serve`` (LiteRT) runs on the base install; its figures add the serve extra."""
+    needed = runtime_imports(module)
+    allowed = RUNTIME_PACKAGES | {"matplotlib", "librosa"}
+    extra = {package: by for package, by in needed.items() if package not in allowed}
+    assert not extra, f"{module} needs packages outside the base install and serve extra: {extra}"
