@@ -48,7 +48,9 @@ def main(
         models: the folder of ``<app>/`` model folders; nothing outside it is loaded.
         engine: ``litert`` (default), ``savedmodel`` or ``keras`` (loaded in safe mode).
         variant: the LiteRT variant: ``fp32``, ``fp16`` or ``int8``.
-        registry: ``names()`` and ``get_app(name)``; the CLI passes ``apps.registry``.
+        registry: ``names()``, ``get_app(name)`` and ``get_runtime(name)``; the CLI passes
+            ``apps.registry``. With the LiteRT engine an app is served from its runtime
+            class, without importing TensorFlow.
         settings: body size, time limit and socket timeout.
     """
     if registry is None:  # `python -m apps.serve`: the one place shared/ reaches for apps/

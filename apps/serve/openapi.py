@@ -57,6 +57,7 @@ def openapi(catalog: Catalog, max_body_bytes: int, time_limit: float) -> dict:
         "411": _error("no Content-Length"),
         "413": _error(f"body over {max_body_bytes:,} bytes, or too many or too large inputs"),
         "415": _error("Content-Type is not application/json"),
+        "501": _error('"figure": true, and this install cannot draw it (the serve extra)'),
         "503": _error(f"the app is busy or gave no answer within {time_limit:g} s"),
     }
     return {
