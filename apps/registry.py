@@ -21,6 +21,7 @@ APPS = {
     "translation": "apps.translation.app:TranslationApp",
     "captioning": "apps.captioning.app:CaptioningApp",
     "video": "apps.video.app:VideoApp",
+    "forecasting": "apps.forecasting.app:ForecastingApp",
 }
 
 
@@ -34,6 +35,7 @@ RUNTIMES = {
     "text_generation": "apps.text_generation.runtime:TextGenerationRuntime",
     "translation": "apps.translation.runtime:TranslationRuntime",
     "video": "apps.video.runtime:VideoRuntime",
+    "forecasting": "apps.forecasting.runtime:ForecastingRuntime",
 }
 
 

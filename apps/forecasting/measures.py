@@ -210,8 +210,9 @@ def _event_length(kind: str, period: int, rng: np.random.Generator) -> int:
     if kind == SEASONAL_SHAPE:
         return period
     if kind == LEVEL_SHIFT:
-        # One to two periods, and at least 5 steps for short periods.
-        return int(rng.integers(max(period, 5), max(2 * period, 10) + 1))
+        # 5-10 steps whatever the period: a level shift as long as the test region would
+        # make flagging everything the best threshold (half the points anomalous).
+        return int(rng.integers(5, 11))
     return int(rng.integers(5, 11))  # variance burst
 
 
@@ -244,7 +245,7 @@ def inject_anomalies(
     Kinds (sizes in robust standard deviations of the first differences, `robust_step_scale`,
     each up or down at random):
     - "spike": one point moved by 5-8;
-    - "level_shift": a segment of 1-2 periods (at least 5 steps) moved by 3-5;
+    - "level_shift": a segment of 5-10 steps moved by 3-5;
     - "seasonal_shape": one period whose seasonal pattern is reversed in time or flattened to
       its mean; for a period-1 series a "variance_burst" instead: 5-10 steps with added
       normal noise of 3-5.

@@ -21,7 +21,7 @@ from shared.errors import UserError
 
 # What an app's inputs are (``App.input_kind``): text apps take the string itself; the others
 # take a file, which the server writes from the request's bytes.
-FILE_KINDS = ("audio", "image", "video")
+FILE_KINDS = ("audio", "image", "video", "csv")
 ENGINES = ("litert", "savedmodel", "keras")
 VARIANTS = ("fp32", "fp16", "int8")
 

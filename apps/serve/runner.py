@@ -38,7 +38,7 @@ _SIGNATURES = (
     (4, b"ftyp", 0, b"", ".mp4"),
     (0, b"\x1a\x45\xdf\xa3", 0, b"", ".webm"),
 )
-_DEFAULT_SUFFIX = {"audio": ".wav", "image": ".png", "video": ".mp4"}
+_DEFAULT_SUFFIX = {"audio": ".wav", "image": ".png", "video": ".mp4", "csv": ".csv"}
 
 
 def file_suffix(data: bytes, kind: str) -> str:

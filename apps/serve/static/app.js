@@ -3,7 +3,7 @@
 "use strict";
 
 const HEADLINE_KEYS = ["label", "keyword", "translation", "caption", "text"];
-const ACCEPT = { audio: "audio/*,.wav,.flac,.ogg", image: "image/*", video: "video/*,.mp4,.webm,.avi,.gif" };
+const ACCEPT = { audio: "audio/*,.wav,.flac,.ogg", image: "image/*", video: "video/*,.mp4,.webm,.avi,.gif", csv: ".csv,text/csv" };
 
 function el(tag, attributes = {}, children = []) {
   const node = document.createElement(tag);

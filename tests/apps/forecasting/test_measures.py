@@ -130,7 +130,7 @@ def test_inject_anomalies_kinds_labels_and_sizes(seed):
         if kind == "spike":
             assert end - begin == 1 and 5 * scale <= abs(delta[0]) <= 8 * scale
         elif kind == "level_shift":
-            assert 12 <= end - begin <= 24
+            assert 5 <= end - begin <= 10
             np.testing.assert_allclose(delta, delta[0])  # one constant shift
             assert 3 * scale <= abs(delta[0]) <= 5 * scale
         else:

@@ -1,0 +1,1 @@
+"""Forecasting: a global recurrent model over real time series, with intervals and anomalies."""

@@ -1,0 +1,88 @@
+"""Hyper-parameters of the forecasting app."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from shared.config import BaseConfig
+from shared.errors import UserError
+from shared.layers import CELLS
+
+
+@dataclasses.dataclass
+class ForecastingConfig(BaseConfig):
+    # Observations the model reads before a forecast origin (fixed for LiteRT; shorter
+    # histories are left-padded and masked). 128 covers five days of an hourly series and
+    # two and a half years of a weekly one.
+    context_length: int = 128
+    # Windows drawn from every series each epoch: every series weighs the same, however long.
+    windows_per_series: int = 400
+    # A share of training windows cut to a random shorter history (down to 2 periods or
+    # 16 steps): a user's series can be short.
+    short_history_rate: float = 0.2
+    # Normalisation from a random earlier span of the window instead of the whole window, as
+    # a stream does (it fixes location and scale when its session starts).
+    shifted_stats_rate: float = 0.3
+    cell: str = "gru"
+    units: int = 96
+    decoder_units: int = 128
+    dropout_rate: float = 0.1
+    weight_decay: float = 1e-4
+    # Rolling-origin windows per series (each one horizon long, stride one horizon): the last
+    # `test_windows` are the test split, the `validation_windows` before them validation.
+    test_windows: int = 3
+    validation_windows: int = 2
+    # Injected anomalies per series in the validation and test regions (seeded).
+    anomalies_per_series: int = 3
+    # Baselines are fitted on at most this many observations before each origin.
+    baseline_history: int = 1000
+    series_limit: int = 0  # use at most this many series of the panel (0 = all): quick preset
+    baselines: str = "naive,seasonal_naive,auto_ets,auto_arima,comb"
+
+    PRESETS: ClassVar[dict] = {
+        "quick": dict(
+            epochs=3,
+            windows_per_series=96,
+            units=32,
+            decoder_units=32,
+            series_limit=6,
+            baselines="naive,seasonal_naive",
+            latency_runs=20,
+            learning_rate=5e-3,
+        ),
+        "demo": dict(epochs=6, windows_per_series=200, baselines="naive,seasonal_naive,comb"),
+        "default": dict(epochs=30, early_stopping_patience=5, batch_size=64),
+    }
+
+    def validate(self) -> None:
+        if self.cell not in CELLS:
+            raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
+        for name in (
+            "context_length",
+            "windows_per_series",
+            "units",
+            "decoder_units",
+            "epochs",
+            "batch_size",
+            "test_windows",
+            "validation_windows",
+        ):
+            if getattr(self, name) < 1:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        if self.context_length < 16:
+            raise UserError(f"--set context_length={self.context_length}: must be at least 16")
+        for name in ("short_history_rate", "shifted_stats_rate", "dropout_rate"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
+        known = {"naive", "seasonal_naive", "auto_ets", "auto_arima", "comb"}
+        unknown = [name for name in self.baseline_names if name not in known]
+        if unknown:
+            raise UserError(
+                f"--set baselines={self.baselines}: unknown {', '.join(unknown)} "
+                f"(choose from {', '.join(sorted(known))})"
+            )
+
+    @property
+    def baseline_names(self) -> list[str]:
+        return [name.strip() for name in self.baselines.split(",") if name.strip()]

@@ -1,0 +1,180 @@
+"""The panel split by time, training windows, and the anomaly sets.
+
+Every series is split at its own end (the rolling-origin protocol of M4-style backtests):
+the last ``test_windows`` horizons are the test windows, the ``validation_windows`` horizons
+before them validation, and training windows only ever see and predict observations before
+validation starts. Every choice (the epoch kept, the anomaly threshold, the baselines'
+thresholds) is made on validation windows; the test windows are read once per run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from apps.forecasting.config import ForecastingConfig
+from apps.forecasting.runtime import (
+    FREQUENCY_NAMES,
+    MAX_HORIZON,
+    make_window,
+    window_stats,
+)
+from apps.forecasting.series import Series, calendar_phase, future_timestamps
+from shared.data.splits import Splits
+from shared.errors import UserError
+
+MIN_CONTEXT = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """Where one series is split: training uses ``[:validation_start]``."""
+
+    validation_start: int
+    test_start: int
+    horizon: int
+    validation_windows: int
+    test_windows: int
+
+
+def cut(series: Series, config: ForecastingConfig) -> Cut:
+    """The series' test and validation windows: `test_windows` and `validation_windows`
+    horizons at its end, fewer where the series is short (training keeps at least two
+    periods, 16 steps and a horizon); a UserError if not even one of each fits."""
+    h = series.horizon
+    minimum = max(MIN_CONTEXT, 2 * series.period) + h
+    available = (len(series.values) - minimum) // h
+    if available < 2:
+        raise UserError(
+            f"{series.name}: {len(series.values)} observations are too few for a validation "
+            f"and a test window of {h} steps after {minimum} for training"
+        )
+    tests = min(config.test_windows, available - 1)
+    validations = min(config.validation_windows, available - tests)
+    test_start = len(series.values) - tests * h
+    return Cut(test_start - validations * h, test_start, h, validations, tests)
+
+
+def extended_phase(series: Series) -> np.ndarray:
+    """Calendar phases of the series' steps and of ``MAX_HORIZON`` steps after its end."""
+    after = future_timestamps(series.timestamps[-1], series.frequency, MAX_HORIZON)
+    return np.concatenate(
+        [
+            calendar_phase(series.timestamps, series.frequency),
+            calendar_phase(after, series.frequency),
+        ]
+    ).astype(np.float32)
+
+
+def window_row(
+    series: Series,
+    phase: np.ndarray,
+    origin: int,
+    context: int,
+    length: int | None = None,
+    stats_end: int | None = None,
+    target_end: int | None = None,
+) -> dict:
+    """One window at `origin`: the `length` observations before it (default: up to
+    `context`), location and scale of the window (or of the `context` observations before
+    `stats_end`, as a stream fixes them), and the normalised targets up to `target_end`."""
+    values = series.values
+    start = origin - min(context, origin) if length is None else origin - length
+    history, count, phases = make_window(
+        values[start:origin], phase[start:origin], phase[origin:], context
+    )
+    if stats_end is None:
+        loc, scale = window_stats(history[None], np.array([count]))
+    else:
+        before = values[max(0, stats_end - context) : stats_end].astype(np.float32)
+        padded = np.zeros((1, context), np.float32)
+        padded[0, context - len(before) :] = before
+        loc, scale = window_stats(padded, np.array([len(before)]))
+    end = min(origin + series.horizon, len(values) if target_end is None else target_end)
+    target = np.zeros(MAX_HORIZON, np.float32)
+    weight = np.zeros(MAX_HORIZON, np.float32)
+    target[: end - origin] = (values[origin:end] - loc[0]) / scale[0]
+    weight[: end - origin] = 1.0
+    return {
+        "history": history,
+        "length": count,
+        "phase": phases,
+        "frequency": FREQUENCY_NAMES.index(series.frequency),
+        "loc": loc[0],
+        "scale": scale[0],
+        "target": target,
+        "weight": weight,
+        "series": series.name,
+        "origin": origin,
+    }
+
+
+def training_windows(
+    panel: list[Series], cuts: dict[str, Cut], config: ForecastingConfig, seed: int
+) -> list[dict]:
+    """`windows_per_series` windows of each series, wholly before its validation start:
+    random origins, some with a shorter history, some normalised as a stream would be."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for series in panel:
+        end = cuts[series.name].validation_start
+        phase = extended_phase(series)
+        low = max(MIN_CONTEXT, min(2 * series.period, config.context_length))
+        origins = rng.integers(low, end, size=config.windows_per_series)
+        for origin in origins:
+            origin = int(origin)
+            length = None
+            if rng.random() < config.short_history_rate:
+                length = int(rng.integers(low, min(origin, config.context_length) + 1))
+            stats_end = None
+            available = min(origin, config.context_length)
+            if rng.random() < config.shifted_stats_rate and origin > config.context_length // 2:
+                # A stream's session: restarted `k` steps ago with the stats of before then.
+                k = int(rng.integers(config.context_length // 2, available + 1))
+                length, stats_end = k, origin - k
+            rows.append(
+                window_row(series, phase, origin, config.context_length, length, stats_end, end)
+            )
+    return rows
+
+
+def origin_windows(
+    panel: list[Series], cuts: dict[str, Cut], config: ForecastingConfig, part: str
+) -> list[dict]:
+    """The rolling-origin windows of `part` (``validation`` or ``test``), one horizon apart."""
+    rows = []
+    for series in panel:
+        c = cuts[series.name]
+        phase = extended_phase(series)
+        first, count = (
+            (c.validation_start, c.validation_windows)
+            if part == "validation"
+            else (c.test_start, c.test_windows)
+        )
+        for index in range(count):
+            rows.append(window_row(series, phase, first + index * c.horizon, config.context_length))
+    return rows
+
+
+def columns(rows: list[dict]) -> dict:
+    """Rows -> the Splits' columns (numpy arrays; series names as a list)."""
+    out = {}
+    for key in rows[0]:
+        values = [row[key] for row in rows]
+        out[key] = values if key == "series" else np.asarray(values)
+    return out
+
+
+def split_panel(panel: list[Series], config: ForecastingConfig, source: str) -> Splits:
+    """Training windows, validation and test origins, and the cuts, of `panel`."""
+    cuts = {series.name: cut(series, config) for series in panel}
+    splits = Splits(
+        train=columns(training_windows(panel, cuts, config, config.split_seed)),
+        validation=columns(origin_windows(panel, cuts, config, "validation")),
+        test=columns(origin_windows(panel, cuts, config, "test")),
+        source=source,
+    )
+    splits.info["panel"] = panel
+    splits.info["cuts"] = cuts
+    return splits

@@ -1,0 +1,166 @@
+"""The global forecasting network: a recurrent encoder over a normalised window, quantile heads.
+
+One model for every series of the panel (DeepAR's and ES-RNN's idea): each window is
+normalised by its own location and scale, every step carries its calendar phase (sine and
+cosine) and the series' frequency, a GRU (or LSTM) reads the window, and a two-layer MLP
+reads its last state with the phases of the next ``MAX_HORIZON`` steps and writes five
+quantiles per step (MQ-RNN's direct multi-horizon output). Quantiles are built monotone:
+the median plus or minus sums of softplus gaps.
+
+``build_core`` is the trained graph (location and scale as inputs, so a stream can fix
+them); ``build_window_model`` wraps it for raw windows (location and scale from the window).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from apps.forecasting.config import ForecastingConfig
+from apps.forecasting.runtime import FREQUENCY_NAMES, MAX_HORIZON, QUANTILES
+from shared.layers import recurrent_layer
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class WindowStats(keras.layers.Layer):
+    """Location and scale of left-padded windows, as ``runtime.window_stats`` computes them.
+
+    Call arguments: ``history`` ``[batch, L]`` and ``length`` int ``[batch]``.
+    Returns ``(loc, scale)``, each ``[batch]``.
+    """
+
+    def call(self, history, length):
+        steps = history.shape[1]
+        positions = ops.arange(steps, dtype="int32")[None, :]
+        mask = ops.cast(
+            ops.greater_equal(positions, steps - ops.reshape(length, (-1, 1))), "float32"
+        )
+        count = ops.maximum(ops.sum(mask, axis=1), 1.0)
+        loc = ops.sum(history * mask, axis=1) / count
+        variance = ops.sum(ops.square((history - loc[:, None]) * mask), axis=1) / count
+        magnitude = ops.sum(ops.abs(history) * mask, axis=1) / count
+        return loc, ops.sqrt(variance) + 1e-3 * magnitude + 1e-6
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class LeftPaddedMask(keras.layers.Layer):
+    """``[batch, steps]`` True on the last `length` steps of each window (its real values)."""
+
+    def __init__(self, steps: int, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, length):
+        positions = ops.arange(self.steps, dtype="int32")[None, :]
+        return ops.greater_equal(positions, self.steps - ops.reshape(length, (-1, 1)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class StepFeatures(keras.layers.Layer):
+    """Per-step encoder input: the normalised value, the mask, sin and cos of the phase and
+    the frequency's one-hot code. ``[batch, time, 4 + frequencies]``."""
+
+    def call(self, history, mask, phase, frequency, loc, scale):
+        z = (history - loc[:, None]) / scale[:, None] * mask
+        angle = 2.0 * math.pi * phase
+        code = ops.one_hot(frequency, len(FREQUENCY_NAMES))[:, None, :]
+        code = ops.broadcast_to(code, (ops.shape(z)[0], z.shape[1], len(FREQUENCY_NAMES)))
+        parts = [
+            z[..., None],
+            mask[..., None],
+            ops.sin(angle)[..., None],
+            ops.cos(angle)[..., None],
+        ]
+        return ops.concatenate([*parts, code], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class MonotoneQuantiles(keras.layers.Layer):
+    """``[batch, H * Q]`` raw outputs -> ``[batch, H, Q]`` non-decreasing quantiles: the
+    median, and the outer quantiles at softplus gaps below and above it."""
+
+    def call(self, raw):
+        raw = ops.reshape(raw, (-1, MAX_HORIZON, len(QUANTILES)))
+        median = raw[..., 2]
+        gaps = ops.softplus(raw) + 1e-4
+        q10 = median - gaps[..., 1]
+        q025 = q10 - gaps[..., 0]
+        q90 = median + gaps[..., 3]
+        q975 = q90 + gaps[..., 4]
+        return ops.stack([q025, q10, median, q90, q975], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+def pinball_loss(targets, quantiles):
+    """Mean pinball loss over the quantiles: ``targets`` ``[batch, H]``, ``quantiles``
+    ``[batch, H, Q]`` (both normalised); Keras weighs it per step by the sample weight."""
+    levels = ops.convert_to_tensor(QUANTILES, dtype="float32")
+    error = targets[..., None] - quantiles
+    return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=-1)
+
+
+def core_inputs(context: int, batch_size: int | None = None) -> dict:
+    return {
+        "history": keras.Input(batch_shape=(batch_size, context), name="history"),
+        "length": keras.Input(batch_shape=(batch_size,), dtype="int32", name="length"),
+        "phase": keras.Input(batch_shape=(batch_size, context + MAX_HORIZON), name="phase"),
+        "frequency": keras.Input(batch_shape=(batch_size,), dtype="int32", name="frequency"),
+        "loc": keras.Input(batch_shape=(batch_size,), name="loc"),
+        "scale": keras.Input(batch_shape=(batch_size,), name="scale"),
+    }
+
+
+def future_features(future_phase, frequency):
+    """The decoder's calendar input: sin and cos of the next steps' phases and the frequency."""
+    angle = 2.0 * math.pi * future_phase
+    code = ops.one_hot(frequency, len(FREQUENCY_NAMES))
+    return ops.concatenate([ops.sin(angle), ops.cos(angle), code], axis=-1)
+
+
+def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Model:
+    """The trained model: a window with its location and scale -> normalised quantiles."""
+    context = config.context_length
+    inputs = core_inputs(context)
+    history, length = inputs["history"], inputs["length"]
+    mask_bool = LeftPaddedMask(context, name="mask")(length)
+    mask = ops.cast(mask_bool, "float32")
+    features = StepFeatures(name="step_features")(
+        history,
+        mask,
+        inputs["phase"][:, :context],
+        inputs["frequency"],
+        inputs["loc"],
+        inputs["scale"],
+    )
+    encoder = recurrent_layer(config.cell, config.units, name="encoder")
+    state = encoder(features, mask=mask_bool)
+    state = keras.layers.Dropout(config.dropout_rate, name="state_dropout")(state)
+    head_input = ops.concatenate(
+        [state, future_features(inputs["phase"][:, context:], inputs["frequency"])], axis=-1
+    )
+    hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_1")(head_input)
+    hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_2")(hidden)
+    raw = keras.layers.Dense(MAX_HORIZON * len(QUANTILES), name="head_out")(hidden)
+    quantiles = MonotoneQuantiles(name="quantiles")(raw)
+    model = keras.Model(inputs, quantiles, name="forecasting")
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0),
+        loss=pinball_loss,
+    )
+    return model
+
+
+def head(core: keras.Model, state, future_phase, frequency):
+    """The trained decoder on a recurrent state: normalised quantiles ``[batch, H, Q]``."""
+    head_input = ops.concatenate([state, future_features(future_phase, frequency)], axis=-1)
+    hidden = core.get_layer("head_1")(head_input)
+    hidden = core.get_layer("head_2")(hidden)
+    return core.get_layer("quantiles")(core.get_layer("head_out")(hidden))

@@ -1,0 +1,339 @@
+"""Forecasting on device: a CSV of series -> forecasts with intervals and anomalies, no TensorFlow.
+
+What an answer from the two ``.tflite`` models needs on the host: reading the CSV
+(``apps.forecasting.series``), the calendar phase of every step, the last
+``context_length`` observations left-padded into a window, and the answer dicts. Imports
+only NumPy and ``ai_edge_litert`` (``shared.runtime``), so it runs where TensorFlow is not
+installed; ``ForecastingApp.predict`` gives every engine's answers through ``answers``.
+
+- ``model_<variant>.tflite``: a window (``history`` ``[1, L]`` left-padded, ``length``
+  ``[1]``, ``phase`` ``[1, L + H]`` and ``frequency`` ``[1]``) -> ``quantiles``
+  ``[1, H, Q]``: location and scale are taken from the window inside the graph.
+- ``step_<variant>.tflite``: one new observation (``value``, its ``phase``), the phases of
+  the next ``H`` steps, the ``frequency``, the stream's fixed ``loc`` and ``scale``, the
+  recurrent ``state`` and the ``previous_forecast`` -> ``quantiles``, ``anomaly_score`` (how
+  far the observation falls outside the forecast made before it) and the next states.
+
+Example:
+    >>> runtime = ForecastingRuntime("saved_models/forecasting")
+    >>> runtime.predict(["co2.csv"])[0]["series"][0]["forecast"][0]["median"]
+    370.8
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from apps.forecasting.series import (
+    FREQUENCIES,
+    Series,
+    calendar_phase,
+    future_timestamps,
+    read_csv,
+)
+from shared.errors import UserError
+from shared.runtime.answers import answer_each
+from shared.runtime.base import Runtime
+from shared.runtime.litert import LiteRTModel
+from shared.runtime.options import Option
+from shared.runtime.streaming import StreamingSession
+
+SETTINGS_FILE = "forecasting.json"
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
+MEDIAN = QUANTILES.index(0.5)
+FREQUENCY_NAMES = tuple(FREQUENCIES)  # the model's frequency ids, in this order
+MAX_HORIZON = max(frequency.horizon for frequency in FREQUENCIES.values())
+# (q90 - q10) of a normal distribution, in standard deviations: the anomaly score is in
+# "standard deviations" of the forecast distribution.
+SPREAD_80 = 2.5631031
+# Panel series the demo forecasts, written by the App as ``<data>/forecasting_samples/*.csv``.
+SAMPLE_SERIES = ("co2_weekly", "air_passengers")
+# The most observations of a history scored for anomalies (the most recent ones).
+MAX_SCORED = 2000
+
+# Windows -> quantiles [n, H, Q]: history [n, L], length [n], phase [n, L + H], frequency [n].
+Forecast = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def window_stats(history: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Location and scale of left-padded windows ``[n, L]`` with `length` real values each:
+    their mean and standard deviation, plus 0.1% of the mean absolute value and 1e-6 (a flat
+    window still has a scale). The graphs compute the same (``model.WindowStats``)."""
+    history = np.asarray(history, np.float64)
+    steps = history.shape[1]
+    mask = np.arange(steps)[None, :] >= (steps - np.asarray(length)[:, None])
+    count = np.maximum(mask.sum(axis=1), 1)
+    loc = (history * mask).sum(axis=1) / count
+    variance = (((history - loc[:, None]) * mask) ** 2).sum(axis=1) / count
+    magnitude = (np.abs(history) * mask).sum(axis=1) / count
+    scale = np.sqrt(variance) + 1e-3 * magnitude + 1e-6
+    return loc.astype(np.float32), scale.astype(np.float32)
+
+
+def anomaly_score(value: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """How far `value` falls from its forecast (``quantiles`` ``[..., Q]`` of that step), in
+    standard deviations of a normal with the same 80% interval: signed, 0 at the median.
+    The step model computes the same in its graph."""
+    quantiles = np.asarray(quantiles, np.float32)
+    width = (
+        quantiles[..., QUANTILES.index(0.9)] - quantiles[..., QUANTILES.index(0.1)]
+    ) / SPREAD_80
+    width = np.maximum(width, 1e-6 * np.abs(quantiles[..., MEDIAN]) + 1e-9)
+    return (np.asarray(value, np.float32) - quantiles[..., MEDIAN]) / width
+
+
+def make_window(
+    values: np.ndarray, phase: np.ndarray, future_phase: np.ndarray, context: int
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """The last `context` observations left-padded with zeros, their count, and the phases
+    of the window's steps followed by the `future_phase` of the next ``MAX_HORIZON`` steps."""
+    values = np.asarray(values, np.float32)[-context:]
+    length = len(values)
+    history = np.zeros(context, np.float32)
+    history[context - length :] = values
+    phases = np.zeros(context + MAX_HORIZON, np.float32)
+    phases[context - length : context] = np.asarray(phase, np.float32)[-context:]
+    phases[context:] = future_phase[:MAX_HORIZON]
+    return history, length, phases
+
+
+def series_windows(series: Series, context: int) -> dict[str, np.ndarray]:
+    """The model's batch-1 inputs for a forecast from the end of `series`."""
+    future = future_timestamps(series.timestamps[-1], series.frequency, MAX_HORIZON)
+    history, length, phases = make_window(
+        series.values,
+        calendar_phase(series.timestamps, series.frequency),
+        calendar_phase(future, series.frequency),
+        context,
+    )
+    return {
+        "history": history[None],
+        "length": np.array([length], np.int32),
+        "phase": phases[None],
+        "frequency": np.array([FREQUENCY_NAMES.index(series.frequency)], np.int32),
+    }
+
+
+def rolling_windows(series: Series, context: int, first: int) -> dict[str, np.ndarray]:
+    """Inputs for a one-step-ahead forecast of every observation from index `first` on: the
+    window before it (what was known then). ``[n - first, ...]`` arrays."""
+    phase = calendar_phase(series.timestamps, series.frequency)
+    after = future_timestamps(series.timestamps[-1], series.frequency, MAX_HORIZON)
+    all_phase = np.concatenate([phase, calendar_phase(after, series.frequency)])
+    rows = [
+        make_window(series.values[:end], phase[:end], all_phase[end:], context)
+        for end in range(first, len(series.values))
+    ]
+    frequency = FREQUENCY_NAMES.index(series.frequency)
+    return {
+        "history": np.stack([row[0] for row in rows]),
+        "length": np.array([row[1] for row in rows], np.int32),
+        "phase": np.stack([row[2] for row in rows]),
+        "frequency": np.full(len(rows), frequency, np.int32),
+    }
+
+
+def one_step_scores(
+    forecast: Forecast, series: Series, context: int, first: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anomaly scores of observations ``first..n-1`` against one-step-ahead forecasts from the
+    window before each, and those forecasts' quantiles ``[n - first, Q]``."""
+    inputs = rolling_windows(series, context, first)
+    quantiles = forecast(**inputs)[:, 0, :]
+    return anomaly_score(series.values[first:], quantiles), quantiles
+
+
+def normalised_forecasts(forecast: Forecast, inputs: Sequence[Series], context: int) -> np.ndarray:
+    """Each series' forecast on the scale of its window (``(q - loc) / scale``): what the
+    engines' parity check compares, the same for a CO2 series at 370 and employment at 10^5."""
+    out = []
+    for series in inputs:
+        window = series_windows(series, context)
+        loc, scale = window_stats(window["history"], window["length"])
+        out.append((forecast(**window) - loc[:, None, None]) / scale[:, None, None])
+    return np.concatenate(out)
+
+
+def _time(stamp: np.datetime64, frequency: str) -> str:
+    text = str(np.datetime64(stamp, "s"))
+    if frequency in ("hourly", "half_hourly"):
+        return text[:16]
+    return text[:10]
+
+
+def answer_series(
+    series: Series,
+    forecast: Forecast,
+    context: int,
+    threshold: float,
+    horizon: int | None = None,
+) -> dict:
+    """The forecast of the next `horizon` steps (median, 80% and 95% intervals) and the
+    observations whose anomaly score's magnitude exceeds `threshold` (the most recent
+    ``MAX_SCORED``, each scored against the forecast made the step before it)."""
+    horizon = horizon or series.horizon
+    quantiles = forecast(**series_windows(series, context))[0, :horizon]
+    future = future_timestamps(series.timestamps[-1], series.frequency, horizon)
+    first = max(1, len(series.values) - MAX_SCORED)
+    scores, _ = one_step_scores(forecast, series, context, first)
+    flagged = np.flatnonzero(np.abs(scores) > threshold)
+
+    def number(value) -> float:
+        return float(np.format_float_positional(float(value), precision=6, unique=True))
+
+    return {
+        "name": series.name,
+        "frequency": series.frequency,
+        "observations": len(series.values),
+        "horizon": horizon,
+        "forecast": [
+            {
+                "time": _time(stamp, series.frequency),
+                "median": number(row[MEDIAN]),
+                "lo80": number(row[1]),
+                "hi80": number(row[3]),
+                "lo95": number(row[0]),
+                "hi95": number(row[4]),
+            }
+            for stamp, row in zip(future, quantiles, strict=True)
+        ],
+        "anomaly_threshold": round(float(threshold), 3),
+        "anomalies": [
+            {
+                "time": _time(series.timestamps[first + index], series.frequency),
+                "value": number(series.values[first + index]),
+                "score": round(float(scores[index]), 2),
+            }
+            for index in flagged
+        ],
+    }
+
+
+def check_file(raw: str, frequency: str | None = None) -> tuple[list[Series], dict]:
+    """The series of a CSV file and the UserError of each bad one; a UserError if the file
+    itself cannot be read or holds no good series."""
+    if frequency is not None and frequency not in FREQUENCIES:
+        raise UserError(f"--frequency {frequency}: choose from {', '.join(FREQUENCIES)}")
+    good, bad = read_csv(pathlib.Path(raw), frequency=frequency)
+    if not good:
+        reasons = "; ".join(str(error) for error in bad.values())
+        raise UserError(reasons or f"{raw}: no series")
+    return good, bad
+
+
+def answers(
+    inputs: Sequence[str],
+    forecast: Forecast,
+    context: int,
+    threshold: float,
+    horizon: int | None = None,
+    frequency: str | None = None,
+) -> list[dict | UserError]:
+    """One answer per CSV file: every series' forecast and anomalies (a bad series is listed
+    with its error; a file with no good series is a UserError)."""
+
+    def answer(raws: list[str], files: list[tuple[list[Series], dict]]) -> list[dict]:
+        result = []
+        for raw, (good, bad) in zip(raws, files, strict=True):
+            entries = [answer_series(s, forecast, context, threshold, horizon) for s in good]
+            entries += [{"name": name, "error": str(error)} for name, error in bad.items()]
+            result.append({"input": raw, "series": entries})
+        return result
+
+    return answer_each(inputs, lambda raw: check_file(raw, frequency), answer)
+
+
+def summary(answer: dict) -> str:
+    """One short line: the first series' next median and interval, and its anomaly count."""
+    parts = []
+    for entry in answer["series"][:3]:
+        if "error" in entry:
+            parts.append(f"{entry['name']}: {entry['error']}")
+            continue
+        first = entry["forecast"][0]
+        parts.append(
+            f"{entry['name']}: next {first['median']:.4g} "
+            f"[{first['lo80']:.4g}, {first['hi80']:.4g}] ({entry['horizon']} ahead), "
+            f"{len(entry['anomalies'])} anomalies"
+        )
+    more = len(answer["series"]) - 3
+    return "; ".join(parts) + (f"; {more} more series" if more > 0 else "")
+
+
+def read_settings(model_dir: pathlib.Path) -> dict:
+    """``forecasting.json``: the context length and the anomaly threshold of a trained model."""
+    path = pathlib.Path(model_dir) / SETTINGS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: unreadable ({error})") from None
+
+
+class ForecastingRuntime(Runtime):
+    """``model_<variant>.tflite`` (a window -> quantiles) and ``step_<variant>.tflite``."""
+
+    task = "Time-series forecasting with intervals, and anomaly detection (real series)"
+    pattern = "many-to-many (GRU encoder over the history, direct multi-horizon quantile head)"
+    default_data = "a panel of real series from statsmodels, vega_datasets and pmdarima"
+    metric = "owa"
+    input_kind = "csv"
+    sample_files = tuple(f"forecasting_samples/{name}.csv" for name in SAMPLE_SERIES)
+    options = (
+        Option(
+            "horizon",
+            "integer",
+            "steps to forecast (default: the frequency's, e.g. 18 months)",
+            None,
+            1,
+            MAX_HORIZON,
+        ),
+        Option(
+            "frequency",
+            "string",
+            "the series' frequency (default: inferred from the timestamps)",
+            None,
+            choices=FREQUENCY_NAMES,
+        ),
+    )
+
+    def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
+        super().__init__(model_dir, variant)
+        settings = read_settings(self.model_dir)
+        self.context = int(settings["context_length"])
+        self.threshold = float(settings["anomaly_threshold"])
+        self.units = int(settings["state_size"])
+        self.runner = LiteRTModel(self.tflite(), num_threads=1)
+        self._step = None
+
+    def forecast(self, history, length, phase, frequency) -> np.ndarray:
+        """Quantiles ``[n, H, Q]`` for a batch of windows (one interpreter call each)."""
+        out = [
+            self.runner(
+                history=history[i : i + 1].astype(np.float32),
+                length=length[i : i + 1].astype(np.int32),
+                phase=phase[i : i + 1].astype(np.float32),
+                frequency=frequency[i : i + 1].astype(np.int32),
+            )["quantiles"]
+            for i in range(len(history))
+        ]
+        return np.concatenate(out) if out else np.zeros((0, MAX_HORIZON, len(QUANTILES)))
+
+    def session(self) -> StreamingSession:
+        """A stream over ``step_<variant>.tflite``: call it with one observation at a time."""
+        if self._step is None:
+            self._step = LiteRTModel(self.tflite("step"), num_threads=1)
+        shapes = {"state": (1, self.units), "previous_forecast": (1, MAX_HORIZON, len(QUANTILES))}
+        return StreamingSession(self._step, shapes, "value")
+
+    def outputs(self, inputs: list) -> np.ndarray:
+        return normalised_forecasts(self.forecast, inputs, self.context)
+
+    def predict(self, inputs: list, horizon=None, frequency=None) -> list[dict | UserError]:
+        return answers(inputs, self.forecast, self.context, self.threshold, horizon, frequency)
+
+    def summary(self, answer: dict) -> str:
+        return summary(answer)

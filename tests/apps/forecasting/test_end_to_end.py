@@ -1,0 +1,136 @@
+"""Quick preset: train -> export -> convert -> forecast CSV files from the .tflite, through the CLI."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from apps import cli
+from apps.forecasting import runtime
+from apps.forecasting.app import ForecastingApp
+from apps.forecasting.panel import embedded_panel
+from apps.forecasting.series import write_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def data_cache(tmp_path_factory):
+    before = os.environ.get("RNNAPPS_DATA")
+    os.environ["RNNAPPS_DATA"] = str(tmp_path_factory.mktemp("data"))
+    yield
+    if before is None:
+        os.environ.pop("RNNAPPS_DATA")
+    else:
+        os.environ["RNNAPPS_DATA"] = before
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "forecasting"
+    assert cli.main(["train", "forecasting", "--preset", "quick", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def metrics(model_dir):
+    return json.loads((model_dir / "metrics.json").read_text())
+
+
+def test_a_finished_run_leaves_every_artifact(model_dir):
+    for name in (
+        "model.keras",
+        "saved_model/saved_model.pb",
+        *(f"{m}_{v}.tflite" for m in ("model", "step") for v in ("fp32", "fp16", "int8")),
+        runtime.SETTINGS_FILE,
+        "config.json",
+        "metrics.json",
+        "training_curves.png",
+    ):
+        assert (model_dir / name).exists(), name
+
+
+def test_the_model_learned_more_than_an_untrained_one_and_its_intervals_mean_something(metrics):
+    ours = metrics["metrics"]
+    # Learning floor (seed 1234, quick preset, 6 series x 3 test windows): the untrained
+    # network's median is about the window's mean (MASE several times seasonal naive's);
+    # trained for 3 short epochs it must come within 1.5x of seasonal naive (OWA < 1.5)
+    # and its 80% interval must cover between 40% and 99% of the test values.
+    assert ours["owa"] < 1.5, ours
+    assert 0.4 <= ours["coverage80"] <= 0.99, ours
+    assert ours["coverage95"] >= ours["coverage80"]
+    # The same windows and measures for every engine; int8 within 5% of fp32's MASE.
+    fp32, int8 = metrics["litert"]["fp32"], metrics["litert"]["int8"]
+    assert fp32["mase"] == pytest.approx(ours["mase"], rel=1e-3)
+    assert int8["mase"] == pytest.approx(fp32["mase"], rel=0.05)
+    # Baselines of the same run on the same windows, OWA against the same seasonal naive.
+    assert metrics["baselines"]["seasonal_naive"]["owa"] == pytest.approx(1.0, abs=1e-3)
+    assert set(metrics["baselines"]) >= {"naive", "anomaly_rolling_zscore"}
+    # Anomalies: a threshold chosen on validation, scored on the test regions.
+    anomalies = ours["anomalies"]
+    assert anomalies["events"] >= 6 and 0.0 <= anomalies["f1"] <= 1.0
+    assert anomalies["threshold"] == pytest.approx(
+        metrics["training"]["after_training"]["anomaly_threshold"], rel=1e-3
+    )
+    assert not ours["overlap"]["leaks"]
+
+
+def test_predict_answers_a_csv_from_the_tflite_like_keras(model_dir, tmp_path, capsys):
+    series = next(s for s in embedded_panel() if s.name == "airpassengers")
+    path = tmp_path / "air.csv"
+    write_csv(path, [series])
+    capsys.readouterr()
+    assert cli.main(["predict", "forecasting", str(path), "--model", str(model_dir), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    entry = answer["series"][0]
+    assert entry["frequency"] == "monthly" and entry["horizon"] == 18
+    assert entry["forecast"][0]["time"] == "1961-01-01"
+    medians = np.array([row["median"] for row in entry["forecast"]])
+    assert all(
+        row["lo95"] <= row["lo80"] <= row["median"] <= row["hi80"] <= row["hi95"]
+        for row in entry["forecast"]
+    )
+    # The Keras engine gives the same forecast (the parity check, through predict).
+    assert (
+        cli.main(
+            [
+                "predict",
+                "forecasting",
+                str(path),
+                "--model",
+                str(model_dir),
+                "--json",
+                "--engine",
+                "keras",
+            ]
+        )
+        == 0
+    )
+    keras_entry = json.loads(capsys.readouterr().out.strip().splitlines()[0])["series"][0]
+    keras_medians = np.array([row["median"] for row in keras_entry["forecast"]])
+    np.testing.assert_allclose(medians, keras_medians, rtol=1e-3)
+    # A planted spike in the history is flagged as an anomaly.
+    values = series.values.copy()
+    values[-30] += 25 * np.std(np.diff(values))
+    spiked = tmp_path / "spiked.csv"
+    write_csv(spiked, [type(series)(**{**series.__dict__, "values": values})])
+    predictor = ForecastingApp().load_predictor(model_dir, "litert")
+    flagged = predictor.predict([str(spiked)])[0]["series"][0]["anomalies"]
+    assert str(series.timestamps[-30])[:10] in [a["time"] for a in flagged]
+
+
+def test_a_bad_file_is_one_line_with_status_2_and_the_good_one_is_still_answered(
+    model_dir, tmp_path, capsys
+):
+    good = tmp_path / "good.csv"
+    write_csv(good, [next(s for s in embedded_panel() if s.name == "nile")])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ds,y\n2020-01-01,1\n2020-02-01,abc\n2020-03-01,3\n")
+    capsys.readouterr()
+    status = cli.main(["predict", "forecasting", str(bad), str(good), "--model", str(model_dir)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    errors = [line for line in err.splitlines() if line.startswith("rnnapps: error")]
+    assert len(errors) == 1 and "bad.csv" in errors[0] and "abc" in errors[0]
+    assert "nile" in out

@@ -1,0 +1,132 @@
+"""The forecasting graphs: window statistics, monotone quantiles, and a stream equal to the window."""
+
+import numpy as np
+import pytest
+
+from apps.forecasting import data as forecasting_data
+from apps.forecasting import runtime
+from apps.forecasting.config import ForecastingConfig
+from apps.forecasting.inference import state_size, step_model, window_model
+from apps.forecasting.model import WindowStats, build_core
+from apps.forecasting.series import Series, regular_timestamps
+
+
+def synthetic(name, frequency, n, period, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 50 + 5 * np.sin(2 * np.pi * t / period) + 0.02 * t + rng.normal(0, 0.5, n)
+    stamps = regular_timestamps(np.datetime64("2001-01-01T00:00:00"), frequency, n)
+    return Series(name, values, frequency, stamps, "synthetic", "-", name)
+
+
+@pytest.fixture(scope="module")
+def core():
+    config = ForecastingConfig(**ForecastingConfig.PRESETS["quick"])
+    return build_core(config), config
+
+
+@pytest.fixture(scope="module")
+def splits(core):
+    _, config = core
+    panel = [synthetic("m", "monthly", 300, 12), synthetic("h", "hourly", 900, 24, seed=1)]
+    return forecasting_data.split_panel(panel, config, "synthetic")
+
+
+def test_window_stats_in_the_graph_equal_the_host_and_ignore_the_padding():
+    rng = np.random.default_rng(3)
+    history = rng.normal(100, 10, (4, 32)).astype(np.float32)
+    length = np.array([32, 10, 3, 1], np.int32)
+    loc, scale = WindowStats()(history, length)
+    host_loc, host_scale = runtime.window_stats(history, length)
+    np.testing.assert_allclose(np.asarray(loc), host_loc, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(scale), host_scale, rtol=1e-4)
+    # Independently: the mean and std of the real (last `length`) values only.
+    assert host_loc[1] == pytest.approx(history[1, -10:].mean(), rel=1e-5)
+    assert host_scale[1] == pytest.approx(
+        history[1, -10:].std() + 1e-3 * np.abs(history[1, -10:]).mean(), rel=1e-4
+    )
+
+
+def test_quantiles_are_ordered(core, splits):
+    model, _ = core
+    test = splits.test
+    out = np.asarray(
+        window_model(model, None)(
+            [test["history"], test["length"], test["phase"], test["frequency"]]
+        )["quantiles"]
+    )
+    assert out.shape == (len(test["history"]), runtime.MAX_HORIZON, len(runtime.QUANTILES))
+    assert (np.diff(out, axis=-1) > 0).all()
+
+
+def stream(model, history, length, phase, frequency, loc, scale):
+    step = step_model(model, 1)
+    context = history.shape[0]
+    state = np.zeros((1, state_size(model)), np.float32)
+    previous = np.zeros((1, runtime.MAX_HORIZON, len(runtime.QUANTILES)), np.float32)
+    scores = []
+    for i in range(context - length, context):
+        out = step(
+            [
+                np.array([history[i]], np.float32),
+                np.array([phase[i]], np.float32),
+                phase[None, context:].astype(np.float32),
+                np.array([frequency], np.int32),
+                loc,
+                scale,
+                state,
+                previous,
+            ]
+        )
+        scores.append((float(np.asarray(out["anomaly_score"])[0]), previous[0, 0].copy()))
+        state = np.asarray(out["next_state"])
+        previous = np.asarray(out["next_previous_forecast"])
+    return previous, scores
+
+
+@pytest.mark.parametrize("row", [0, 4])
+def test_stepping_through_a_window_ends_on_the_window_models_forecast(core, splits, row):
+    model, _ = core
+    test = splits.test
+    history, length = test["history"][row], int(test["length"][row])
+    phase, frequency = test["phase"][row], int(test["frequency"][row])
+    full = np.asarray(
+        window_model(model, 1)(
+            [
+                history[None],
+                test["length"][row : row + 1],
+                phase[None],
+                test["frequency"][row : row + 1],
+            ]
+        )["quantiles"]
+    )
+    loc, scale = runtime.window_stats(history[None], np.array([length]))
+    streamed, scores = stream(model, history, length, phase, frequency, loc, scale)
+    np.testing.assert_allclose(streamed, full, atol=1e-4 * np.abs(full).max())
+    # The anomaly score of each step is the host's formula on the forecast before it.
+    values = history[len(history) - length :]
+    expected = runtime.anomaly_score(values[1:], np.stack([b for _, b in scores[1:]]))
+    np.testing.assert_allclose([s for s, _ in scores[1:]], expected, rtol=1e-4, atol=1e-4)
+    # A stream that read another last observation does not end on the same forecast.
+    altered = history.copy()
+    altered[-1] += 5 * float(scale[0])
+    other, _ = stream(model, altered, length, phase, frequency, loc, scale)
+    assert np.abs(other - full).max() > 1e-3
+
+
+def test_training_windows_never_read_or_predict_past_the_validation_start(core, splits):
+    _, config = core
+    train = splits.train
+    for name, origin, weight in zip(train["series"], train["origin"], train["weight"], strict=True):
+        cut = splits.info["cuts"][name]
+        assert origin + int(weight.sum()) <= cut.validation_start
+    # And the test origins are the last windows of each series, one horizon apart.
+    for name in ("m", "h"):
+        origins = [
+            o
+            for s, o in zip(splits.test["series"], splits.test["origin"], strict=True)
+            if s == name
+        ]
+        series = next(s for s in splits.info["panel"] if s.name == name)
+        assert origins[-1] + series.horizon == len(series.values)
+        assert np.diff(origins).tolist() == [series.horizon] * (config.test_windows - 1)
