@@ -24,8 +24,8 @@ from apps.forecasting.runtime import (
     QUANTILES,
     SETTINGS_FILE,
     SPREAD_80,
-    read_settings,
     normalised_forecasts,
+    read_settings,
 )
 from shared.app import Predictor
 from shared.engines import load_keras_model, load_saved_model
