@@ -51,7 +51,7 @@ MAX_HORIZON = max(frequency.horizon for frequency in FREQUENCIES.values())
 # "standard deviations" of the forecast distribution.
 SPREAD_80 = 2.5631031
 # Panel series the demo forecasts, written by the App as ``<data>/forecasting_samples/*.csv``.
-SAMPLE_SERIES = ("co2_weekly", "air_passengers")
+SAMPLE_SERIES = ("co2", "airpassengers")
 # The most observations of a history scored for anomalies (the most recent ones).
 MAX_SCORED = 2000
 

@@ -26,7 +26,7 @@ def keyword_defaults(function) -> dict:
 def test_every_predict_takes_the_declared_options_with_their_defaults(name):
     app = registry.get_app(name)
     kind, options = registry.predict_declarations(name)
-    assert kind in ("text", "audio", "image", "video") and kind == app.input_kind
+    assert kind in ("text", "audio", "image", "video", "csv") and kind == app.input_kind
     assert tuple(app.options) == options  # the App takes its runtime's declarations
     declared = {option.name: option.default for option in options}
     assert keyword_defaults(app.predict) == declared
