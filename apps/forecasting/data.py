@@ -25,6 +25,7 @@ from shared.data.splits import Splits
 from shared.errors import UserError
 
 MIN_CONTEXT = 16
+TARGET_CLIP = 30.0  # normalised training and validation targets are clipped to +-30 scales
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,11 @@ def window_row(
     end = min(origin + series.horizon, len(values) if target_end is None else target_end)
     target = np.zeros(MAX_HORIZON, np.float32)
     weight = np.zeros(MAX_HORIZON, np.float32)
-    target[: end - origin] = (values[origin:end] - loc[0]) / scale[0]
+    # Clipped: a flat window (sunspots at a solar minimum are all zeros) has a tiny scale, and
+    # one such target in millions of its own scale would outweigh every other window's loss.
+    target[: end - origin] = np.clip(
+        (values[origin:end] - loc[0]) / scale[0], -TARGET_CLIP, TARGET_CLIP
+    )
     weight[: end - origin] = 1.0
     return {
         "history": history,
