@@ -172,6 +172,8 @@ def command_predict(args) -> int:
                 path = path.with_name(f"{path.stem}_{index}{path.suffix}")
             app.save_attention(predictor, raw, path)
             print(f"[rnnapps] attention map written to {path}", file=sys.stderr)
+    if args.plot:
+        _save_plots(args, predictor, texts, answers)
     for answer in answers:
         if isinstance(answer, Exception):
             print(f"rnnapps: error: {answer}", file=sys.stderr)
@@ -181,6 +183,34 @@ def command_predict(args) -> int:
         else:
             print(f"{answer['input']}\t{summary(answer)}")
     return status
+
+
+def _save_plots(args, predictor, texts: list[str], answers: list) -> None:
+    """``--plot PNG``: the runtime's ``answer_figure`` of each answered input (``_<n>`` added
+    to the name when there are several); matplotlib comes with the serve or train extra."""
+    import importlib
+
+    runtime_class = registry.get_runtime(args.app)
+    named = getattr(runtime_class, "answer_figure", None)
+    if not named:
+        raise UserError(f"--plot: the {args.app} app draws no picture of its answers")
+    module, function = named.split(":")
+    try:
+        draw = getattr(importlib.import_module(module), function)
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError('--plot: drawing needs matplotlib: pip install "rnn-apps[serve]"') from None
+    for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
+        if isinstance(answer, Exception):
+            continue
+        path = pathlib.Path(args.plot)
+        if len(args.inputs) > 1:
+            path = path.with_name(f"{path.stem}_{index}{path.suffix}")
+        png = draw(predictor, raw, [answer])
+        if png:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(png)
+            print(f"[rnnapps] picture written to {path}", file=sys.stderr)
 
 
 def command_export(args) -> int:
@@ -422,6 +452,12 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     predict.add_argument("--json", action="store_true", help="one JSON object per input")
     predict.add_argument(
         "--attention", metavar="PNG", help="save the attention map (translation, captioning)"
+    )
+    predict.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="save the app's picture of each answer (forecasting: history, forecast, anomalies; "
+        "video: the label over time)",
     )
     if predict_app is not None:  # the app's own options, as it declares them
         for option in registry.predict_declarations(predict_app)[1]:

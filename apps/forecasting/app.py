@@ -418,6 +418,12 @@ class ForecastingApp(App):
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 
+    def figure(self, predictor, raw: str, answers: list[dict]) -> bytes | None:
+        """History, forecast fan and flagged anomalies (``apps.forecasting.figures``)."""
+        from apps.forecasting.figures import forecast_plot
+
+        return forecast_plot(predictor, raw, answers)
+
     def report(self, metrics: dict) -> str:
         """The backtest per series against every baseline, and the anomaly table."""
         return report_tables(metrics)

@@ -282,6 +282,7 @@ class ForecastingRuntime(Runtime):
     metric = "owa"
     input_kind = "csv"
     sample_files = tuple(f"forecasting_samples/{name}.csv" for name in SAMPLE_SERIES)
+    answer_figure = "apps.forecasting.figures:forecast_plot"
     options = (
         Option(
             "horizon",
