@@ -223,6 +223,12 @@ class App(abc.ABC):
         """The figure (and direction) that picks the kept epoch for this config: ``monitor``."""
         return self.monitor
 
+    def kept_apart(self, config: BaseConfig) -> dict[str, tuple[str, Literal["min", "max"]]]:
+        """Sub-models (layer name -> (monitor, mode)) that keep their own best epoch's weights
+        instead of the epoch ``monitor_for`` picks: parts that share no weights with the rest
+        and answer another question (speech's transcriber). The default: none."""
+        return {}
+
     def epoch_metrics(
         self, config: BaseConfig, splits: Splits
     ) -> Callable[[keras.Model], dict[str, float]] | None:

@@ -254,6 +254,56 @@ class ResumeState(keras.callbacks.Callback):
         print(f"[rnnapps] resumed at epoch {epoch + 1} from {self.path.parent}", file=sys.stderr)
 
 
+class BestPart(keras.callbacks.Callback):
+    """Keeps one sub-model's weights from its own best epoch, by its own validation figure.
+
+    For a model whose parts share no weights and answer different questions (speech: the
+    keyword spotter and the transcriber), the epoch that is best for one is not for the
+    other. ``fit`` keeps the whole model's best epoch by its monitor, then loads each such
+    part's own best weights over it (``restore``). The best value so far is written beside
+    the weights, so a resumed run keeps the same part as an uninterrupted one.
+
+    Args:
+        layer: the sub-model's layer name in the training model.
+        monitor, mode: its figure in the epoch logs (``val_transcript_loss``, ``"min"``).
+        path: where its best weights go (``<run_dir>/best_<layer>.weights.h5``).
+    """
+
+    def __init__(self, layer: str, monitor: str, mode: str, path: pathlib.Path):
+        super().__init__()
+        self.layer, self.monitor, self.mode, self.path = layer, monitor, mode, pathlib.Path(path)
+        self.record = self.path.with_suffix(".json")
+        self.best: float | None = None
+        self.epoch: int | None = None
+        if self.record.is_file() and self.path.is_file():
+            saved = json.loads(self.record.read_text())
+            self.best, self.epoch = saved["best"], saved["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        better = self.best is None or (
+            value < self.best if self.mode == "min" else value > self.best
+        )
+        if better:
+            self.best, self.epoch = float(value), int(epoch)
+            self.model.get_layer(self.layer).save_weights(str(self.path))
+            self.record.write_text(json.dumps({"best": self.best, "epoch": self.epoch}))
+
+    def restore(self, model: keras.Model) -> dict | None:
+        """Load the part's best weights into `model`; what was kept, or None if nothing was."""
+        if not self.path.is_file():
+            return None
+        model.get_layer(self.layer).load_weights(str(self.path))
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "epoch": self.epoch + 1,
+            "value": self.best,
+        }
+
+
 class EpochSeconds(keras.callbacks.Callback):
     """Adds ``seconds`` to every epoch's logs: wall time since the run began, across resumes.
 
@@ -490,6 +540,7 @@ def fit(
     monitor: str = "val_loss",
     mode: str = "min",
     epoch_metrics: EpochMeasure | None = None,
+    kept_apart: dict[str, tuple[str, str]] | None = None,
 ) -> keras.callbacks.History:
     """``model.fit`` with the callbacks every app wants.
 
@@ -502,6 +553,9 @@ def fit(
       strategy, gradients are clipped after the replicas' gradients are summed, as on one device.
     - With `epoch_metrics` (``App.epoch_metrics``), the app's own validation figures join
       every epoch's logs, first of all, so every later callback and the history see them.
+    - With `kept_apart` (``App.kept_apart``: layer name -> (monitor, mode)), each of those
+      sub-models ends with its own best epoch's weights (``BestPart``);
+      ``history.kept_apart`` says which epoch each came from.
 
     ``history.epoch`` holds the epoch indices this call trained (after a
     resume, the later ones only).
@@ -516,10 +570,18 @@ def fit(
     saved_config.write_text(config.to_json())
     best_weights = run_dir / "best.weights.h5"
     history_csv = run_dir / HISTORY_FILE
+    parts = [
+        BestPart(layer, monitor_, mode_, run_dir / f"best_{layer}.weights.h5")
+        for layer, (monitor_, mode_) in (kept_apart or {}).items()
+    ]
     if not backup.exists():
         # A fresh run: an old best must not come back, nor an old run's epochs.
         best_weights.unlink(missing_ok=True)
         history_csv.unlink(missing_ok=True)
+        for part in parts:
+            part.path.unlink(missing_ok=True)
+            part.record.unlink(missing_ok=True)
+            part.best = part.epoch = None
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(best_weights),
         monitor=monitor,
@@ -540,6 +602,7 @@ def fit(
         EpochSeconds(history_csv),  # before the CSV logger, which then records the time
         keras.callbacks.CSVLogger(str(history_csv), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0),
+        *parts,
         ResumeState(backup / STATE_FILE, early_stopping, checkpoint),  # last: after the above
     ]
     if epoch_metrics is not None:
@@ -562,4 +625,9 @@ def fit(
     )
     if best_weights.is_file():
         model.load_weights(str(best_weights))
+    history.kept_apart = {}
+    for part in parts:
+        kept = part.restore(model)
+        if kept is not None:
+            history.kept_apart[part.layer] = kept
     return history

@@ -206,6 +206,7 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
         monitor=monitor,
         mode=mode,
         epoch_metrics=app.epoch_metrics(config, splits),  # BLEU, F1 ...: for the bench's target
+        kept_apart=app.kept_apart(config),
     )
     train_seconds = time.time() - started
     if not chief:
@@ -229,6 +230,8 @@ def train(app: App, config: BaseConfig, source: Source, out_dir: pathlib.Path) -
             "seconds": round(train_seconds, 1),
             "epochs_run": epochs_run,
             "kept_by": {"monitor": monitor, "mode": mode},  # the epoch whose weights were kept
+            # Sub-models kept at their own best epoch instead (App.kept_apart).
+            **({"kept_apart": history.kept_apart} if getattr(history, "kept_apart", None) else {}),
             **({"after_training": adjusted} if adjusted else {}),
             # Every epoch's losses, metrics and end time (s): what bench's time-to-target reads.
             "history": [

@@ -311,6 +311,12 @@ class SpeechApp(App):
             return f"val_{config.held_out_engine}_keyword_accuracy", "max"
         return self.monitor
 
+    def kept_apart(self, config: SpeechConfig) -> dict:
+        """The transcriber keeps its own best epoch (lowest validation CTC loss): it shares no
+        weights with the keyword spotter, whose best epoch by the held-out engine came four
+        epochs before the transcriber's loss stopped falling (CER 0.176 against 0.064)."""
+        return {"transcriber": ("val_transcript_loss", "min")} if config.transcription else {}
+
     def epoch_metrics(self, config: SpeechConfig, splits: Splits):
         """Keyword accuracy on the held-out engine's validation voices, logged every epoch
         (``val_<engine>_keyword_accuracy`` in history.csv): the figure to choose training

@@ -1,5 +1,7 @@
 """Per-epoch data order and resume state (cheap, in-process checks of shared.training)."""
 
+import pathlib
+
 import keras
 import numpy as np
 import pytest
@@ -147,3 +149,55 @@ def test_the_validation_subset_is_fixed_in_order_and_leaves_numpy_alone():
     assert validation_subset(columns, 10, seed=1234)["text"] == subset["text"]
     assert list(subset["label"]) != list(range(10))  # spread over the split, not its head
     assert validation_subset(columns, 80, seed=1234)["text"] == columns["text"]
+
+
+def test_a_part_kept_apart_ends_with_its_own_best_epoch_and_the_rest_with_the_monitors():
+    """Two heads that share no weights: the model is kept at the monitor's best epoch
+    (epoch 1, by a figure that only gets worse), the kept-apart head at its own (the last)."""
+    import tempfile
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(128, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype("float32")
+    inputs = keras.Input((3,), name="x")
+    first = keras.Sequential([keras.layers.Dense(1)], name="first")(inputs)
+    second = keras.Sequential([keras.layers.Dense(1)], name="second")(inputs)
+    model = keras.Model(inputs, {"a": first, "b": second})
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss={"a": "mse", "b": "mse"})
+    data = tf.data.Dataset.from_tensor_slices((x, {"a": y, "b": y})).batch(32)
+    snapshots = []
+
+    def worsening(model_) -> dict[str, float]:  # epoch 1 stays best for the whole model
+        snapshots.append(
+            {
+                name: [w.copy() for w in model_.get_layer(name).get_weights()]
+                for name in ("first", "second")
+            }
+        )
+        return {"val_worsening": float(len(snapshots))}
+
+    with tempfile.TemporaryDirectory() as folder:
+        history = fit(
+            model,
+            data,
+            data,
+            BaseConfig(epochs=4, early_stopping_patience=10),
+            pathlib.Path(folder),
+            monitor="val_worsening",
+            mode="min",
+            epoch_metrics=worsening,
+            kept_apart={"second": ("val_b_loss", "min")},
+        )
+    losses = history.history["val_b_loss"]
+    assert losses[-1] < losses[0]  # it learned, so its own best epoch is the last
+    assert history.kept_apart["second"]["epoch"] == 4
+    for kept, last in zip(
+        model.get_layer("second").get_weights(), snapshots[-1]["second"], strict=True
+    ):
+        np.testing.assert_array_equal(kept, last)
+    # The part not kept apart has the monitor's epoch 1 weights, not the last epoch's.
+    for kept, first in zip(
+        model.get_layer("first").get_weights(), snapshots[0]["first"], strict=True
+    ):
+        np.testing.assert_array_equal(kept, first)
+    assert not np.allclose(snapshots[0]["first"][0], snapshots[-1]["first"][0])
