@@ -153,14 +153,21 @@ function textInput(model, state) {
 }
 
 function fileInput(model, state) {
-  const preview = el(model.kind === "image" ? "img" : model.kind, { class: "preview", alt: "" });
-  if (model.kind !== "image") preview.controls = true;
+  // A CSV shows its first lines; media files play or show themselves.
+  const tag = model.kind === "image" ? "img" : model.kind === "csv" ? "pre" : model.kind;
+  const preview = el(tag, { class: "preview", alt: "" });
+  if (model.kind === "audio" || model.kind === "video") preview.controls = true;
   preview.hidden = true;
   const status = el("span", { class: "file-status muted", text: "No file chosen." });
   const use = async (blob, name) => {
     state.data = bytesToBase64(await blob.arrayBuffer());
     status.textContent = `${name} (${(blob.size / 1024).toFixed(1)} kB)`;
-    preview.src = URL.createObjectURL(blob);
+    if (model.kind === "csv") {
+      const lines = (await blob.text()).split("\n");
+      preview.textContent = lines.slice(0, 6).join("\n") + (lines.length > 7 ? "\n…" : "");
+    } else {
+      preview.src = URL.createObjectURL(blob);
+    }
     preview.hidden = false;
   };
   state.instance = () => (state.data ? { b64: state.data } : null);
