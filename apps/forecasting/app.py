@@ -21,6 +21,7 @@ from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.errors import UserError
 from shared.training import shuffle_each_epoch
+from shared.workflow import log
 
 INPUTS = ("history", "length", "phase", "frequency", "loc", "scale")
 ANOMALY_PARTS = ("validation", "test")
@@ -304,8 +305,12 @@ class ForecastingApp(App):
             groups.setdefault((s.horizon, s.period), {})[f"{name}@{origin}"] = (name, origin)
         per_method: dict = {}
         seconds: dict = {}
-        for (h, m), ids in groups.items():
+        for index, ((h, m), ids) in enumerate(groups.items()):
             histories = {key: panel[n].values[:o] for key, (n, o) in ids.items()}
+            log(
+                f"forecasting: baselines {', '.join(config.baseline_names)} on {len(ids)} "
+                f"windows of period {m} ({index + 1} of {len(groups)}; AutoARIMA takes minutes)"
+            )
             result = forecast_baselines(
                 histories,
                 h,
