@@ -82,16 +82,28 @@ class StepFeatures(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="rnnapps")
 class MonotoneQuantiles(keras.layers.Layer):
     """``[batch, H * Q]`` raw outputs -> ``[batch, H, Q]`` non-decreasing quantiles: the
-    median, and the outer quantiles at softplus gaps below and above it."""
+    median, and the outer quantiles at softplus gaps below and above it.
+
+    ``interval_scale`` (not trained; 1 in training) widens or narrows the 80% and the 95%
+    interval around the median: ``ForecastingApp.after_training`` sets it so that the
+    validation windows' coverage is nominal (conformalised quantiles). The 95% bounds never
+    cross the 80% ones.
+    """
+
+    def build(self, input_shape):
+        self.interval_scale = self.add_weight(
+            name="interval_scale", shape=(2,), initializer="ones", trainable=False
+        )
 
     def call(self, raw):
         raw = ops.reshape(raw, (-1, MAX_HORIZON, len(QUANTILES)))
         median = raw[..., 2]
         gaps = ops.softplus(raw) + 1e-4
-        q10 = median - gaps[..., 1]
-        q025 = q10 - gaps[..., 0]
-        q90 = median + gaps[..., 3]
-        q975 = q90 + gaps[..., 4]
+        s80, s95 = self.interval_scale[0], self.interval_scale[1]
+        q10 = median - s80 * gaps[..., 1]
+        q90 = median + s80 * gaps[..., 3]
+        q025 = ops.minimum(median - s95 * (gaps[..., 1] + gaps[..., 0]), q10 - 1e-4)
+        q975 = ops.maximum(median + s95 * (gaps[..., 3] + gaps[..., 4]), q90 + 1e-4)
         return ops.stack([q025, q10, median, q90, q975], axis=-1)
 
 
