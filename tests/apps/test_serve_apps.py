@@ -59,7 +59,9 @@ def sample_input(name: str, kind: str, tmp_path: pathlib.Path) -> tuple[object, 
         text = next((s for s in app.sample_inputs if s), "hello")
         return text, text
     data = spoken_wav("yes") if kind == "audio" else pathlib.Path(app.sample_inputs[0]).read_bytes()
-    path = tmp_path / f"input.{ {'audio': 'wav', 'image': 'png', 'video': 'mp4', 'csv': 'csv'}[kind] }"
+    path = (
+        tmp_path / f"input.{ {'audio': 'wav', 'image': 'png', 'video': 'mp4', 'csv': 'csv'}[kind] }"
+    )
     path.write_bytes(data)
     return {"b64": base64.b64encode(data).decode()}, str(path)
 
