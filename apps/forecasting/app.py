@@ -140,7 +140,7 @@ class ForecastingApp(App):
         """Seeded anomalies injected into each series' validation and test regions."""
         rng = np.random.default_rng(config.split_seed + 7)
         sets: dict = {part: {} for part in ANOMALY_PARTS}
-        for series in splits.info["panel"]:
+        for index, series in enumerate(splits.info["panel"]):
             c = splits.info["cuts"][series.name]
             for part, (start, end) in zip(
                 ANOMALY_PARTS,
@@ -148,7 +148,12 @@ class ForecastingApp(App):
                 strict=True,
             ):
                 values, labels, events = inject_what_fits(
-                    series.values[:end], series.period, rng, start, config.anomalies_per_series
+                    series.values[:end],
+                    series.period,
+                    rng,
+                    start,
+                    config.anomalies_per_series,
+                    first_kind=index,
                 )
                 sets[part][series.name] = {
                     "values": values,
@@ -494,11 +499,11 @@ class ForecastingApp(App):
         return report_tables(metrics)
 
 
-def inject_what_fits(values, period: int, rng, start: int, count: int):
+def inject_what_fits(values, period: int, rng, start: int, count: int, first_kind: int = 0):
     """``measures.inject_anomalies`` with `count` events, or fewer where a region is short."""
     for tried in range(count, 0, -1):
         try:
-            return measures.inject_anomalies(values, period, rng, start, tried)
+            return measures.inject_anomalies(values, period, rng, start, tried, first_kind)
         except ValueError:
             continue
     raise UserError(f"no anomaly fits in the {len(values) - start} steps after {start}")

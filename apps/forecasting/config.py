@@ -33,8 +33,10 @@ class ForecastingConfig(BaseConfig):
     # `test_windows` are the test split, the `validation_windows` before them validation.
     test_windows: int = 3
     validation_windows: int = 2
-    # Injected anomalies per series in the validation and test regions (seeded).
-    anomalies_per_series: int = 3
+    # Injected anomalies per series in the validation and test regions (seeded); their kind
+    # rotates over the series. Three per series made a third of a monthly test region
+    # anomalous, where flagging every point scored the best F1 (0.5) for every detector.
+    anomalies_per_series: int = 1
     # Baselines are fitted on at most this many observations before each origin.
     baseline_history: int = 1000
     series_limit: int = 0  # use at most this many series of the panel (0 = all): quick preset

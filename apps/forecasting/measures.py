@@ -238,7 +238,7 @@ def _apply(kind, segment, scale, rng) -> np.ndarray:
 
 
 def inject_anomalies(
-    values, period: int, rng: np.random.Generator, start: int, count: int
+    values, period: int, rng: np.random.Generator, start: int, count: int, first_kind: int = 0
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]]]:
     """Plant `count` seeded anomalies of three kinds at or after `start`, none overlapping.
 
@@ -257,6 +257,9 @@ def inject_anomalies(
         rng: a seeded generator: the same seed gives the same anomalies.
         start: the first index an anomaly may touch (e.g. where the test windows begin).
         count: how many events.
+        first_kind: where the turn of kinds starts (0 spike, 1 level shift, 2 the third):
+            one event per series, with the kind rotating over the series, gives a panel
+            every kind at a realistic share of anomalous points.
 
     Returns:
         (the series with the anomalies, labels: 1 on every anomalous point, else 0 (int8),
@@ -274,7 +277,7 @@ def inject_anomalies(
     clean = _floats(values, "values")
     period = max(int(period), 1)
     third = SEASONAL_SHAPE if period > 1 else VARIANCE_BURST
-    kinds = [(SPIKE, LEVEL_SHIFT, third)[i % 3] for i in range(count)]
+    kinds = [(SPIKE, LEVEL_SHIFT, third)[(i + first_kind) % 3] for i in range(count)]
     kinds = [kinds[i] for i in rng.permutation(count)]
     lengths = [_event_length(kind, period, rng) for kind in kinds]
     taken = np.zeros(len(clean) + 1, dtype=bool)  # one spare so "end" may equal len
