@@ -500,12 +500,17 @@ class ForecastingApp(App):
 
 
 def inject_what_fits(values, period: int, rng, start: int, count: int, first_kind: int = 0):
-    """``measures.inject_anomalies`` with `count` events, or fewer where a region is short."""
+    """``measures.inject_anomalies`` with `count` events, or fewer where a region is short;
+    a kind that does not fit (a 52-week seasonal change in a 26-week region) gives way to
+    the next."""
     for tried in range(count, 0, -1):
-        try:
-            return measures.inject_anomalies(values, period, rng, start, tried, first_kind)
-        except ValueError:
-            continue
+        for shift in range(3):
+            try:
+                return measures.inject_anomalies(
+                    values, period, rng, start, tried, first_kind + shift
+                )
+            except ValueError:
+                continue
     raise UserError(f"no anomaly fits in the {len(values) - start} steps after {start}")
 
 
