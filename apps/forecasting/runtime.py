@@ -180,7 +180,7 @@ def answer_series(
     future = future_timestamps(series.timestamps[-1], series.frequency, horizon)
     first = max(1, len(series.values) - MAX_SCORED)
     scores, _ = one_step_scores(forecast, series, context, first)
-    flagged = np.flatnonzero(np.abs(scores) > threshold)
+    flagged = np.flatnonzero(np.abs(scores) >= threshold)
 
     def number(value) -> float:
         return float(np.format_float_positional(float(value), precision=6, unique=True))
