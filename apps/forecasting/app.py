@@ -16,6 +16,7 @@ from apps.forecasting.inference import ForecastingPredictor, ForecastingServing,
 from apps.forecasting.model import build_core
 from apps.forecasting.runtime import MEDIAN, QUANTILES, SETTINGS_FILE
 from apps.forecasting.series import Series, write_csv
+from apps.forecasting.unseen import DESCRIPTION
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
 from shared.data.splits import Splits
@@ -66,6 +67,32 @@ def mean_scores(rows: list[dict]) -> dict:
         if values:
             out[key] = round(float(np.mean(values)), 4)
     return out
+
+
+def backtest(windows: list[tuple[Series, int]], quantiles: np.ndarray) -> tuple[dict, dict]:
+    """Panel and per-series scores of forecasts `quantiles` ``[n, H, Q]`` made at the
+    (series, origin) `windows`, with OWA against seasonal naive on the same windows."""
+    ours, reference = {}, {}
+    for index, (series, origin) in enumerate(windows):
+        h, m = series.horizon, series.period
+        actual = series.values[origin : origin + h]
+        history = series.values[:origin]
+        q = quantiles[index, :h].astype(np.float64)
+        intervals = {"lo95": q[:, 0], "lo80": q[:, 1], "hi80": q[:, 3], "hi95": q[:, 4]}
+        ours.setdefault(series.name, []).append(
+            score_window(actual, q[:, MEDIAN], history, m, intervals)
+        )
+        reference.setdefault(series.name, []).append(
+            score_window(actual, seasonal_naive(history, h, m), history, m, None)
+        )
+    by_series = {name: mean_scores(rows) for name, rows in ours.items()}
+    reference_by_series = {name: mean_scores(rows) for name, rows in reference.items()}
+    for name in by_series:
+        add_owa(by_series[name], reference_by_series[name])
+    overall = mean_scores(list(by_series.values()))
+    overall.pop("owa", None)
+    add_owa(overall, mean_scores(list(reference_by_series.values())))
+    return overall, by_series
 
 
 def add_owa(scores: dict, reference: dict) -> dict:
@@ -134,6 +161,14 @@ class ForecastingApp(App):
                 for s in panel
             }
             splits.info["overlap"] = overlap_report(panel, bounds)
+            from apps.forecasting.unseen import unseen_series
+
+            splits.info["unseen"] = [
+                (series, cut.test_start + index * cut.horizon)
+                for series in unseen_series()
+                for cut in [forecasting_data.cut(series, config)]
+                for index in range(cut.test_windows)
+            ]
         return splits
 
     def _anomaly_sets(self, splits: Splits, config: ForecastingConfig) -> dict:
@@ -305,27 +340,8 @@ class ForecastingApp(App):
             test["history"], test["length"], test["phase"], test["frequency"]
         )
         panel = {series.name: series for series in splits.info["panel"]}
-        ours, reference = {}, {}
-        for index, (name, origin) in enumerate(zip(test["series"], test["origin"], strict=True)):
-            series = panel[name]
-            h, m = series.horizon, series.period
-            actual = series.values[origin : origin + h]
-            history = series.values[:origin]
-            q = quantiles[index, :h].astype(np.float64)
-            intervals = {"lo95": q[:, 0], "lo80": q[:, 1], "hi80": q[:, 3], "hi95": q[:, 4]}
-            ours.setdefault(name, []).append(
-                score_window(actual, q[:, MEDIAN], history, m, intervals)
-            )
-            reference.setdefault(name, []).append(
-                score_window(actual, seasonal_naive(history, h, m), history, m, None)
-            )
-        by_series = {name: mean_scores(rows) for name, rows in ours.items()}
-        reference_by_series = {name: mean_scores(rows) for name, rows in reference.items()}
-        for name in by_series:
-            add_owa(by_series[name], reference_by_series[name])
-        overall = mean_scores(list(by_series.values()))
-        overall.pop("owa", None)
-        add_owa(overall, mean_scores(list(reference_by_series.values())))
+        windows = [(panel[n], o) for n, o in zip(test["series"], test["origin"], strict=True)]
+        overall, by_series = backtest(windows, quantiles)
         result = {**overall, "by_series": by_series, "windows": len(test["series"])}
         threshold = getattr(predictor, "threshold", None)
         if threshold is None:
@@ -333,6 +349,21 @@ class ForecastingApp(App):
         result["anomalies"] = self._anomaly_metrics(
             self._scores_of(predictor.forecast, splits, config, "test"), threshold, splits
         )
+        unseen = splits.info.get("unseen")
+        if unseen:  # the shifted set: series from another source, never trained on
+            inputs = [
+                runtime.series_windows(truncated(series, origin), config.context_length)
+                for series, origin in unseen
+            ]
+            stacked = {key: np.concatenate([i[key] for i in inputs]) for key in inputs[0]}
+            scores, unseen_by_series = backtest(unseen, predictor.forecast(**stacked))
+            result["held_out"] = {
+                "unseen_series": {
+                    "description": DESCRIPTION,
+                    **scores,
+                    "by_series": unseen_by_series,
+                }
+            }
         if predictor.engine == "keras" and "overlap" in splits.info:
             result["overlap"] = splits.info["overlap"]
         return result
@@ -425,8 +456,37 @@ class ForecastingApp(App):
                 "tuned_on": "each history (statsforecast's own model selection)",
                 "seconds": seconds.get(method),
             }
+        unseen = splits.info.get("unseen")
+        if unseen:  # the same methods on the shifted set's windows (OWA, MASE, sMAPE)
+            self._unseen_baselines(unseen, config, out)
         out.update(self._anomaly_baselines(splits, config))
         return out
+
+    def _unseen_baselines(self, unseen, config: ForecastingConfig, out: dict) -> None:
+        from apps.forecasting.baselines import forecast_baselines
+
+        series, _ = unseen[0]
+        histories = {f"{s.name}@{o}": s.values[:o] for s, o in unseen}
+        result = forecast_baselines(
+            histories,
+            series.horizon,
+            series.period,
+            max_history=config.baseline_history,
+            methods=tuple(config.baseline_names),
+        )
+        result.pop("_seconds", None)
+        for method, forecasts in result.items():
+            if method not in out:
+                continue
+            quantiles = np.stack(
+                [
+                    np.stack([forecasts[f"{s.name}@{o}"]["mean"]] * len(QUANTILES), axis=-1)
+                    for s, o in unseen
+                ]
+            )
+            scores, _ = backtest(unseen, quantiles)
+            scores = {k: v for k, v in scores.items() if k in ("mase", "smape", "owa")}
+            out[method]["held_out"] = {"unseen_series": scores}
 
     def _anomaly_baselines(self, splits: Splits, config: ForecastingConfig) -> dict:
         panel = {series.name: series for series in splits.info["panel"]}
@@ -580,6 +640,26 @@ def report_tables(metrics: dict) -> str:
     for key in ("smape", "mase", "owa", "msis", "coverage80", "coverage95"):
         cells = ["–" if source.get(key) is None else f"{source[key]:.3f}" for source in sources]
         lines.append(f"| **{key}** | " + " | ".join(cells) + " |")
+    unseen = (ours.get("held_out") or {}).get("unseen_series")
+    if unseen:
+        rows = [("ours (Keras)", unseen)] + [
+            (name, (entry.get("held_out") or {}).get("unseen_series"))
+            for name, entry in baselines.items()
+        ]
+        lines += [
+            "",
+            f"The shifted set ({unseen.get('description', 'unseen series')}), OWA against "
+            "seasonal naive / MASE / sMAPE on its last 3 horizons:",
+            "",
+            "| model | OWA | MASE | sMAPE |",
+            "|---|---|---|---|",
+        ]
+        for name, entry in rows:
+            if entry:
+                lines.append(
+                    f"| {name} | {entry.get('owa', float('nan')):.3f} | "
+                    f"{entry.get('mase', float('nan')):.3f} | {entry.get('smape', float('nan')):.2f} |"
+                )
     anomaly_rows = [("ours (Keras)", ours.get("anomalies"))] + [
         (name, entry.get("anomalies"))
         for name, entry in (metrics.get("baselines") or {}).items()
