@@ -73,6 +73,18 @@ def test_the_model_learned_more_than_an_untrained_one_and_its_intervals_mean_som
         metrics["training"]["after_training"]["anomaly_threshold"], rel=1e-3
     )
     assert not ours["overlap"]["leaks"]
+    # The shifted set: series of another source, never trained on, scored the same way.
+    unseen = ours["held_out"]["unseen_series"]
+    assert set(unseen["by_series"]) == {
+        "macro_realgdp",
+        "macro_cpi",
+        "macro_unemp",
+        "macro_realcons",
+    }
+    assert np.isfinite(unseen["owa"]) and unseen["owa"] > 0
+    assert metrics["litert"]["fp32"]["held_out"]["unseen_series"]["owa"] == pytest.approx(
+        unseen["owa"], rel=1e-3
+    )
 
 
 def test_predict_answers_a_csv_from_the_tflite_like_keras(model_dir, tmp_path, capsys):
