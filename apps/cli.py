@@ -253,27 +253,43 @@ def command_demo(args) -> int:
             train(app, resolve_config(app.config_class, "demo"), parse_source(None), directory)
         metrics = json.loads(metrics_path.read_text())
         predictor = app.load_predictor(directory, "litert", "fp32")
-        for answer in app.predict(predictor, list(app.sample_inputs)):
+        for raw, answer in zip(
+            app.sample_inputs, app.predict(predictor, list(app.sample_inputs)), strict=False
+        ):
             if isinstance(answer, Exception):
                 raise answer
-            rows.append((name, str(answer["input"]), app.summary(answer)))
+            right = app.sample_check(predictor, raw, answer)
+            mark = "–" if right is None else ("yes" if right else "NO")
+            rows.append((name, str(answer["input"]), mark, app.summary(answer)))
         fp32 = metrics["litert"]["fp32"]
         rows.append(
             (
                 name,
                 f"[test {app.metric}]",
+                "",
                 f"keras {metrics['metrics'][app.metric]:.3f}, litert fp32 {fp32[app.metric]:.3f}, "
                 f"int8 {metrics['litert']['int8'][app.metric]:.3f}; "
                 f"{fp32['size_bytes'] / 1e6:.2f} MB, {fp32['latency_ms_p50']:.3f} ms",
             )
         )
+    print_demo_table(rows)
+    return 0
+
+
+def print_demo_table(rows: list[tuple[str, str, str, str]]) -> int:
+    """The demo's closing table: app, input, whether the answer is right (``yes``, ``NO``, or
+    ``–`` where the app cannot know), the answer. Returns how many answers are wrong, and
+    says so under the table."""
     width = max(len(r[1]) for r in rows)
     print()
-    print(f"{'app':12s} {'input':{width}s}  answer from the .tflite (LiteRT)")
-    print("-" * (width + 60))
-    for name, shown, answer in rows:
-        print(f"{name:12s} {shown:{width}s}  {answer}")
-    return 0
+    print(f"{'app':12s} {'input':{width}s}  {'right?':6s}  answer from the .tflite (LiteRT)")
+    print("-" * (width + 68))
+    for name, shown, mark, answer in rows:
+        print(f"{name:12s} {shown:{width}s}  {mark:6s}  {answer}")
+    wrong = sum(1 for row in rows if row[2] == "NO")
+    if wrong:
+        print(f"\n{wrong} sample answer{'s are' if wrong > 1 else ' is'} wrong (NO above).")
+    return wrong
 
 
 def command_compare(args) -> int:

@@ -358,6 +358,12 @@ class App(abc.ABC):
         """Markdown details of a run for the README (per-domain tables, say)."""
         return ""
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        """Whether the answer to one of ``sample_inputs`` is right, for the demo's table:
+        True or False where the app knows the right answer (a label, a reference), None
+        where it cannot (generated text, a forecast). The default: None."""
+        return None
+
     def summary(self, answer: dict) -> str:
         """One short line for the demo table."""
         return ", ".join(f"{k}={v}" for k, v in answer.items() if k != "input")

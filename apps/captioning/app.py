@@ -483,6 +483,16 @@ class CaptioningApp(App):
         (``apps.captioning.runtime.answers``, the same for every engine)."""
         return runtime.answers(inputs, predictor)
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        """Right when the caption names the objects of one of the scene's reference captions
+        (the sample ``scene_<seed>.png`` is ``generator.make_scene(seed)``)."""
+        stem = pathlib.Path(raw).stem
+        if not stem.startswith("scene_") or not stem[len("scene_") :].isdigit():
+            return None
+        references = generator.make_scene(int(stem[len("scene_") :])).captions
+        named = set(scene_objects(answer.get("caption", "")))
+        return bool(named) and any(named == set(scene_objects(ref)) for ref in references)
+
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 

@@ -353,6 +353,10 @@ class SentimentApp(App):
     def predict(self, predictor, inputs: list[str]) -> list:
         return runtime.answers(inputs, predictor.scores)
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        expected = self.runtime_class.sample_labels.get(raw)
+        return None if expected is None else answer.get("label") == expected
+
     def report(self, metrics: dict) -> str:
         """Per-domain weighted F1, macro-F1 and Pearson r: ours (Keras, LiteRT int8) beside
         VADER and TF-IDF, on the test split and the long texts."""

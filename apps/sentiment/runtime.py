@@ -80,6 +80,12 @@ class SentimentRuntime(Runtime):
         "The battery died after two days and support never answered.",
         "The council will meet on Tuesday to discuss the budget.",
     )
+    # The label each sample should get (the demo's "right?" column).
+    sample_labels = {
+        "an utterly charming film": "positive",
+        "The battery died after two days and support never answered.": "negative",
+        "The council will meet on Tuesday to discuss the budget.": "neutral",
+    }
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

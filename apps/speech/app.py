@@ -573,6 +573,10 @@ class SpeechApp(App):
             ]
         return "\n".join(lines).strip()
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        """A sample is a keyword spoken alone, named by its file (``yes.wav``)."""
+        return answer.get("keyword") == pathlib.Path(raw).stem if "keyword" in answer else None
+
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 

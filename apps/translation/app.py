@@ -415,6 +415,14 @@ class TranslationApp(App):
         (``apps.translation.runtime.answers``, the same for every engine)."""
         return runtime.answers(inputs, predictor, beam_width, length_penalty)
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        """Right when the translation is the sample's reference (``runtime.SAMPLE_REFERENCES``,
+        Spanish models only)."""
+        expected = runtime.SAMPLE_REFERENCES.get(raw)
+        if expected is None or predictor.config.target_language != "es":
+            return None
+        return answer.get("translation") == expected
+
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 

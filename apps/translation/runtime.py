@@ -250,6 +250,17 @@ OPTIONS = (
 )
 
 
+# The Spanish reference of each sample (num2words and Babel give the same, which a test
+# checks): the demo's "right?" column.
+SAMPLE_REFERENCES = {
+    "two thousand and twenty-six": "dos mil veintiséis",
+    "November 21, 2026": "21 de noviembre de 2026",
+    "three hundred forty-two": "trescientos cuarenta y dos",
+    "quarter past seven in the evening": "19:15",
+    "$1,250.99": "mil doscientos cincuenta dólares con noventa y nueve centavos",
+}
+
+
 class TranslationRuntime(Translator, LiteRTStepDecoder, Runtime):
     """``encoder_<variant>.tflite``, ``decoder_step_<variant>.tflite`` and the tokenizers:
     raw English texts -> translations, greedy or beam search on the host."""

@@ -409,5 +409,9 @@ class VideoApp(App):
             )
         return "\n".join(lines)
 
+    def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
+        """A sample clip shows the motion its file is named after (``grow.mp4``)."""
+        return answer.get("label") == pathlib.Path(raw).stem
+
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
