@@ -405,7 +405,8 @@ class ForecastingApp(App):
             histories = {key: panel[n].values[:o] for key, (n, o) in ids.items()}
             log(
                 f"forecasting: baselines {', '.join(config.baseline_names)} on {len(ids)} "
-                f"windows of period {m} ({index + 1} of {len(groups)}; AutoARIMA takes minutes)"
+                f"windows of period {m} ({index + 1} of {len(groups)})"
+                + ("; AutoARIMA takes minutes" if "auto_arima" in config.baseline_names else "")
             )
             result = forecast_baselines(
                 histories,
