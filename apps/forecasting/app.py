@@ -541,7 +541,7 @@ class ForecastingApp(App):
         timing.update({f"step_{key}": value for key, value in step_timing.items()})
         return timing
 
-    def predict(self, predictor, inputs: list[str], horizon=None, frequency=None) -> list:
+    def predict(self, predictor, inputs: list[str], horizon=None, frequency="auto") -> list:
         return runtime.answers(
             inputs, predictor.forecast, predictor.context, predictor.threshold, horizon, frequency
         )

@@ -216,6 +216,8 @@ def answer_series(
 def check_file(raw: str, frequency: str | None = None) -> tuple[list[Series], dict]:
     """The series of a CSV file and the UserError of each bad one; a UserError if the file
     itself cannot be read or holds no good series."""
+    if frequency == "auto":
+        frequency = None
     if frequency is not None and frequency not in FREQUENCIES:
         raise UserError(f"--frequency {frequency}: choose from {', '.join(FREQUENCIES)}")
     good, bad = read_csv(pathlib.Path(raw), frequency=frequency)
@@ -241,7 +243,9 @@ def answers(
         for raw, (good, bad) in zip(raws, files, strict=True):
             entries = [answer_series(s, forecast, context, threshold, horizon) for s in good]
             entries += [{"name": name, "error": str(error)} for name, error in bad.items()]
-            result.append({"input": raw, "series": entries})
+            answer = {"input": raw, "series": entries}
+            answer["summary"] = summary(answer)  # the web page's headline
+            result.append(answer)
         return result
 
     return answer_each(inputs, lambda raw: check_file(raw, frequency), answer)
@@ -295,9 +299,9 @@ class ForecastingRuntime(Runtime):
         Option(
             "frequency",
             "string",
-            "the series' frequency (default: inferred from the timestamps)",
-            None,
-            choices=FREQUENCY_NAMES,
+            "the series' frequency (auto: inferred from the timestamps)",
+            "auto",
+            choices=("auto", *FREQUENCY_NAMES),
         ),
     )
 
@@ -333,7 +337,7 @@ class ForecastingRuntime(Runtime):
     def outputs(self, inputs: list) -> np.ndarray:
         return normalised_forecasts(self.forecast, inputs, self.context)
 
-    def predict(self, inputs: list, horizon=None, frequency=None) -> list[dict | UserError]:
+    def predict(self, inputs: list, horizon=None, frequency="auto") -> list[dict | UserError]:
         return answers(inputs, self.forecast, self.context, self.threshold, horizon, frequency)
 
     def summary(self, answer: dict) -> str:

@@ -45,6 +45,7 @@ FIGURES = {
     "translation": "attention heatmap",
     "captioning": "attention overlay",
     "video": "label over time",
+    "forecasting": "history, forecast and anomalies",
 }
 
 pytestmark = [

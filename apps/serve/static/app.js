@@ -2,7 +2,7 @@
 // Everything shown from a model or a user is set as text (never as HTML).
 "use strict";
 
-const HEADLINE_KEYS = ["label", "keyword", "translation", "caption", "text"];
+const HEADLINE_KEYS = ["label", "keyword", "translation", "caption", "text", "summary"];
 const ACCEPT = { audio: "audio/*,.wav,.flac,.ogg", image: "image/*", video: "video/*,.mp4,.webm,.avi,.gif", csv: ".csv,text/csv" };
 
 function el(tag, attributes = {}, children = []) {
