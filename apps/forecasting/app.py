@@ -69,18 +69,18 @@ def mean_scores(rows: list[dict]) -> dict:
     return out
 
 
-def backtest(windows: list[tuple[Series, int]], quantiles: np.ndarray) -> tuple[dict, dict]:
-    """Panel and per-series scores of forecasts `quantiles` ``[n, H, Q]`` made at the
-    (series, origin) `windows`, with OWA against seasonal naive on the same windows."""
+def score_forecasts(windows: list[tuple[Series, int]], forecasts: list[dict]) -> tuple[dict, dict]:
+    """Panel and per-series scores of `forecasts` (``{"mean"}``, and ``lo80`` ... ``hi95``
+    where there are intervals) made at the (series, origin) `windows`, with OWA against
+    seasonal naive on the same windows."""
     ours, reference = {}, {}
-    for index, (series, origin) in enumerate(windows):
+    for (series, origin), forecast in zip(windows, forecasts, strict=True):
         h, m = series.horizon, series.period
         actual = series.values[origin : origin + h]
         history = series.values[:origin]
-        q = quantiles[index, :h].astype(np.float64)
-        intervals = {"lo95": q[:, 0], "lo80": q[:, 1], "hi80": q[:, 3], "hi95": q[:, 4]}
+        intervals = forecast if "lo80" in forecast else None
         ours.setdefault(series.name, []).append(
-            score_window(actual, q[:, MEDIAN], history, m, intervals)
+            score_window(actual, forecast["mean"], history, m, intervals)
         )
         reference.setdefault(series.name, []).append(
             score_window(actual, seasonal_naive(history, h, m), history, m, None)
@@ -93,6 +93,23 @@ def backtest(windows: list[tuple[Series, int]], quantiles: np.ndarray) -> tuple[
     overall.pop("owa", None)
     add_owa(overall, mean_scores(list(reference_by_series.values())))
     return overall, by_series
+
+
+def backtest(windows: list[tuple[Series, int]], quantiles: np.ndarray) -> tuple[dict, dict]:
+    """``score_forecasts`` of the model's quantiles ``[n, H, Q]`` (median and intervals)."""
+    forecasts = []
+    for index, (series, _) in enumerate(windows):
+        q = quantiles[index, : series.horizon].astype(np.float64)
+        forecasts.append(
+            {
+                "mean": q[:, MEDIAN],
+                "lo95": q[:, 0],
+                "lo80": q[:, 1],
+                "hi80": q[:, 3],
+                "hi95": q[:, 4],
+            }
+        )
+    return score_forecasts(windows, forecasts)
 
 
 def add_owa(scores: dict, reference: dict) -> dict:
@@ -399,7 +416,8 @@ class ForecastingApp(App):
         for name, origin in zip(test["series"], test["origin"], strict=True):
             s = panel[name]
             groups.setdefault((s.horizon, s.period), {})[f"{name}@{origin}"] = (name, origin)
-        per_method: dict = {}
+        windows = [(panel[n], o) for n, o in zip(test["series"], test["origin"], strict=True)]
+        forecasts: dict = {}
         seconds: dict = {}
         for index, ((h, m), ids) in enumerate(groups.items()):
             histories = {key: panel[n].values[:o] for key, (n, o) in ids.items()}
@@ -417,40 +435,13 @@ class ForecastingApp(App):
             )
             for method, value in result.pop("_seconds", {}).items():
                 seconds[method] = round(seconds.get(method, 0.0) + value, 2)
-            for method, forecasts in result.items():
-                if method not in config.baseline_names:
-                    continue
-                for key, (name, origin) in ids.items():
-                    f = forecasts[key]
-                    series = panel[name]
-                    actual = series.values[origin : origin + h]
-                    intervals = f if "lo80" in f else None
-                    per_method.setdefault(method, {}).setdefault(name, []).append(
-                        score_window(actual, f["mean"], series.values[:origin], m, intervals)
-                    )
-        reference = {}
-        for name, origin in zip(test["series"], test["origin"], strict=True):
-            s = panel[name]
-            history = s.values[:origin]
-            reference.setdefault(name, []).append(
-                score_window(
-                    s.values[origin : origin + s.horizon],
-                    seasonal_naive(history, s.horizon, s.period),
-                    history,
-                    s.period,
-                    None,
-                )
-            )
-        reference_by_series = {name: mean_scores(rows) for name, rows in reference.items()}
-        reference_overall = mean_scores(list(reference_by_series.values()))
+            for method, by_key in result.items():
+                forecasts.setdefault(method, {}).update(by_key)
         out = {}
-        for method, rows_by_series in per_method.items():
-            by_series = {name: mean_scores(rows) for name, rows in rows_by_series.items()}
-            for name in by_series:
-                add_owa(by_series[name], reference_by_series[name])
-            overall = mean_scores(list(by_series.values()))
-            overall.pop("owa", None)
-            add_owa(overall, reference_overall)
+        for method, by_key in forecasts.items():
+            overall, by_series = score_forecasts(
+                windows, [by_key[f"{series.name}@{origin}"] for series, origin in windows]
+            )
             out[method] = {
                 **overall,
                 "by_series": by_series,
@@ -479,14 +470,9 @@ class ForecastingApp(App):
         for method, forecasts in result.items():
             if method not in out:
                 continue
-            quantiles = np.stack(
-                [
-                    np.stack([forecasts[f"{s.name}@{o}"]["mean"]] * len(QUANTILES), axis=-1)
-                    for s, o in unseen
-                ]
-            )
-            scores, _ = backtest(unseen, quantiles)
-            scores = {k: v for k, v in scores.items() if k in ("mase", "smape", "owa")}
+            # Point forecasts only: MASE, sMAPE and OWA, as recorded.
+            means = [{"mean": forecasts[f"{s.name}@{o}"]["mean"]} for s, o in unseen]
+            scores, _ = score_forecasts(unseen, means)
             out[method]["held_out"] = {"unseen_series": scores}
 
     def _anomaly_baselines(self, splits: Splits, config: ForecastingConfig) -> dict:
