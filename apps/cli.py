@@ -339,28 +339,29 @@ def command_report(args) -> int:
 
 
 def command_bench(args) -> int:
-    """Measure every trained app and regenerate the README's benchmark block.
+    """Measure every trained app and regenerate the benchmark block of docs/bench.md.
 
-    With ``--cells``: train every app once per recurrent cell and regenerate the README's
-    cell-comparison block instead.
+    With ``--cells``: train every app once per recurrent cell and regenerate the
+    cell-comparison block of docs/lab.md instead. ``--page`` names another page.
     """
     if args.cells is not None:
         from apps.bench import cells_main
+        from apps.bench.cells import CELLS_PAGE
 
         out = pathlib.Path(args.out).with_name("cells.json")
         models = pathlib.Path(args.models) / "cells"
         cells = [cell.strip() for cell in args.cells.split(",") if cell.strip()]
-        return cells_main(
-            args.apps, cells, out, pathlib.Path(args.readme), args.quick, models=models
-        )
+        page = pathlib.Path(args.page) if args.page else CELLS_PAGE
+        return cells_main(args.apps, cells, out, page, args.quick, models=models)
     from apps.bench import main as bench_main
+    from apps.bench.common import PAGE
 
     if args.train_missing:
         train_missing(args.apps or registry.names(), pathlib.Path(args.models))
     return bench_main(
         args.apps,
         pathlib.Path(args.out),
-        pathlib.Path(args.readme),
+        pathlib.Path(args.page) if args.page else PAGE,
         args.quick,
         models=pathlib.Path(args.models),
         train=args.train,
@@ -514,7 +515,14 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     )
     bench.add_argument("apps", nargs="*")
     bench.add_argument("--out", default="bench/results.json")
-    bench.add_argument("--readme", default="README.md")
+    bench.add_argument(
+        "--page",
+        "--readme",
+        dest="page",
+        default=None,
+        help="the Markdown page whose generated block is rewritten "
+        "(default docs/bench.md; docs/lab.md with --cells)",
+    )
     bench.add_argument("--models", default="saved_models")
     bench.add_argument(
         "--quick", action="store_true", help="few runs, no per-engine memory (tests)"

@@ -642,7 +642,7 @@ def main(out: pathlib.Path, quick: bool = False) -> int:
 
 
 def summary_markdown(figures: dict) -> str:
-    """The README's tables: per task, cell x length, and the clipping experiment."""
+    """The tables of docs/lab.md: per task, cell x length, and the clipping experiment."""
     options, results = figures["settings"], figures["results"]
     lengths = options["lengths"]
 

@@ -30,18 +30,18 @@ For each app trained in ``saved_models/APP`` (the others get one "not trained" l
   :func:`time_to_best`); with ``train=True`` a short measured run of the trained config
   that splits each step into waiting for the ``tf.data`` iterator and computing.
 
-Writes ``bench/results.json`` and regenerates the README block between
+Writes ``bench/results.json`` and regenerates the block of ``docs/bench.md`` between
 :data:`START` and :data:`END`.
 
 The parts, one job each:
 
-- ``common``: settings (quick / full), the README markers, small helpers.
+- ``common``: settings (quick / full), the page and its markers, small helpers.
 - ``machine``: the machine's description and matrix-multiply throughput.
 - ``flops``: FLOPs of a ``.tflite`` from its flatbuffer.
 - ``models``: LiteRT inputs, latency and memory; an engine's memory in a fresh process.
 - ``measure``: one app (``bench_app``), time to target and to best, training throughput.
-- ``results``: the whole run (``run``, ``main``), ``results.json`` and the README block.
-- ``cells``: ``rnnapps bench --cells``.
+- ``results``: the whole run (``run``, ``main``), ``results.json`` and the page's block.
+- ``cells``: ``rnnapps bench --cells`` and its block in ``docs/lab.md``.
 """
 
 from apps.bench.cells import cells_main

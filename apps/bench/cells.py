@@ -12,6 +12,10 @@ from apps.bench.machine import load_average, machine_description
 from apps.bench.results import loads_text
 from shared.metrics import LOWER_IS_BETTER_WORDS as LOWER_IS_BETTER
 
+CELLS_PAGE = pathlib.Path("docs/lab.md")
+"""The page whose block between `CELLS_START` and `CELLS_END` ``rnnapps bench --cells`` rewrites."""
+
+
 CELLS_START = "<!-- cells:start -->"
 
 
@@ -125,7 +129,7 @@ def merge_cells(results: dict, previous: dict) -> dict:
 
 
 def cells_markdown(results: dict) -> str:
-    """The README's cell-comparison block, generated from ``cells.json``."""
+    """The cell-comparison block of docs/lab.md, generated from ``cells.json``."""
     cells = results["cells"]
     lines = [
         f"Measured {results['date']} by `rnnapps bench --cells` ({results['preset']} preset, "
@@ -174,13 +178,14 @@ def cells_main(
     quick: bool,
     models: pathlib.Path = pathlib.Path("saved_models/cells"),
 ) -> int:
-    """``rnnapps bench --cells``: train each app with each cell, write `out` and the README block.
+    """``rnnapps bench --cells``: train each app with each cell, write `out` and the page's block.
 
     Args:
         apps: app names; empty for every registered app.
         cells: cell names (keys of ``shared.layers.CELLS``).
         out: the results JSON to write.
-        readme: the README whose cells block (:data:`CELLS_START`) is regenerated.
+        readme: the page whose cells block (:data:`CELLS_START`) is regenerated
+            (:data:`CELLS_PAGE`, docs/lab.md, from the command line).
         quick: the quick preset (seconds per run) rather than demo (minutes).
         models: where the trained models go (``APP/CELL``).
     """

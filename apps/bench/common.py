@@ -6,6 +6,10 @@ import math
 import pathlib
 import sys
 
+PAGE = pathlib.Path("docs/bench.md")
+"""The page whose block between `START` and `END` ``rnnapps bench`` rewrites."""
+
+
 START = "<!-- bench:start -->"
 
 
@@ -32,7 +36,7 @@ def log(message: str) -> None:
 
 
 def settings(quick: bool) -> dict:
-    """How hard to measure: ``quick`` is for the test, the default for the README."""
+    """How hard to measure: ``quick`` is for the test, the default for docs/bench.md."""
     if quick:
         return {
             "quick": True,

@@ -1,4 +1,4 @@
-"""The whole run: every app, ``bench/results.json`` and the README block."""
+"""The whole run: every app, ``bench/results.json`` and the block of docs/bench.md."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def _target_cells(entry: dict | None) -> tuple[str, str]:
 
 
 def results_markdown(results: dict) -> str:
-    """The README's benchmark block, generated from ``results.json``."""
+    """The benchmark block of docs/bench.md, generated from ``results.json``."""
     machine = results["machine"]
     limit = results["machine_limit"]
     options = results["settings"]
@@ -265,7 +265,8 @@ def main(
     Args:
         apps: app names to bench; empty for every registered app.
         out: where to write the results JSON (its folder is created).
-        readme: the README whose bench block is regenerated.
+        readme: the page whose bench block is regenerated (:data:`common.PAGE`,
+            docs/bench.md, from the command line).
         quick: few runs and no per-engine memory probes (for tests).
         models: the folder holding ``APP/metrics.json`` of each trained app.
         train: also time a few training steps per app (input wait vs compute).
