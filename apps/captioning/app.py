@@ -14,21 +14,18 @@ from apps.captioning import baselines as captioning_baselines
 from apps.captioning import data as captioning_data
 from apps.captioning import figures, generator, runtime
 from apps.captioning.config import CaptioningConfig
-from apps.captioning.inference import (
-    CaptioningServing,
-    CaptionPredictor,
-    build_tokenizer,
-    litert_models,
-)
+from apps.captioning.export import litert_models
 from apps.captioning.model import build_model
 from apps.captioning.other_renderer import LOOKS
+from apps.captioning.predictor import CaptionPredictor
 from apps.captioning.runtime import VOCABULARY_FILE, Captioner
+from apps.captioning.serving import CaptioningServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.metrics_caption import bleu_scores
-from shared.preprocessing.text_units import UnitTokenizer
-from shared.runtime.step_decoder import teacher_forcing
+from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
+from shared.runtime.step_decoder import RESERVED, teacher_forcing
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
 INVERSE_RELATION = {
@@ -131,6 +128,27 @@ def shuffle_images(images, seed: int) -> np.ndarray:
     shuffled = images.copy()
     shuffled[order] = images[np.roll(order, -1)]
     return shuffled
+
+
+def build_tokenizer(captions: Sequence[Sequence[str]], config: CaptioningConfig) -> UnitTokenizer:
+    """The caption vocabulary from every reference caption of the training split."""
+    texts = [caption for references in captions for caption in references]
+    vocabulary = build_unit_vocabulary(
+        texts,
+        config.max_tokens,
+        min_count=config.min_count,
+        lowercase=True,
+        mark_attached=True,
+        reserved=RESERVED,
+    )
+    return make_tokenizer(vocabulary, config)
+
+
+def make_tokenizer(vocabulary: list[str], config: CaptioningConfig) -> UnitTokenizer:
+    # Captions are written lower-case; a "," written after a word carries the ## mark.
+    return UnitTokenizer(
+        vocabulary, config.max_caption_length, lowercase=True, mark_attached=True, reserved=RESERVED
+    )
 
 
 HELD_OUT_DESCRIPTIONS = {

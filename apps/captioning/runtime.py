@@ -6,7 +6,7 @@ tokenizer (``vocabulary.json``), the decoding settings of ``config.json``, greed
 decoding over the step model (``shared.runtime.step_decoder``) and the answer dicts. Imports
 only NumPy, Pillow and ``ai_edge_litert`` (``shared.runtime``), so it runs where TensorFlow
 is not installed. ``Captioner`` is the host side every engine shares (the Keras and
-SavedModel predictor of ``apps.captioning.inference`` is one too), and
+SavedModel predictor of ``apps.captioning.predictor`` is one too), and
 ``CaptioningApp.predict`` answers through the same ``answers``.
 
 Example:

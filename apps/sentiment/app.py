@@ -12,13 +12,11 @@ from apps.sentiment import data as sentiment_data
 from apps.sentiment import runtime
 from apps.sentiment.baselines import tune_tfidf, vader_scores
 from apps.sentiment.config import SentimentConfig
-from apps.sentiment.inference import (
-    VOCABULARY_FILE,
-    SentimentPredictor,
-    SentimentServing,
-    litert_model,
-)
+from apps.sentiment.export import litert_model
 from apps.sentiment.model import build_model, target_names
+from apps.sentiment.predictor import SentimentPredictor
+from apps.sentiment.runtime import VOCABULARY_FILE
+from apps.sentiment.serving import SentimentServing
 from shared import figures
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source

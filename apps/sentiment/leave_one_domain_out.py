@@ -31,7 +31,7 @@ import numpy as np
 from apps.sentiment.app import SentimentApp
 from apps.sentiment.baselines import tune_tfidf, vader_scores
 from apps.sentiment.config import SentimentConfig
-from apps.sentiment.inference import SentimentPredictor
+from apps.sentiment.predictor import SentimentPredictor
 from shared.config import PRESETS, resolve_config
 from shared.data.overlap import assert_no_overlap, cross_split_overlap
 from shared.data.sources import Source

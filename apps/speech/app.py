@@ -11,16 +11,16 @@ import tensorflow as tf
 from apps.speech import augment as augment_lib
 from apps.speech import data, runtime
 from apps.speech.config import SpeechConfig
-from apps.speech.inference import (
-    SpeechPredictor,
-    SpeechServing,
+from apps.speech.export import (
     keyword_model_of,
     litert_models,
     streaming_description,
     transcriber_of,
 )
 from apps.speech.model import build_model
+from apps.speech.predictor import SpeechPredictor
 from apps.speech.runtime import TRANSCRIPTION_SAMPLES, state_shapes_of
+from apps.speech.serving import SpeechServing
 from apps.speech.stream import build_stream, stream_scores
 from shared import figures
 from shared.app import App, ExportBundle, QualityTarget

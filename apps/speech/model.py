@@ -3,7 +3,7 @@
 Both compute log-mel features inside the graph (``CausalFrames`` + ``LogMelSpectrogram``),
 so the SavedModel and the ``.tflite`` take a float32 waveform. The keyword CRNN is causal
 in time (convolutions padded on the past side only, a unidirectional RNN), which is what
-lets ``inference.keyword_step_model`` run it 20 ms at a time with the same numbers.
+lets ``export.keyword_step_model`` run it 20 ms at a time with the same numbers.
 """
 
 from __future__ import annotations

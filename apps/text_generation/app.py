@@ -14,13 +14,9 @@ from apps.text_generation import data as text_data
 from apps.text_generation import runtime
 from apps.text_generation.config import TextGenerationConfig
 from apps.text_generation.data import SHIFTED_SET
-from apps.text_generation.inference import (
-    TextGenerationPredictor,
-    TextGenerationServing,
-    model_parts,
-    step_model,
-)
+from apps.text_generation.export import model_parts, step_model
 from apps.text_generation.model import build_model
+from apps.text_generation.predictor import TextGenerationPredictor
 from apps.text_generation.runtime import (
     LENGTH,
     SEED,
@@ -32,6 +28,7 @@ from apps.text_generation.runtime import (
     SubwordVocabulary,
     load_vocabulary,
 )
+from apps.text_generation.serving import TextGenerationServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.char_ngram import CharNgramModel
 from shared.data.sources import Source

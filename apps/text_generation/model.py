@@ -252,7 +252,7 @@ def build_model(
     next window of the same lane (see ``TextGenerationApp.make_datasets``). The states are never
     reset: where a lane jumps (a new epoch, the validation pass) the next begin token ``<s>``
     washes out the stale context within a few characters. Inference graphs (one step, or a whole
-    sequence with explicit states) are built from these layers in ``inference.py``.
+    sequence with explicit states) are built from these layers in ``export.py``.
 
     Under a ``tf.distribute`` strategy (build the model in its scope) ``config.batch_size`` is
     the global batch: each of the R replicas gets ``batch_size / R`` lanes, always the same ones,

@@ -8,7 +8,7 @@ one id at a time (``shared.runtime.sampling``'s filters, a NumPy seeded generato
 teacher-forced scoring in bits, and the answer dict. Imports only NumPy, ``sentencepiece`` and
 ``ai_edge_litert`` (``shared.runtime``), so it runs where TensorFlow is not installed;
 ``TextGenerationApp.predict`` gives every engine's answers through the same ``answers``, and
-``data.py`` and ``inference.py`` take the vocabularies and constants from here.
+``data.py``, ``serving.py`` and ``predictor.py`` take the vocabularies and constants from here.
 
 Example:
     >>> runtime = TextGenerationRuntime("saved_models/text_generation", variant="fp32")

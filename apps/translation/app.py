@@ -11,9 +11,11 @@ import tensorflow as tf
 from apps.translation import data as translation_data
 from apps.translation import figures, runtime
 from apps.translation.config import TranslationConfig
-from apps.translation.inference import TranslationPredictor, TranslationServing, litert_models
+from apps.translation.export import litert_models
 from apps.translation.model import build_model
+from apps.translation.predictor import TranslationPredictor
 from apps.translation.runtime import VOCABULARY_FILE, Tokenizers
+from apps.translation.serving import TranslationServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows

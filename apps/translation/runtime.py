@@ -6,7 +6,7 @@ on the host: the unit tokenizers (``vocabulary.json``), the decoding settings of
 the source units and attention of each translation, and the answer dicts. Imports only NumPy
 and ``ai_edge_litert`` (``shared.runtime``), so it runs where TensorFlow is not installed.
 ``Translator`` is the host side every engine shares (the Keras and SavedModel predictor of
-``apps.translation.inference`` is one too), and ``TranslationApp.predict`` answers through the
+``apps.translation.predictor`` is one too), and ``TranslationApp.predict`` answers through the
 same ``answers``.
 
 Example:

@@ -12,8 +12,10 @@ from apps.video import data as video_data
 from apps.video import figures, runtime
 from apps.video.baseline import motion_features, tune_and_score
 from apps.video.config import VideoConfig
-from apps.video.inference import VideoPredictor, VideoServing, litert_models
+from apps.video.export import litert_models
 from apps.video.model import build_model
+from apps.video.predictor import VideoPredictor
+from apps.video.serving import VideoServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, take

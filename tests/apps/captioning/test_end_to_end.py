@@ -12,7 +12,7 @@ from apps import cli
 from apps.captioning import generator
 from apps.captioning.app import CaptioningApp
 from apps.captioning.baselines import NN_FEATURES, NN_NEIGHBOURS
-from apps.captioning.inference import CaptionPredictor
+from apps.captioning.predictor import CaptionPredictor
 from shared.decoding import beam_search
 from shared.runtime.step_decoder import BANNED_IDS, END_ID, START_ID
 

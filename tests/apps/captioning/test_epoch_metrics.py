@@ -4,7 +4,7 @@ import dataclasses
 
 from apps.captioning.app import CaptioningApp
 from apps.captioning.config import CaptioningConfig
-from apps.captioning.inference import CaptionPredictor
+from apps.captioning.predictor import CaptionPredictor
 from shared.config import resolve_config
 from shared.data.sources import parse_source
 from shared.training import set_seeds

@@ -9,15 +9,17 @@ import tensorflow as tf
 from PIL import Image
 
 from apps.captioning import generator
-from apps.captioning.app import CaptioningApp, scene_objects, scene_relations, scene_scores
-from apps.captioning.config import CaptioningConfig
-from apps.captioning.inference import (
-    build_inference_models,
+from apps.captioning.app import (
+    CaptioningApp,
     build_tokenizer,
-    decode_image_bytes,
-    litert_models,
+    scene_objects,
+    scene_relations,
+    scene_scores,
 )
+from apps.captioning.config import CaptioningConfig
+from apps.captioning.export import build_inference_models, litert_models
 from apps.captioning.model import PositionEmbedding, build_model
+from apps.captioning.serving import decode_image_bytes
 from shared.config import resolve_config
 from shared.data.sources import Source
 from shared.errors import UserError

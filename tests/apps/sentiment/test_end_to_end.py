@@ -91,7 +91,7 @@ def test_the_logged_f1_is_the_apps_own_evaluation_beside_vaders(model_dir):
     exported model on the same validation snippets, and VADER is scored on those too."""
     import keras
 
-    from apps.sentiment.inference import SentimentPredictor
+    from apps.sentiment.predictor import SentimentPredictor
 
     metrics = json.loads((model_dir / "metrics.json").read_text())
     app = SentimentApp()
@@ -169,7 +169,7 @@ def test_savedmodel_and_host_tokenizer_see_identical_ids(model_dir):
 
 
 def test_a_long_text_is_read_whole_by_every_engine(model_dir):
-    from apps.sentiment.inference import SentimentPredictor
+    from apps.sentiment.predictor import SentimentPredictor
 
     tokenizer = WordTokenizer.load(model_dir / "vocabulary.json")
     start = "an utterly charming and wonderful film . " * 8  # 56 tokens; 66 with the end
@@ -289,7 +289,7 @@ def test_the_keras_engine_loads_with_the_predictor_module_alone(model_dir):
     # A fresh interpreter that imports only the predictor, as a user's script would: the
     # model's own layers (TokenDropout, PriorShift...) must be registered by that import.
     script = (
-        "import sys; from apps.sentiment.inference import SentimentPredictor; "
+        "import sys; from apps.sentiment.predictor import SentimentPredictor; "
         "p, _ = SentimentPredictor(sys.argv[1], 'keras').scores(['a fine film']); "
         "print(round(float(p.sum()), 4))"
     )

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from apps.sentiment.config import SentimentConfig
-from apps.sentiment.inference import litert_model
+from apps.sentiment.export import litert_model
 from apps.sentiment.model import (
     BagOfBigrams,
     PriorShift,

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from apps.sentiment.inference import VOCABULARY_FILE, SentimentPredictor
+from apps.sentiment.predictor import SentimentPredictor
+from apps.sentiment.runtime import VOCABULARY_FILE
 from shared.preprocessing.text import WordTokenizer
 
 

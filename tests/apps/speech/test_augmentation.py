@@ -7,7 +7,7 @@ import tensorflow as tf
 from apps.speech import augment, data
 from apps.speech.app import SpeechApp
 from apps.speech.config import SpeechConfig
-from apps.speech.inference import TRANSCRIPTION_SAMPLES
+from apps.speech.runtime import TRANSCRIPTION_SAMPLES
 from shared.config import resolve_config
 from shared.data.splits import Splits
 from shared.training import training_epoch

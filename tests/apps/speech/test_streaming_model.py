@@ -6,7 +6,7 @@ import pytest
 
 from apps.speech import data
 from apps.speech.config import SpeechConfig
-from apps.speech.inference import keyword_step_model, litert_models, state_shapes
+from apps.speech.export import keyword_step_model, litert_models, state_shapes
 from apps.speech.model import build_keyword_model, build_model, build_transcription_model
 from apps.speech.runtime import state_shapes_of
 from shared.config import resolve_config

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from apps.text_generation.config import TextGenerationConfig
-from apps.text_generation.inference import model_parts, sequence_model, step_model
+from apps.text_generation.export import model_parts, sequence_model, step_model
 from apps.text_generation.model import (
     WEIGHT_DROP_CELLS,
     BitsPerCharacter,

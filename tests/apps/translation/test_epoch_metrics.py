@@ -4,7 +4,7 @@ import dataclasses
 
 from apps.translation.app import TranslationApp
 from apps.translation.config import TranslationConfig
-from apps.translation.inference import TranslationPredictor
+from apps.translation.predictor import TranslationPredictor
 from shared.config import resolve_config
 from shared.data.sources import parse_source
 from shared.training import set_seeds, validation_subset

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from apps.translation.config import TranslationConfig
-from apps.translation.inference import build_inference_models, litert_models
+from apps.translation.export import build_inference_models, litert_models
 from apps.translation.model import build_model, state_names
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.runtime.litert import LiteRTModel

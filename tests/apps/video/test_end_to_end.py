@@ -12,7 +12,7 @@ import tensorflow as tf
 from apps import cli
 from apps.video import data, generator
 from apps.video.app import VideoApp
-from apps.video.inference import VideoPredictor
+from apps.video.predictor import VideoPredictor
 from apps.video.runtime import VideoRuntime
 
 pytestmark = pytest.mark.slow

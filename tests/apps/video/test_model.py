@@ -7,14 +7,10 @@ import pytest
 from apps.video.app import motion_augmenter, shuffle_frames
 from apps.video.config import VideoConfig
 from apps.video.data import CLASSES
-from apps.video.inference import (
-    build_step_model,
-    keras_step_callable,
-    litert_models,
-    step_state_shapes,
-    stream_clip,
-)
+from apps.video.export import build_step_model, litert_models, step_state_shapes
 from apps.video.model import FrameFeatures, LengthMask, PerFrame, build_model
+from apps.video.predictor import keras_step_callable
+from apps.video.runtime import stream_clip
 from shared.export import audit_builtin_ops, convert_to_tflite
 from shared.runtime.litert import LiteRTModel
 from shared.runtime.streaming import StreamingSession
