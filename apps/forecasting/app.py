@@ -12,10 +12,12 @@ import tensorflow as tf
 from apps.forecasting import data as forecasting_data
 from apps.forecasting import measures, runtime
 from apps.forecasting.config import ForecastingConfig
-from apps.forecasting.inference import ForecastingPredictor, ForecastingServing, litert_models
+from apps.forecasting.export import litert_models
 from apps.forecasting.model import build_core
+from apps.forecasting.predictor import ForecastingPredictor
 from apps.forecasting.runtime import MEDIAN, QUANTILES, SETTINGS_FILE
 from apps.forecasting.series import Series, write_csv
+from apps.forecasting.serving import ForecastingServing
 from apps.forecasting.unseen import DESCRIPTION
 from shared.app import App, ExportBundle
 from shared.data.sources import Source
@@ -242,16 +244,19 @@ class ForecastingApp(App):
 
     def _scores_of(self, forecast, splits: Splits, config: ForecastingConfig, part: str) -> dict:
         """Anomaly scores and labels of every series' `part` region (with its injected
-        anomalies), each observation scored against the forecast made before it."""
+        anomalies), from ``runtime.stream_scores``."""
         panel = {series.name: series for series in splits.info["panel"]}
-        out = {}
-        for name, entry in splits.info["anomalies"][part].items():
-            series = truncated(panel[name], len(entry["values"]), entry["values"])
-            scores, _ = runtime.one_step_scores(
-                forecast, series, config.context_length, entry["start"]
-            )
-            out[name] = (np.abs(scores), np.asarray(entry["labels"])[entry["start"] :])
-        return out
+        entries = splits.info["anomalies"][part]
+        series_list = [
+            truncated(panel[name], len(entry["values"]), entry["values"])
+            for name, entry in entries.items()
+        ]
+        firsts = [entry["start"] for entry in entries.values()]
+        scored = runtime.stream_scores(forecast, series_list, config.context_length, firsts)
+        return {
+            name: (np.abs(scores), np.asarray(entry["labels"])[entry["start"] :])
+            for (name, entry), scores in zip(entries.items(), scored, strict=True)
+        }
 
     def _calibrate_intervals(self, model, predictor, splits: Splits) -> dict:
         """Scale the 80% and 95% intervals so the validation windows' coverage is nominal.
@@ -330,7 +335,7 @@ class ForecastingApp(App):
 
     def build_export(self, model, config: ForecastingConfig, splits: Splits) -> ExportBundle:
         serving = ForecastingServing(model)
-        from apps.forecasting.inference import state_size
+        from apps.forecasting.export import state_size
 
         settings = {
             "context_length": config.context_length,
@@ -478,8 +483,18 @@ class ForecastingApp(App):
     def _anomaly_baselines(self, splits: Splits, config: ForecastingConfig) -> dict:
         panel = {series.name: series for series in splits.info["panel"]}
         detectors = {
-            "rolling_zscore": lambda values, s: measures.rolling_zscore(values, ZSCORE_WINDOW),
-            "seasonal_residual": lambda values, s: measures.seasonal_residual(values, s.period),
+            "rolling_zscore": lambda values, s, start: measures.rolling_zscore(
+                values, ZSCORE_WINDOW
+            ),
+            # Causal, like ours: each point decomposed with what precedes it only.
+            "seasonal_residual": lambda values, s, start: measures.causal_seasonal_residual(
+                values, s.period, start
+            ),
+            # Two-sided: the whole region decomposed at once, future included. Not a detector
+            # a stream can run; shown for what reading ahead is worth.
+            "seasonal_residual_two_sided": lambda values, s, start: measures.seasonal_residual(
+                values, s.period
+            ),
         }
         out = {}
         for name, detect in detectors.items():
@@ -487,7 +502,8 @@ class ForecastingApp(App):
             for part in ANOMALY_PARTS:
                 scored[part] = {}
                 for series_name, entry in splits.info["anomalies"][part].items():
-                    scores = np.abs(np.nan_to_num(detect(entry["values"], panel[series_name])))
+                    scores = detect(entry["values"], panel[series_name], entry["start"])
+                    scores = np.abs(np.nan_to_num(scores))
                     labels = np.asarray(entry["labels"])
                     scored[part][series_name] = (scores[entry["start"] :], labels[entry["start"] :])
             validation = scored["validation"]

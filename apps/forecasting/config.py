@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from apps.forecasting.series import FREQUENCIES
 from shared.config import BaseConfig
 from shared.errors import UserError
 from shared.layers import CELLS
@@ -25,6 +26,10 @@ class ForecastingConfig(BaseConfig):
     # a stream does (it fixes location and scale when its session starts).
     shifted_stats_rate: float = 0.3
     cell: str = "gru"
+    # Build the quantiles around the seasonal-naive forecast (the value one period before
+    # each step; the last value for a history under one period): a skip connection, so a
+    # series the network has not learnt falls back to seasonal naive rather than to a level.
+    seasonal_anchor: bool = False
     units: int = 96
     decoder_units: int = 128
     dropout_rate: float = 0.1
@@ -74,6 +79,13 @@ class ForecastingConfig(BaseConfig):
                 raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
         if self.context_length < 16:
             raise UserError(f"--set context_length={self.context_length}: must be at least 16")
+        longest = max(frequency.period for frequency in FREQUENCIES.values())
+        if self.seasonal_anchor and self.context_length < longest:
+            raise UserError(
+                f"--set context_length={self.context_length}: the seasonal anchor reads the "
+                f"last {longest} values (a weekly period); set at least {longest}, or "
+                "seasonal_anchor=false"
+            )
         for name in ("short_history_rate", "shifted_stats_rate", "dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")

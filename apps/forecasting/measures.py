@@ -396,6 +396,43 @@ def rolling_zscore(values, window: int) -> np.ndarray:
     return np.nan_to_num(scores, nan=0.0)
 
 
+def causal_seasonal_residual(values, period: int, start: int = 0) -> np.ndarray:
+    """The decomposition baseline made causal, as a detector on a stream must be: each
+    observation from `start` on is scored by a robust STL of the `causal_window` points
+    ending at it (nothing after it), as the robust z of its residual against the window's
+    earlier residuals. Points before `start` score 0.
+
+    For period 1 (or a window under two periods) the residual is from a trailing rolling
+    median of ``ROLLING_MEDIAN_WINDOW`` points instead.
+    """
+    series = _floats(values, "values")
+    window = causal_window(period)
+    scores = np.zeros(len(series))
+    for end in range(max(start, 3), len(series)):
+        piece = series[max(0, end + 1 - window) : end + 1]
+        if period > 1 and len(piece) >= 2 * period + 1:
+            from statsmodels.tsa.seasonal import STL
+
+            residual = np.asarray(STL(piece, period=int(period), robust=True).fit().resid)
+        else:
+            import pandas as pd
+
+            median = pd.Series(piece).rolling(ROLLING_MEDIAN_WINDOW, min_periods=1).median()
+            residual = piece - median.to_numpy()
+        past = residual[:-1]
+        centre = np.median(past)
+        scale = MAD_TO_STD * float(np.median(np.abs(past - centre)))
+        if scale <= 0:
+            scale = float(np.std(past)) or 1.0
+        scores[end] = abs(residual[-1] - centre) / scale
+    return scores
+
+
+def causal_window(period: int) -> int:
+    """Points the causal decomposition reads: five periods, at least 30."""
+    return max(30, 5 * int(period))
+
+
 def seasonal_residual(values, period: int) -> np.ndarray:
     """Robust z-score of the STL residual (the decomposition baseline).
 

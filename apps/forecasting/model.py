@@ -16,11 +16,17 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from apps.forecasting.config import ForecastingConfig
 from apps.forecasting.runtime import FREQUENCY_NAMES, MAX_HORIZON, QUANTILES
+from apps.forecasting.series import FREQUENCIES
 from shared.layers import recurrent_layer
+
+# The seasonal-naive anchor reads the last ANCHOR_SPAN normalised values: the longest period.
+ANCHOR_SPAN = max(FREQUENCIES[name].period for name in FREQUENCY_NAMES)
+ANCHOR_CLIP = 30.0  # as the training targets (``data.TARGET_CLIP``)
 
 
 @keras.saving.register_keras_serializable(package="rnnapps")
@@ -79,6 +85,51 @@ class StepFeatures(keras.layers.Layer):
         return ops.concatenate([*parts, code], axis=-1)
 
 
+def anchor_matrices(span: int = ANCHOR_SPAN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Constant selectors of the seasonal-naive forecast from the last `span` values.
+
+    Returns ``seasonal`` ``[frequencies, span, H]`` (step h takes the value one period
+    before it: position ``span - p + h mod p``), ``last`` ``[span, H]`` (every step takes the
+    last value: naive, for a history shorter than one period) and ``periods``
+    ``[frequencies]``.
+    """
+    periods = np.array([FREQUENCIES[name].period for name in FREQUENCY_NAMES], np.float32)
+    seasonal = np.zeros((len(FREQUENCY_NAMES), span, MAX_HORIZON), np.float32)
+    for index, period in enumerate(periods.astype(int)):
+        for step in range(MAX_HORIZON):
+            seasonal[index, span - period + step % period, step] = 1.0
+    last = np.zeros((span, MAX_HORIZON), np.float32)
+    last[span - 1, :] = 1.0
+    return seasonal, last, periods
+
+
+@keras.saving.register_keras_serializable(package="rnnapps")
+class SeasonalAnchor(keras.layers.Layer):
+    """The seasonal-naive forecast on the window's scale, which the quantiles are built
+    around (a skip connection, as ES-RNN deseasonalises): where the network has learnt
+    nothing of a series, it falls back to "the same as one period ago".
+
+    Call arguments: ``recent`` ``[batch, ANCHOR_SPAN]`` (the last normalised values, zeros
+    before the series starts), ``count`` ``[batch]`` (how many real values there are) and
+    ``frequency`` int ``[batch]``. Returns ``[batch, H]``: the value one period before each
+    step, or the last value while the history is shorter than one period.
+    """
+
+    def call(self, recent, count, frequency):
+        # A window normalised by an earlier, flatter span can put values thousands of scales
+        # out; the targets are clipped the same way (``data.TARGET_CLIP``).
+        recent = ops.clip(recent, -ANCHOR_CLIP, ANCHOR_CLIP)
+        seasonal, last, periods = anchor_matrices(recent.shape[1])
+        selector = ops.take(ops.convert_to_tensor(seasonal), frequency, axis=0)
+        period = ops.take(ops.convert_to_tensor(periods), frequency, axis=0)
+        enough = ops.cast(ops.greater_equal(ops.cast(count, "float32"), period), "float32")
+        selector = (
+            enough[:, None, None] * selector
+            + (1.0 - enough[:, None, None]) * ops.convert_to_tensor(last)[None]
+        )
+        return ops.sum(recent[:, :, None] * selector, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="rnnapps")
 class MonotoneQuantiles(keras.layers.Layer):
     """``[batch, H * Q]`` raw outputs -> ``[batch, H, Q]`` non-decreasing quantiles: the
@@ -95,9 +146,9 @@ class MonotoneQuantiles(keras.layers.Layer):
             name="interval_scale", shape=(2,), initializer="ones", trainable=False
         )
 
-    def call(self, raw):
+    def call(self, raw, anchor=None):
         raw = ops.reshape(raw, (-1, MAX_HORIZON, len(QUANTILES)))
-        median = raw[..., 2]
+        median = raw[..., 2] if anchor is None else raw[..., 2] + anchor
         gaps = ops.softplus(raw) + 1e-4
         s80, s95 = self.interval_scale[0], self.interval_scale[1]
         q10 = median - s80 * gaps[..., 1]
@@ -158,7 +209,13 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
     hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_1")(head_input)
     hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_2")(hidden)
     raw = keras.layers.Dense(MAX_HORIZON * len(QUANTILES), name="head_out")(hidden)
-    quantiles = MonotoneQuantiles(name="quantiles")(raw)
+    anchor = None
+    if config.seasonal_anchor:
+        normalised = (history - inputs["loc"][:, None]) / inputs["scale"][:, None] * mask
+        anchor = SeasonalAnchor(name="anchor")(
+            normalised[:, context - ANCHOR_SPAN :], length, inputs["frequency"]
+        )
+    quantiles = MonotoneQuantiles(name="quantiles")(raw, anchor)
     model = keras.Model(inputs, quantiles, name="forecasting")
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
@@ -170,9 +227,18 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
     return model
 
 
-def head(core: keras.Model, state, future_phase, frequency):
-    """The trained decoder on a recurrent state: normalised quantiles ``[batch, H, Q]``."""
+def has_anchor(core: keras.Model) -> bool:
+    """Whether `core` builds its quantiles around the seasonal-naive anchor."""
+    return any(layer.name == "anchor" for layer in core.layers)
+
+
+def head(core: keras.Model, state, future_phase, frequency, recent=None, count=None):
+    """The trained decoder on a recurrent state: normalised quantiles ``[batch, H, Q]``
+    (`recent` and `count` feed the seasonal anchor, when `core` has one)."""
     head_input = ops.concatenate([state, future_features(future_phase, frequency)], axis=-1)
     hidden = core.get_layer("head_1")(head_input)
     hidden = core.get_layer("head_2")(hidden)
-    return core.get_layer("quantiles")(core.get_layer("head_out")(hidden))
+    anchor = None
+    if has_anchor(core):
+        anchor = core.get_layer("anchor")(recent, count, frequency)
+    return core.get_layer("quantiles")(core.get_layer("head_out")(hidden), anchor)

@@ -232,3 +232,25 @@ def test_seasonal_residual_flags_a_planted_spike(period):
     assert int(np.argmax(scores)) == 150 and scores[150] > 5.0
     flags = _flags_only(scores, 150)
     assert flags.sum() == 1 and flags[150]
+
+
+@pytest.mark.parametrize("period", [1, 12])
+def test_causal_seasonal_residual_flags_a_planted_spike_without_reading_ahead(period):
+    if period > 1:
+        spiked = _seasonal_series(200, period=period, seed=2)
+    else:
+        spiked = 20 + np.random.default_rng(2).normal(0, 0.3, 200)
+    spiked[150] += 4.0
+    scores = measures.causal_seasonal_residual(spiked, period, start=100)
+    assert not scores[:100].any()
+    assert int(np.argmax(scores)) == 150 and scores[150] > 5.0
+    # Causal: what comes after a point does not change its score.
+    changed = spiked.copy()
+    changed[151:] += 100.0
+    again = measures.causal_seasonal_residual(changed, period, start=100)
+    np.testing.assert_array_equal(again[:151], scores[:151])
+    # ... while the two-sided decomposition's score of the same point moves.
+    assert (
+        measures.seasonal_residual(changed, period)[150]
+        != measures.seasonal_residual(spiked, period)[150]
+    )

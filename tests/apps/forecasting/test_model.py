@@ -6,8 +6,8 @@ import pytest
 from apps.forecasting import data as forecasting_data
 from apps.forecasting import runtime
 from apps.forecasting.config import ForecastingConfig
-from apps.forecasting.inference import state_size, step_model, window_model
-from apps.forecasting.model import WindowStats, build_core
+from apps.forecasting.export import state_size, step_model, window_model
+from apps.forecasting.model import ANCHOR_SPAN, WindowStats, build_core, has_anchor
 from apps.forecasting.series import Series, regular_timestamps
 
 
@@ -19,9 +19,11 @@ def synthetic(name, frequency, n, period, seed=0):
     return Series(name, values, frequency, stamps, "synthetic", "-", name)
 
 
-@pytest.fixture(scope="module")
-def core():
-    config = ForecastingConfig(**ForecastingConfig.PRESETS["quick"])
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "seasonal_anchor"])
+def core(request):
+    config = ForecastingConfig(
+        **{**ForecastingConfig.PRESETS["quick"], "seasonal_anchor": request.param}
+    )
     return build_core(config), config
 
 
@@ -64,6 +66,8 @@ def stream(model, history, length, phase, frequency, loc, scale):
     context = history.shape[0]
     state = np.zeros((1, state_size(model)), np.float32)
     previous = np.zeros((1, runtime.MAX_HORIZON, len(runtime.QUANTILES)), np.float32)
+    recent = np.zeros((1, ANCHOR_SPAN), np.float32)
+    count = np.zeros((1,), np.float32)
     scores = []
     for i in range(context - length, context):
         out = step(
@@ -76,11 +80,15 @@ def stream(model, history, length, phase, frequency, loc, scale):
                 scale,
                 state,
                 previous,
+                *([recent, count] if has_anchor(model) else []),
             ]
         )
         scores.append((float(np.asarray(out["anomaly_score"])[0]), previous[0, 0].copy()))
         state = np.asarray(out["next_state"])
         previous = np.asarray(out["next_previous_forecast"])
+        if has_anchor(model):
+            recent = np.asarray(out["next_recent"])
+            count = np.asarray(out["next_count"])
     return previous, scores
 
 
@@ -130,3 +138,38 @@ def test_training_windows_never_read_or_predict_past_the_validation_start(core, 
         series = next(s for s in splits.info["panel"] if s.name == name)
         assert origins[-1] + series.horizon == len(series.values)
         assert np.diff(origins).tolist() == [series.horizon] * (config.test_windows - 1)
+
+
+def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
+    """With the head's output zeroed, the median is the anchor alone: the value one period
+    before each step (monthly: 12), or the last value when the window holds less than a
+    period (and for yearly series, whose period is 1)."""
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], "seasonal_anchor": True})
+    model = build_core(config)
+    head_out = model.get_layer("head_out")
+    head_out.set_weights([np.zeros_like(w) for w in head_out.get_weights()])
+    context = config.context_length
+    rng = np.random.default_rng(5)
+    history = rng.normal(100, 10, (3, context)).astype(np.float32)
+    length = np.array([context, 8, context], np.int32)
+    history[1, : context - 8] = 0.0  # left padding
+    monthly, yearly = (runtime.FREQUENCY_NAMES.index(f) for f in ("monthly", "yearly"))
+    frequency = np.array([monthly, monthly, yearly], np.int32)
+    phase = np.zeros((3, context + runtime.MAX_HORIZON), np.float32)
+    median = np.asarray(
+        window_model(model, None)([history, length, phase, frequency])["quantiles"]
+    )[..., runtime.MEDIAN]
+    steps = np.arange(runtime.MAX_HORIZON)
+    np.testing.assert_allclose(median[0], history[0, context - 12 + steps % 12], rtol=1e-5)
+    np.testing.assert_allclose(median[1], np.full(runtime.MAX_HORIZON, history[1, -1]), rtol=1e-5)
+    np.testing.assert_allclose(median[2], np.full(runtime.MAX_HORIZON, history[2, -1]), rtol=1e-5)
+    # Without the anchor the same zeroed head forecasts the window's mean instead.
+    plain = build_core(
+        ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], "seasonal_anchor": False})
+    )
+    plain.get_layer("head_out").set_weights([np.zeros_like(w) for w in head_out.get_weights()])
+    flat = np.asarray(window_model(plain, None)([history, length, phase, frequency])["quantiles"])
+    loc, _ = runtime.window_stats(history, length)
+    np.testing.assert_allclose(
+        flat[..., runtime.MEDIAN], np.repeat(loc[:, None], runtime.MAX_HORIZON, 1), rtol=1e-5
+    )
