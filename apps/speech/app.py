@@ -361,7 +361,8 @@ class SpeechApp(App):
     def evaluate(self, predictor, splits: Splits, config: SpeechConfig) -> dict:
         """Keyword scores on the test split, the stream, transcription by seen and unseen text,
         and every held-out set (``held_out``); the split-overlap report with the Keras engine."""
-        scores = keyword_scores(predictor, splits.test)
+        never_heard = set(splits.info.get("held_out_words") or ())
+        scores = keyword_scores(predictor, splits.test, never_heard=never_heard)
         stream = self.stream(splits, config)
         scores["streaming"] = stream_scores(predictor, stream, config, self._stride_steps(config))
         held_out = {
@@ -377,6 +378,7 @@ class SpeechApp(App):
             # engine's own validation voices (its test voices are under held_out).
             others = held["test_other_words"]
             predicted = predictor.scores(others["audio"]).argmax(axis=-1)
+            unheard = np.array([w in never_heard for w in others.get("word", ())], bool)
             scores["held_out_engine"] = {
                 "engine": held["engine"],
                 "validation_voices": held["validation_voices"],
@@ -388,6 +390,7 @@ class SpeechApp(App):
                     "count": int(len(predicted)),
                     "unknown_recall": _mean(predicted == data.UNKNOWN_INDEX),
                     "false_keyword_rate": _mean(predicted < len(data.KEYWORDS)),
+                    **(_other_words(predicted, unheard) if len(unheard) == len(predicted) else {}),
                 },
             }
         phrases = splits.info.get("transcription")
@@ -660,7 +663,23 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values.size else None
 
 
-def keyword_scores(predictor, rows: dict, per_voice: bool = False) -> dict:
+def _other_words(predicted: np.ndarray, unheard: np.ndarray) -> dict:
+    """``_unknown_`` on other words split by whether training heard the word: ``never_heard``
+    (a held-out word, ``data.held_out_words``) and ``heard_in_training`` (said by other
+    voices in training), each with its count, ``unknown_recall`` and ``false_keyword_rate``."""
+    out = {}
+    for name, rows in (("never_heard", unheard), ("heard_in_training", ~unheard)):
+        out[name] = {
+            "count": int(rows.sum()),
+            "unknown_recall": _mean(predicted[rows] == data.UNKNOWN_INDEX),
+            "false_keyword_rate": _mean(predicted[rows] < len(data.KEYWORDS)),
+        }
+    return out
+
+
+def keyword_scores(
+    predictor, rows: dict, per_voice: bool = False, never_heard: set | None = None
+) -> dict:
     """`predictor`'s keyword figures on `rows` (``audio``, ``label``, optional ``engine``, ``voice``).
 
     ``accuracy`` (12 labels), ``keyword_accuracy`` (clips of the ten keywords),
@@ -668,7 +687,9 @@ def keyword_scores(predictor, rows: dict, per_voice: bool = False) -> dict:
     keyword, its accuracy), ``unknown_rate`` (of the keyword clips, the fraction answered
     ``_unknown_``: in-vocabulary words taken for other words), ``confusion`` (counts,
     ``[true label][predicted label]`` in `data.LABELS` order), ``per_engine`` (accuracy by
-    the engine that spoke the clip) and, with `per_voice`, ``per_voice``.
+    the engine that spoke the clip) and, with `per_voice`, ``per_voice``. With `never_heard`
+    (the words training never heard) and a ``word`` column, ``other_words``: ``_unknown_``
+    on the other words, split into never heard and heard in training (`_other_words`).
     """
     labels = np.asarray(rows["label"])
     predicted = predictor.scores(rows["audio"]).argmax(axis=-1)
@@ -687,6 +708,11 @@ def keyword_scores(predictor, rows: dict, per_voice: bool = False) -> dict:
         },
         "confusion": confusion.tolist(),
     }
+    if never_heard is not None and "word" in rows:
+        words = np.asarray(rows["word"], dtype=object)
+        other = (labels == data.UNKNOWN_INDEX) & (words != "")
+        unheard = np.array([w in never_heard for w in words[other]], dtype=bool)
+        scores["other_words"] = _other_words(predicted[other], unheard)
     for column, key, wanted in (("engine", "per_engine", True), ("voice", "per_voice", per_voice)):
         if not wanted or column not in rows:
             continue

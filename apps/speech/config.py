@@ -6,6 +6,7 @@ import dataclasses
 from typing import ClassVar
 
 from apps.speech.data import DEFAULT_ENGINES
+from apps.speech.generator import DEFAULT_PRESET_ENGINES
 from shared.config import BaseConfig
 from shared.errors import UserError
 from shared.layers import CELLS
@@ -121,7 +122,9 @@ class SpeechConfig(BaseConfig):
         # Patience 6: the held-out engine's validation accuracy moves by 0.05-0.1 from epoch to
         # epoch (0.52, 0.70, 0.68, 0.77, 0.71, 0.72, 0.76, 0.65 in the first default run, which
         # stopped at 8 with patience 4 while the transcriber's loss was still falling).
-        "default": dict(epochs=20, early_stopping_patience=6),
+        # Two more engines' voices (DEFAULT_PRESET_ENGINES): chosen on the held-out engine's
+        # validation voices (README, "Other engines").
+        "default": dict(epochs=20, early_stopping_patience=6, engines=DEFAULT_PRESET_ENGINES),
     }
 
     def validate(self) -> None:

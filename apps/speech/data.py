@@ -11,7 +11,9 @@ Sources (``--data``):
                             files plus ``transcripts.tsv`` (``file<TAB>text`` lines)
 
 Splits are speaker-independent: the generated corpus holds whole voice variants out
-of training (``+f3`` is never heard in training if any ``*+f3`` voice is in test). The
+of training (``+f3`` is never heard in training if any ``*+f3`` voice is in test), and a
+fifth of the other words behind ``_unknown_`` is never said in training or validation
+(``held_out_words``), so ``_unknown_`` is also scored on words never heard. The
 phrase corpus also holds texts out: a fifth of its distinct phrase texts is never spoken
 in training, so the test split has phrases whose text training never saw (scored apart
 from the phrases whose text it did). Which voices and texts are held out depends only on
@@ -30,6 +32,7 @@ import numpy as np
 from apps.speech.generator import (
     DEFAULT_ENGINES,
     FULL_PLAN,
+    UNKNOWN_WORDS,
     espeak_voices,
     generated_corpus,
     keyword_corpus,
@@ -65,6 +68,10 @@ _HOLDOUT_FRACTION = 0.1
 
 # Fraction of the distinct phrase texts that no training voice speaks.
 _HELD_OUT_TEXT_FRACTION = 0.2
+
+
+# Fraction of the other words (behind _unknown_) that no training or validation voice says.
+_HELD_OUT_WORD_FRACTION = 0.2
 
 
 def load_keyword_data(
@@ -213,6 +220,27 @@ def voice_parts(voices: list[str], seed: int, held_out_engine: str = "") -> np.n
     return parts
 
 
+def held_out_words(seed: int) -> set[str]:
+    """The other words no training or validation clip says, chosen by `seed`: a
+    `_HELD_OUT_WORD_FRACTION` of ``UNKNOWN_WORDS``. Test voices say them beside words
+    training heard, so ``_unknown_`` is scored on words never heard, apart."""
+    count = int(round(_HELD_OUT_WORD_FRACTION * len(UNKNOWN_WORDS)))
+    chosen = np.random.default_rng([seed, 2]).permutation(len(UNKNOWN_WORDS))[:count]
+    return {UNKNOWN_WORDS[i] for i in chosen}
+
+
+def keyword_parts(
+    words: list[str], voices: list[str], seed: int, held_out_engine: str = ""
+) -> np.ndarray:
+    """`voice_parts`, with the clips of `held_out_words` left out (-1) of training and
+    validation: a test voice saying one of them says a word the model never heard."""
+    part = voice_parts(voices, seed, held_out_engine)
+    never = held_out_words(seed)
+    unheard = np.array([word in never for word in words], dtype=bool)
+    part[((part == 0) | (part == 1)) & unheard] = -1
+    return part
+
+
 def _english_voices(engine: str) -> set[str]:
     """``engine:voice`` names of `engine`'s English voices (none if it is not installed)."""
     from shared.data import tts
@@ -285,7 +313,7 @@ def _default_keywords(seed: int, quick: bool, engines: tuple, held_out_engine: s
     labels = np.array([LABELS.index(w) if w in KEYWORDS else UNKNOWN_INDEX for w in words])
     # Words start anywhere in their second, as they do in recorded clips.
     offsets = [int(rng.integers(0, CLIP_SAMPLES - len(clip) + 1)) for clip in clips]
-    part = voice_parts(voices, seed, held_out_engine)
+    part = keyword_parts(words, voices, seed, held_out_engine)
 
     def rows_of(chosen: np.ndarray, silence: int = 0) -> dict:
         # Each split's array is filled in place: a 20,000-clip corpus is 1.3 GB of float32.
@@ -300,11 +328,12 @@ def _default_keywords(seed: int, quick: bool, engines: tuple, held_out_engine: s
             ),
             "voice": [voices[row] for row in chosen] + ["noise"] * silence,
             "engine": [engine_column[row] for row in chosen] + ["noise"] * silence,
+            "word": [words[row] for row in chosen] + [""] * silence,
         }
 
     # As many background-only clips as clips of one keyword, so _silence_ is a peer class,
     # split 80/10/10 like the voices.
-    num_silence = int(np.sum((labels == 0) & (part <= 2)))
+    num_silence = int(np.sum((labels == 0) & (part >= 0) & (part <= 2)))
     silence_part = np.zeros(num_silence, dtype=np.int64)
     held = int(round(_HOLDOUT_FRACTION * num_silence))
     silence_part[:held], silence_part[held : 2 * held] = 1, 2
@@ -346,6 +375,8 @@ def _default_keywords(seed: int, quick: bool, engines: tuple, held_out_engine: s
         voice_sets[f"{held_out_engine}_test"] = test["voice"]
     # Silence clips are fresh noise drawn per split: no voice, nothing to share.
     info["overlap"] = voice_overlap(voice_sets)
+    info["held_out_words"] = sorted(held_out_words(seed))
+    info["clips_left_out_of_training"] = int(np.sum(part == -1))  # held-out words
     info["held_out"] = held_out
     return Splits(*splits, source="default", extra=extra, info=info)
 

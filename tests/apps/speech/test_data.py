@@ -118,8 +118,13 @@ def test_keyword_corpus_is_cached_and_seed_only_changes_splits(cache, monkeypatc
     np.testing.assert_array_equal(first.test["audio"], again.test["audio"])
     other = data.load_keyword_data(quick=True, seed=2)
     assert other.info["test_speakers"] != first.info["test_speakers"]
-    total = sum(len(s["label"]) for s in (first.train, first.validation, first.test))
-    assert total == sum(len(s["label"]) for s in (other.train, other.validation, other.test))
+
+    def total(splits):  # every clip, in a split or left out for its held-out word
+        kept = sum(len(s["label"]) for s in (splits.train, splits.validation, splits.test))
+        return kept + splits.info["clips_left_out_of_training"]
+
+    assert total(first) == total(other)
+    assert first.info["held_out_words"] != other.info["held_out_words"]
 
 
 def test_quick_transcription_corpus(cache):
@@ -153,8 +158,9 @@ def split_columns(columns: dict, part: np.ndarray) -> dict[str, dict[str, list]]
 
 @pytest.fixture(scope="module")
 def default_keywords():
-    columns = generator.keyword_metadata(quick=False)
-    return split_columns(columns, data.voice_parts(columns["voice"], SPLIT_SEED))
+    # The default preset's corpus: every engine it speaks with.
+    columns = generator.keyword_metadata(quick=False, engines=generator.DEFAULT_PRESET_ENGINES)
+    return split_columns(columns, data.keyword_parts(columns["word"], columns["voice"], SPLIT_SEED))
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +181,25 @@ def test_default_keyword_corpus_shares_no_voice_across_splits(default_keywords):
         name: [data.speaker_of(v) for v in split["voice"]] for name, split in splits.items()
     }
     assert_no_overlap(cross_split_overlap(variants, normalise=None), "voice variants")
+
+
+def test_default_keyword_corpus_holds_other_words_out_of_training(default_keywords):
+    never = data.held_out_words(SPLIT_SEED)
+    assert len(never) == round(0.2 * len(generator.UNKNOWN_WORDS))
+    assert not never & set(data.KEYWORDS)
+    heard = set(default_keywords["train"]["word"]) | set(default_keywords["validation"]["word"])
+    assert not never & heard  # no training or validation clip says a held-out word
+    test_words = default_keywords["test"]["word"]
+    unheard = [w for w in test_words if w in never]
+    heard_others = [w for w in test_words if w not in never and w not in data.KEYWORDS]
+    # Both _unknown_ figures stand on enough clips.
+    assert len(unheard) >= 30 and len(heard_others) >= 100, (len(unheard), len(heard_others))
+    report = cross_split_overlap(
+        {"train": default_keywords["train"]["word"], "test_never_heard": unheard}, normalise=None
+    )
+    assert_no_overlap(report, "held-out words")
+    # Another split seed holds other words out.
+    assert data.held_out_words(SPLIT_SEED + 1) != never
 
 
 def test_default_phrase_split_holds_voices_and_texts_out(default_phrases):
@@ -211,10 +236,11 @@ def test_overlap_checks_fail_on_a_planted_duplicate(default_keywords, default_ph
 
 
 def test_default_corpus_holds_the_engine_out_and_never_uses_the_deny_list():
-    columns = generator.keyword_metadata(quick=False)
+    columns = generator.keyword_metadata(quick=False, engines=generator.DEFAULT_PRESET_ENGINES)
     engines = columns["engine"]
-    assert set(engines) == set(data.DEFAULT_ENGINES)
-    assert engines.count("espeak") > 0.8 * len(engines)  # held-out eSpeak voices stay a split
+    assert set(engines) == set(generator.DEFAULT_PRESET_ENGINES)
+    assert SpeechConfig.PRESETS["default"]["engines"] == generator.DEFAULT_PRESET_ENGINES
+    assert engines.count("espeak") > 0.7 * len(engines)  # held-out eSpeak voices stay a split
     for voice, engine in zip(columns["voice"], engines, strict=True):
         assert data.engine_of(voice) == engine
     for voice in set(columns["voice"]):
