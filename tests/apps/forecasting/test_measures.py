@@ -221,13 +221,19 @@ def test_rolling_zscore_flags_a_planted_spike():
     assert flags.sum() == 1 and flags[150]
 
 
+def _spiked(n: int, period: int) -> np.ndarray:
+    """A seasonal (or, for period 1, flat) noisy series with a spike of 4 at step 150."""
+    if period > 1:
+        spiked = _seasonal_series(n, period=period, seed=2)
+    else:
+        spiked = 20 + np.random.default_rng(2).normal(0, 0.3, n)
+    spiked[150] += 4.0
+    return spiked
+
+
 @pytest.mark.parametrize("period", [1, 12])
 def test_seasonal_residual_flags_a_planted_spike(period):
-    if period > 1:
-        spiked = _seasonal_series(300, period=period, seed=2)
-    else:
-        spiked = 20 + np.random.default_rng(2).normal(0, 0.3, 300)
-    spiked[150] += 4.0
+    spiked = _spiked(300, period)
     scores = measures.seasonal_residual(spiked, period)
     assert int(np.argmax(scores)) == 150 and scores[150] > 5.0
     flags = _flags_only(scores, 150)
@@ -236,11 +242,7 @@ def test_seasonal_residual_flags_a_planted_spike(period):
 
 @pytest.mark.parametrize("period", [1, 12])
 def test_causal_seasonal_residual_flags_a_planted_spike_without_reading_ahead(period):
-    if period > 1:
-        spiked = _seasonal_series(200, period=period, seed=2)
-    else:
-        spiked = 20 + np.random.default_rng(2).normal(0, 0.3, 200)
-    spiked[150] += 4.0
+    spiked = _spiked(200, period)
     scores = measures.causal_seasonal_residual(spiked, period, start=100)
     assert not scores[:100].any()
     assert int(np.argmax(scores)) == 150 and scores[150] > 5.0
