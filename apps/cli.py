@@ -237,18 +237,20 @@ def command_demo(args) -> int:
     """Train every app (demo preset) unless already done, then answer sample inputs on LiteRT."""
     from shared.config import resolve_config
     from shared.data.sources import parse_source
-    from shared.workflow import train
+    from shared.workflow import draw_figures, train
 
-    rows = []
+    rows, directories = [], {}
     for name in args.apps or registry.names():
         app = registry.get_app(name)
-        directory = default_model_dir(name)
+        directory = directories[name] = default_model_dir(name)
         metrics_path = directory / "metrics.json"
         if trained_preset(directory) in ("demo", "default"):
             print(
                 f"[rnnapps] {name}: already trained ({metrics_path}); skipping training",
                 file=sys.stderr,
             )
+            # A folder trained before runs drew every figure gets the missing ones.
+            draw_figures(app, json.loads(metrics_path.read_text()), directory, only_missing=True)
         else:
             train(app, resolve_config(app.config_class, "demo"), parse_source(None), directory)
         metrics = json.loads(metrics_path.read_text())
@@ -273,7 +275,21 @@ def command_demo(args) -> int:
             )
         )
     print_demo_table(rows)
+    print_figures(directories)
     return 0
+
+
+def print_figures(directories: dict[str, pathlib.Path]) -> None:
+    """Where each app's figures are (the PNG files of its model folder) and how to see them
+    on the web page: the demo's last lines."""
+    print("\nFigures of each run (training curves, scores per group, the app's own picture):")
+    for name, directory in directories.items():
+        names = sorted(path.name for path in pathlib.Path(directory).glob("*.png"))
+        print(f"  {name:16s} {directory}/: {', '.join(names) if names else '(none)'}")
+    print(
+        "\nSee them beside the models' answers on the web page: run `rnnapps serve` and open "
+        "http://127.0.0.1:8000/ (each app's tab shows its figures)."
+    )
 
 
 def print_demo_table(rows: list[tuple[str, str, str, str]]) -> int:

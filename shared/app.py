@@ -358,6 +358,23 @@ class App(abc.ABC):
         """Markdown details of a run for the README (per-domain tables, say)."""
         return ""
 
+    def figures(
+        self, metrics: dict, model_dir: pathlib.Path, splits: Splits | None = None
+    ) -> list[pathlib.Path]:
+        """The app's own PNG figures of a finished run, written into `model_dir` beside its
+        ``metrics.json`` (`metrics`) once evaluation is done (``shared.workflow.draw_figures``,
+        after the training curves every app gets).
+
+        What matters for the app: one metric per group that `metrics` holds
+        (``scores_by_<group>.png``, ``shared.figures.scores_by_group``: per domain, per kind,
+        per held-out set ...) and its own picture of one example drawn by the exported model in
+        `model_dir` (an attention map, say). `splits` gives a test example to draw; it is None
+        when a finished folder is drawn again on its own (``rnnapps demo``): then an app draws
+        one of its ``sample_inputs``, or no picture. Returns the files written. The default:
+        none.
+        """
+        return []
+
     def sample_check(self, predictor, raw: str, answer: dict) -> bool | None:
         """Whether the answer to one of ``sample_inputs`` is right, for the demo's table:
         True or False where the app knows the right answer (a label, a reference), None

@@ -283,11 +283,44 @@ def export_and_evaluate(
         metrics["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         (work / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (work / "model_card.md").write_text(model_card(app, config, metrics))
-        history = metrics["training"].get("history") or []
-        title = f"{app.name}: training ({config.preset} preset, seed {config.seed})"
-        figures.training_curves(history, work / figures.TRAINING_CURVES_FILE, title)
+        draw_figures(app, metrics, work, splits)
     log(f"{app.name}: exported to {out_dir}")
     return metrics
+
+
+def draw_figures(
+    app: App,
+    metrics: dict,
+    model_dir: pathlib.Path,
+    splits=None,
+    only_missing: bool = False,
+) -> list[pathlib.Path]:
+    """The PNG figures of a finished run, beside its ``metrics.json`` in `model_dir`: the
+    training curves (``training_curves.png``) and the app's own (``App.figures``: scores per
+    group, its picture of one example). Returns the files written.
+
+    A figure that cannot be drawn is logged and skipped: a trained model is never lost to a
+    plot. `only_missing` (a folder drawn again, ``rnnapps demo``) keeps the training curves
+    when the folder has them, and the app's figures when it holds any ``scores_by_*.png``.
+    """
+    model_dir = pathlib.Path(model_dir)
+    history = (metrics.get("training") or {}).get("history") or []
+    title = f"{app.name}: training ({metrics.get('preset')} preset, seed {metrics.get('seed')})"
+    curves = model_dir / figures.TRAINING_CURVES_FILE
+    steps = []
+    if not (only_missing and curves.is_file()):
+        steps.append(("training curves", lambda: [figures.training_curves(history, curves, title)]))
+    if not (only_missing and any(model_dir.glob(figures.scores_file("*")))):
+        steps.append(("its figures", lambda: app.figures(metrics, model_dir, splits)))
+    written = []
+    for what, draw in steps:
+        try:
+            written += [path for path in draw() if path is not None]
+        except Exception as error:  # noqa: BLE001 -- a figure is never worth the run
+            log(f"{app.name}: could not draw {what}: {type(error).__name__}: {error}")
+    if written:
+        log(f"{app.name}: figures {', '.join(path.name for path in written)}")
+    return written
 
 
 def evaluate_all(app: App, model_dir: pathlib.Path, config: BaseConfig, splits) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -23,11 +24,13 @@ from apps.captioning.serving import CaptioningServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits
+from shared.figures import held_out_figure, scores_file
 from shared.metrics_caption import bleu_scores
 from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
 from shared.runtime.step_decoder import RESERVED, teacher_forcing
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
+ATTENTION_FILE = "attention_example.png"  # where one test scene's words looked, after a run
 INVERSE_RELATION = {
     "to the left of": "to the right of",
     "to the right of": "to the left of",
@@ -513,6 +516,33 @@ class CaptioningApp(App):
 
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
+
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """BLEU-4 on the test split and every held-out set, the baselines' beside ours
+        (``scores_by_held_out.png``), and where each word of the LiteRT model's caption of the
+        first test scene looked (``attention_example.png``; of the first sample scene without
+        `splits`)."""
+        from PIL import Image
+
+        model_dir = pathlib.Path(model_dir)
+        drawn = [
+            held_out_figure(
+                metrics,
+                self.metric,
+                model_dir / scores_file("held_out"),
+                "captioning: BLEU-4 on the test split and the held-out sets (greedy decoding)",
+            )
+        ]
+        predictor = self.load_predictor(model_dir, "litert")
+        with tempfile.TemporaryDirectory(prefix="rnnapps-captioning-") as folder:
+            if splits is not None and len(splits.test["image"]):
+                image = pathlib.Path(folder) / "test_scene.png"
+                Image.fromarray(np.asarray(splits.test["image"][0], np.uint8)).save(image)
+            else:
+                image = pathlib.Path(self.sample_inputs[0])
+            figures.save_attention(predictor, str(image), str(model_dir / ATTENTION_FILE))
+        drawn.append(model_dir / ATTENTION_FILE)
+        return [path for path in drawn if path is not None]
 
     def save_attention(self, predictor, image_path: str, out_path: str, dpi: int = 100) -> dict:
         """Caption one image and save it with each written word's attention overlaid

@@ -393,5 +393,26 @@ class SentimentApp(App):
             lines += ["", f"TF-IDF knobs chosen on the validation split: `{json.dumps(chosen)}`."]
         return "\n".join(lines)
 
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """Weighted F1 per domain (``scores_by_domain.png``) and on the test split beside the
+        long texts (``scores_by_held_out.png``), VADER's and TF-IDF's beside ours."""
+        model_dir = pathlib.Path(model_dir)
+        drawn = [
+            figures.group_figure(
+                metrics,
+                "by_domain",
+                model_dir / figures.scores_file("domain"),
+                "sentiment: weighted F1 per domain (test split)",
+                self.metric,
+            ),
+            figures.held_out_figure(
+                metrics,
+                self.metric,
+                model_dir / figures.scores_file("held_out"),
+                "sentiment: weighted F1 on the test split and the long texts",
+            ),
+        ]
+        return [path for path in drawn if path is not None]
+
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)

@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import pathlib
+import re
 import threading
 from importlib.util import find_spec
 from typing import Any, Protocol
@@ -34,6 +35,13 @@ class ApiError(Exception):
         self.status = status
         self.message = message
 
+
+# The figures a training run leaves in a model folder that the page shows (``training_curves.png``,
+# ``scores_by_domain.png`` ...): PNG files of these names only, read from that folder alone.
+RUN_FIGURE_NAME = re.compile(r"[a-z0-9_]{1,80}\.png")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The page's order: how training went, then the errors, the scores per group, the rest.
+_RUN_FIGURE_ORDER = ("training_curves", "confusion_matrix", "scores_by_")
 
 # What drawing a figure needs beyond the base install (the ``serve`` extra).
 SERVE_EXTRA = 'pip install "rnn-apps[serve]"'
@@ -263,6 +271,8 @@ class ServedApp:
             "options": [{"name": name, **option.schema()} for name, option in self.options.items()],
             "examples": examples,
             "samples": len(self.samples()),
+            # The training run's PNG figures in the model folder (GET .../figures/<name>).
+            "run_figures": self.run_figures(),
             # What the page asks for: a figure this install can draw.
             "figure": self.has_figure and self.figure_unavailable() is None,
         }
@@ -291,6 +301,40 @@ class ServedApp:
         if not missing:
             return None
         return f"{self.name}: figures need {' and '.join(missing)} ({SERVE_EXTRA})"
+
+    def run_figure(self, name: str) -> pathlib.Path | None:
+        """The training run's figure `name` in the app's folder, or None: only a PNG file
+        whose name is lower-case letters, digits and underscores (no path, no dot but the
+        suffix's), directly in a trained folder inside the models folder, not a link out of
+        it, starting with the PNG signature."""
+        if not RUN_FIGURE_NAME.fullmatch(name) or not self.trained:
+            return None
+        path = self.directory / name
+        try:
+            if not path.is_file() or path.resolve().parent != self.directory.resolve():
+                return None
+            with open(path, "rb") as file:
+                if file.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                    return None
+        except OSError:
+            return None
+        return path
+
+    def run_figures(self) -> list[str]:
+        """The names of the training run's figures (``run_figure``): training curves first,
+        then confusion matrices, scores per group, the app's own picture."""
+        if not self.trained:
+            return []
+        try:
+            names = [path.name for path in self.directory.iterdir()]
+        except OSError:
+            return []
+
+        def rank(name: str) -> tuple[int, str]:
+            order = [i for i, start in enumerate(_RUN_FIGURE_ORDER) if name.startswith(start)]
+            return (order[0] if order else len(_RUN_FIGURE_ORDER), name)
+
+        return sorted((name for name in names if self.run_figure(name)), key=rank)
 
     def samples(self) -> list[pathlib.Path]:
         """Generated sample files the page offers (file apps): chosen by the app, not a

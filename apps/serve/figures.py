@@ -38,8 +38,11 @@ def log_mel_spectrogram(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return librosa.power_to_db(power, ref=np.max, top_db=80.0)
 
 
-def spectrogram_png(path: str | pathlib.Path, answers: list[dict]) -> bytes:
-    """The log-mel spectrogram of an audio file, keyword detections marked by time."""
+def spectrogram_png(
+    path: str | pathlib.Path, answers: list[dict], title: str | None = None
+) -> bytes:
+    """The log-mel spectrogram of an audio file, keyword detections marked by time (and
+    `title` above it: the answer, when the figure is kept apart from it)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -61,6 +64,8 @@ def spectrogram_png(path: str | pathlib.Path, answers: list[dict]) -> bytes:
         if isinstance(time, (int, float)) and keyword:
             axis.axvline(time, color="cyan", linewidth=1.5)
             axis.text(time, mels.shape[0] - 3, f" {keyword}", color="cyan", fontsize=9)
+    if title:
+        axis.set_title(title, fontsize=9)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

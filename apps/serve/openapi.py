@@ -104,6 +104,34 @@ def openapi(catalog: Catalog, max_body_bytes: int, time_limit: float) -> dict:
                     },
                 }
             },
+            "/v1/models/{model}/figures/{figure}": {
+                "get": {
+                    "summary": "A PNG figure the model's training run left in its folder "
+                    "(training curves, confusion matrix, scores per group, the app's picture); "
+                    'the names are listed as "run_figures" in the metadata',
+                    "parameters": [
+                        model,
+                        {
+                            "name": "figure",
+                            "in": "path",
+                            "required": True,
+                            "description": "the file name, e.g. training_curves.png",
+                            "schema": {"type": "string", "pattern": r"^[a-z0-9_]{1,80}\.png$"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the figure",
+                            "content": {
+                                "image/png": {
+                                    "schema": {"type": "string", "contentMediaType": "image/png"}
+                                }
+                            },
+                        },
+                        "404": _error("unknown app, or no such figure in its folder"),
+                    },
+                }
+            },
             "/v1/models/{model}:predict": {
                 "post": {
                     "summary": "Answer inputs (TensorFlow Serving Predict, row or columnar form)",

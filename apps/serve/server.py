@@ -1,6 +1,6 @@
 """The HTTP server: the web page, the REST API and its checks, on the standard library.
 
-Routes (every answer is JSON except the page and its two static files):
+Routes (every answer is JSON except the page, its two static files, the figures and samples):
 
     GET  /                              the web page (a tab per app)
     GET  /static/app.js, /static/style.css
@@ -8,6 +8,7 @@ Routes (every answer is JSON except the page and its two static files):
     GET  /v1/models                     every app: state, kind, options, metrics
     GET  /v1/models/<app>               TensorFlow Serving model status
     GET  /v1/models/<app>/metadata      one app's description
+    GET  /v1/models/<app>/figures/<name>.png  a PNG figure its training run left in its folder
     POST /v1/models/<app>:predict       {"instances": [...]} -> {"predictions": [...]}
     GET  /ui/samples/<app>/<n>          a generated sample file the app provides (by number)
 """
@@ -55,6 +56,8 @@ _PREDICT = re.compile(rf"/v1/models/({_APP_NAME})(?:/versions/1)?:predict")
 _STATUS = re.compile(rf"/v1/models/({_APP_NAME})(?:/versions/1)?")
 _METADATA = re.compile(rf"/v1/models/({_APP_NAME})(?:/versions/1)?/metadata")
 _SAMPLE = re.compile(rf"/ui/samples/({_APP_NAME})/([0-9]{{1,3}})")
+# Any last segment, so a bad name gets its own 404; ServedApp.run_figure checks it.
+_RUN_FIGURE = re.compile(rf"/v1/models/({_APP_NAME})(?:/versions/1)?/figures/([^/]{{1,200}})")
 
 
 @dataclasses.dataclass
@@ -244,6 +247,16 @@ class Handler(BaseHTTPRequestHandler):
                 finally:
                     served.lock.release()
             self._send_json(200, served.status())
+        elif match := _RUN_FIGURE.fullmatch(path):
+            served = catalog.get(match.group(1))
+            figure = served.run_figure(match.group(2))
+            if figure is None:
+                raise ApiError(
+                    404,
+                    f"{path[:80]}: no such figure (the model's figures: "
+                    f"{', '.join(served.run_figures()) or 'none'})",
+                )
+            self._send(200, figure.read_bytes(), "image/png")
         elif _PREDICT.fullmatch(path):
             raise ApiError(405, "use POST for :predict")
         elif match := _SAMPLE.fullmatch(path):
@@ -264,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         match = _PREDICT.fullmatch(path)
         if match is None:
             known = path in STATIC_FILES or path in ("/openapi.json", "/v1/models")
-            if known or _STATUS.fullmatch(path) or _METADATA.fullmatch(path):
+            if known or any(route.fullmatch(path) for route in (_STATUS, _METADATA, _RUN_FIGURE)):
                 raise ApiError(405, f"{path[:80]}: use GET")
             raise ApiError(404, f"{path[:80]}: no such endpoint (POST /v1/models/<app>:predict)")
         catalog, settings = self.server.catalog, self.server.settings

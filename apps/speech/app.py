@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import tempfile
 
 import keras
 import numpy as np
@@ -40,6 +41,7 @@ UNSEEN_TEXT = "held-out voices reading phrases whose text never occurs in traini
 
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+SPECTROGRAM_FILE = "spectrogram_example.png"  # one test clip and the model's answer, after a run
 
 
 class SpeechApp(App):
@@ -425,6 +427,89 @@ class SpeechApp(App):
                     f"speech: {held['engine']} (never heard), accuracy {engine_test['accuracy']:.3f}",
                 )
         return scores
+
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """Accuracy per engine (``scores_by_engine.png``: the test split's engines and each
+        held-out set's), per voice of the held-out engine (``scores_by_voice.png``), recall
+        per keyword (``scores_by_keyword.png``, the held-out engine's beside the test
+        split's), and the log-mel spectrogram of one test clip with the LiteRT model's answer
+        (``spectrogram_example.png``; of the first sample clip without `splits`)."""
+        model_dir = pathlib.Path(model_dir)
+        scores = metrics.get("metrics") or {}
+        held_out = {
+            name: entry
+            for name, entry in (scores.get("held_out") or {}).items()
+            if isinstance(entry, dict) and entry.get("metric", self.metric) == self.metric
+        }
+        by_engine = dict(figures.per_group(scores.get("per_engine")))
+        for name, entry in held_out.items():
+            for engine, value in figures.per_group(entry.get("per_engine")).items():
+                by_engine[f"{engine} ({name}, held out)"] = value
+        drawn = [
+            figures.scores_by_group(
+                by_engine,
+                model_dir / figures.scores_file("engine"),
+                "speech: accuracy per speech engine that spoke the clips (noise left out)",
+                "accuracy",
+                overall=scores.get("accuracy"),
+                overall_label="test split",
+            ),
+            figures.group_figure(
+                metrics,
+                "per_class_recall",
+                model_dir / figures.scores_file("keyword"),
+                "speech: recall per label (test split)",
+                axis="recall",
+                overall="accuracy",
+                extra={
+                    name: figures.per_group(entry.get("per_class_recall"))
+                    for name, entry in held_out.items()
+                },
+            ),
+        ]
+        for name, entry in held_out.items():
+            if figures.per_group(entry.get("per_voice")):
+                drawn.append(
+                    figures.scores_by_group(
+                        figures.per_group(entry["per_voice"]),
+                        model_dir / figures.scores_file("voice"),
+                        f"speech: accuracy per voice of {name} (held out)",
+                        "accuracy",
+                        overall=entry.get("accuracy"),
+                        overall_label=name,
+                    )
+                )
+                break
+        drawn.append(self._spectrogram_example(model_dir, splits))
+        return [path for path in drawn if path is not None]
+
+    def _spectrogram_example(self, model_dir: pathlib.Path, splits: Splits | None):
+        """``spectrogram_example.png``: the first keyword clip of the test split (or the first
+        sample clip), titled with the LiteRT model's answer."""
+        import soundfile
+
+        from apps.serve.figures import spectrogram_png
+
+        predictor = self.load_predictor(model_dir, "litert")
+        with tempfile.TemporaryDirectory(prefix="rnnapps-speech-") as folder:
+            labels = [] if splits is None else list(splits.test["label"])
+            row = next((i for i, label in enumerate(labels) if label < len(data.KEYWORDS)), None)
+            if row is None:
+                path, said = pathlib.Path(self.sample_inputs[0]), "sample clip"
+            else:
+                path = pathlib.Path(folder) / "test_clip.wav"
+                soundfile.write(path, np.asarray(splits.test["audio"][row]), runtime.SAMPLE_RATE)
+                voice = splits.test["voice"][row] if "voice" in splits.test else ""
+                said = f"test clip of '{data.LABELS[labels[row]]}'" + (
+                    f" ({voice})" if voice else ""
+                )
+            (answer,) = self.predict(predictor, [str(path)])
+            if isinstance(answer, Exception):
+                raise answer
+            title = f"{said} -> {answer['keyword']} (score {answer['score']:.2f})"
+            png = spectrogram_png(path, [answer], title=title)
+        (model_dir / SPECTROGRAM_FILE).write_bytes(png)
+        return model_dir / SPECTROGRAM_FILE
 
     def stream(self, splits: Splits, config: SpeechConfig):
         """The generated evaluation stream (built once per run)."""

@@ -34,6 +34,7 @@ from shared.char_ngram import CharNgramModel
 from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.errors import UserError
+from shared.figures import held_out_figure, scores_file
 from shared.workflow import log
 
 LATENCY_CHARACTERS = 200
@@ -428,6 +429,18 @@ class TextGenerationApp(App):
         temperature, top_k, top_p, seed) raise a UserError: they concern every input.
         """
         return runtime.answers(inputs, predictor.generate, length, temperature, top_k, top_p, seed)
+
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """Bits per character on the test split and every held-out text, the baselines' (the
+        Kneser-Ney n-gram, the unigram) beside ours (``scores_by_held_out.png``)."""
+        path = held_out_figure(
+            metrics,
+            self.metric,
+            pathlib.Path(model_dir) / scores_file("held_out"),
+            "text generation: bits per character on the test split and the held-out texts",
+            lower_is_better=self.lower_is_better,
+        )
+        return [] if path is None else [path]
 
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)

@@ -19,11 +19,13 @@ from apps.translation.serving import TranslationServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
+from shared.figures import group_figure, held_out_figure, per_group, scores_file
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
 from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
 from shared.runtime.step_decoder import RESERVED
 from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
 
+ATTENTION_FILE = "attention_example.png"  # the attention map a run draws of one test source
 LATENCY_SOURCE_UNITS = 10  # the issue's benchmark: a greedy translation of a 10-token input
 # The nearest-neighbour baseline picks its longest character n-gram on this many validation
 # pairs, a fixed subset: every length tried is a pass over all training sources.
@@ -427,6 +429,44 @@ class TranslationApp(App):
 
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
+
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """Exact match per kind (``scores_by_kind.png``: the other phrasings' and the
+        baselines' beside ours), BLEU on the test split and every held-out set
+        (``scores_by_held_out.png``), and the attention map of one test source translated by
+        the LiteRT model (``attention_example.png``; of the first sample input without
+        `splits`)."""
+        model_dir = pathlib.Path(model_dir)
+        other = (metrics.get("metrics", {}).get("held_out") or {}).get(
+            translation_data.OTHER_PHRASINGS
+        ) or {}
+        drawn = [
+            group_figure(
+                metrics,
+                "by_kind",
+                model_dir / scores_file("kind"),
+                "translation: exact match per kind (test split, greedy decoding)",
+                "exact_match",
+                extra={
+                    f"{translation_data.OTHER_PHRASINGS} (held out)": per_group(
+                        other.get("by_kind"), "exact_match"
+                    )
+                },
+            ),
+            held_out_figure(
+                metrics,
+                self.metric,
+                model_dir / scores_file("held_out"),
+                "translation: BLEU on the test split and the held-out sets (greedy decoding)",
+            ),
+        ]
+        predictor = self.load_predictor(model_dir, "litert")
+        if splits is not None and len(splits.test["source"]):
+            text = self.latency_text(splits, predictor.tokenizers.source)
+        else:
+            text = next(text for text in self.sample_inputs if text)
+        drawn.append(figures.save_attention(predictor, text, model_dir / ATTENTION_FILE))
+        return [path for path in drawn if path is not None]
 
     def save_attention(
         self, predictor, text: str, path: str | pathlib.Path, beam_width: int | None = None

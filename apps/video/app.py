@@ -19,12 +19,18 @@ from apps.video.serving import VideoServing
 from shared.app import App, ExportBundle, QualityTarget
 from shared.data.sources import Source
 from shared.data.splits import Splits, take
-from shared.figures import write_confusion_matrix
+from shared.figures import (
+    group_figure,
+    held_out_figure,
+    scores_file,
+    write_confusion_matrix,
+)
 from shared.metrics import classification_scores
 from shared.runtime.litert import LiteRTModel
 from shared.training import shuffle_each_epoch, with_epoch_randoms
 
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
+LABEL_OVER_TIME_FILE = "label_over_time.png"  # a sample clip streamed frame by frame, after a run
 # Frame counts at which the streamed (step model) answer is scored: how soon it is right.
 STREAMING_CHECKPOINTS = (4, 8, 12, 16)
 
@@ -351,6 +357,35 @@ class VideoApp(App):
             predictor.num_frames,
             predictor.frame_shape,
         )
+
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """Recall per class on the test clips (``scores_by_class.png``, accuracy as the line),
+        accuracy on the test split and every held-out set beside the baselines'
+        (``scores_by_held_out.png``), and the label over time of the first sample clip
+        streamed through the LiteRT step model (``label_over_time.png``)."""
+        model_dir = pathlib.Path(model_dir)
+        drawn = [
+            group_figure(
+                metrics,
+                "recall_per_class",
+                model_dir / scores_file("class"),
+                "video: recall per class (test clips)",
+                axis="recall",
+                overall="accuracy",
+            ),
+            held_out_figure(
+                metrics,
+                self.metric,
+                model_dir / scores_file("held_out"),
+                "video: accuracy on the test split and the held-out sets",
+            ),
+        ]
+        predictor = self.load_predictor(model_dir, "litert")
+        png = figures.label_over_time(predictor, self.sample_inputs[0], [])
+        if png:
+            (model_dir / LABEL_OVER_TIME_FILE).write_bytes(png)
+            drawn.append(model_dir / LABEL_OVER_TIME_FILE)
+        return [path for path in drawn if path is not None]
 
     def figure(self, predictor: VideoPredictor, raw: str, answers: list[dict]) -> bytes | None:
         """The label over time: each class's probability after every frame, as PNG bytes

@@ -90,3 +90,15 @@ def test_the_demo_table_marks_wrong_answers_and_counts_them(capsys):
     assert "right?" in out and "1 sample answer is wrong" in out
     line = next(line for line in out.splitlines() if line.startswith("translation"))
     assert " NO " in line
+
+
+def test_the_demo_ends_with_where_the_figures_are_and_how_to_see_them(tmp_path, capsys):
+    folder = tmp_path / "sentiment"
+    folder.mkdir()
+    for name in ("training_curves.png", "scores_by_domain.png", "metrics.json"):
+        (folder / name).write_bytes(b"")
+    cli.print_figures({"sentiment": folder, "video": tmp_path / "video"})
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{folder}/: scores_by_domain.png, training_curves.png" in lines[2]
+    assert "video" in lines[3] and "(none)" in lines[3]
+    assert "rnnapps serve" in lines[-1] and "http://127.0.0.1:8000/" in lines[-1]

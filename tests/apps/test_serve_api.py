@@ -6,6 +6,7 @@ what the server does with files, time limits and untrained or misplaced models.
 
 import base64
 import http.client
+import io
 import json
 import pathlib
 import socket
@@ -172,6 +173,86 @@ def test_the_page_and_its_security_headers(server):
     assert "script-src 'self'" in response.getheader("Content-Security-Policy")
     assert response.getheader("X-Frame-Options") == "DENY"
     assert request(server, "GET", "/static/app.js")[0] == 200
+
+
+# --- the figures of a training run ----------------------------------------------------------
+
+
+def test_the_figures_of_the_training_run_are_listed_and_served(server, models):
+    from PIL import Image
+
+    status, body, _ = request(server, "GET", "/v1/models/sentiment/metadata")
+    names = body["metadata"]["run_figures"]
+    assert names[:2] == ["training_curves.png", "confusion_matrix.png"]
+    assert {"scores_by_domain.png", "scores_by_held_out.png"} <= set(names)
+    listing = request(server, "GET", "/v1/models")[1]["models"]
+    assert next(m for m in listing if m["name"] == "sentiment")["run_figures"] == names
+    for name in names:
+        for path in (
+            f"/v1/models/sentiment/figures/{name}",
+            f"/v1/models/sentiment/versions/1/figures/{name}",
+        ):
+            status, data, response = request(server, "GET", path)
+            assert status == 200 and response.getheader("Content-Type") == "image/png"
+            assert data == (models / "sentiment" / name).read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    spec = request(server, "GET", "/openapi.json")[1]
+    assert "image/png" in str(spec["paths"]["/v1/models/{model}/figures/{figure}"])
+    path = "/v1/models/sentiment/figures/training_curves.png"
+    assert request(server, "POST", path, {"instances": []})[0] == 405
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "..%2fsentiment%2ftraining_curves.png",  # path traversal, encoded
+        "..%2F..%2Fsentiment%2Fmetrics.json",
+        "%2e%2e%2ftraining_curves.png",
+        "..",
+        "nope.png",  # unknown
+        "metrics.json",  # not a PNG name
+        "model_fp32.tflite",
+        "config.json",
+        "Training_Curves.png",
+        "training_curves.PNG",
+        "training-curves.png",
+        "training_curves.png.json",
+        ".png",
+        "training_curves.png%00",
+        "a" * 90 + ".png",
+    ],
+)
+def test_only_png_figures_in_the_models_folder_are_served(server, name):
+    status, body, _ = request(server, "GET", f"/v1/models/sentiment/figures/{name}")
+    assert status == 404 and "no such figure" in body["error"], body
+
+
+def test_a_figure_is_never_read_outside_the_apps_own_folder(server, models):
+    status, body, _ = request(server, "GET", "/v1/models/sentiment/figures/../metrics.json")
+    assert status == 404
+    assert request(server, "GET", "/v1/models/nope/figures/training_curves.png")[0] == 404
+    assert request(server, "GET", "/v1/models/untrained/figures/training_curves.png")[0] == 404
+    echo = models / "echo"
+    png = (models / "sentiment" / "training_curves.png").read_bytes()
+    (echo / "drawn.png").write_bytes(png)
+    (echo / "fake.png").write_bytes(b"not a png at all")
+    for link, target in (
+        ("linked_out.png", models / "sentiment" / "training_curves.png"),
+        ("linked_dir.png", models / "sentiment"),
+    ):
+        if not (echo / link).is_symlink():
+            (echo / link).symlink_to(target)
+    try:
+        assert request(server, "GET", "/v1/models/echo/metadata")[1]["metadata"]["run_figures"] == [
+            "drawn.png"
+        ]
+        assert request(server, "GET", "/v1/models/echo/figures/drawn.png")[1] == png
+        for name in ("fake.png", "linked_out.png", "linked_dir.png"):
+            assert request(server, "GET", f"/v1/models/echo/figures/{name}")[0] == 404, name
+    finally:
+        for name in ("drawn.png", "fake.png", "linked_out.png", "linked_dir.png"):
+            (echo / name).unlink()
 
 
 # --- files: private temporary copies, never paths ----------------------------------------

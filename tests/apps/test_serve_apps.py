@@ -93,6 +93,48 @@ def test_every_app_answers_through_the_api(server, models, name, tmp_path):
     assert status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE"
 
 
+# The figures each app's quick run leaves in its folder (shared.workflow.draw_figures): at least
+# these (a held-out set the quick data lacks draws nothing).
+RUN_FIGURES = {
+    "sentiment": {"confusion_matrix.png", "scores_by_domain.png", "scores_by_held_out.png"},
+    "translation": {"scores_by_kind.png", "scores_by_held_out.png", "attention_example.png"},
+    "captioning": {"scores_by_held_out.png", "attention_example.png"},
+    "video": {
+        "confusion_matrix.png",
+        "scores_by_class.png",
+        "scores_by_held_out.png",
+        "label_over_time.png",
+    },
+    "speech": {
+        "confusion_matrix.png",
+        "confusion_matrix_pico.png",
+        "scores_by_keyword.png",
+        "scores_by_engine.png",
+        "scores_by_voice.png",
+        "spectrogram_example.png",
+    },
+    "text_generation": {"scores_by_held_out.png"},
+}
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_app_shows_the_figures_of_its_training_run(server, models, name):
+    from PIL import Image
+
+    quick_model(models, name)
+    status, body, _ = request(server, "GET", f"/v1/models/{name}/metadata")
+    assert status == 200, body
+    names = body["metadata"]["run_figures"]
+    assert names[0] == "training_curves.png"
+    assert RUN_FIGURES.get(name, set()) <= set(names), names
+    for figure in names:
+        status, data, response = request(server, "GET", f"/v1/models/{name}/figures/{figure}")
+        assert status == 200 and response.getheader("Content-Type") == "image/png"
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            assert image.format == "PNG" and min(image.size) > 50
+
+
 @pytest.mark.skipif("speech" not in registry.names(), reason="the speech app is not built yet")
 def test_speech_streaming_groups_the_detections_of_one_recording(server, models):
     quick_model(models, "speech")

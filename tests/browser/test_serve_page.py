@@ -155,6 +155,21 @@ def test_type_a_sentence_and_read_the_sentiment(page, server):
     assert page.problems == []
 
 
+def test_a_tab_shows_the_figures_of_the_training_run(page, server):
+    panel = open_tab(page, server, "sentiment")
+    names = request(server, "GET", "/v1/models/sentiment/metadata")[1]["metadata"]["run_figures"]
+    images = panel.locator(".run-figures-block .run-figure img")
+    assert len(names) >= 3 and images.count() == len(names)
+    assert panel.locator(".run-figure figcaption").all_inner_texts() == names
+    for index in range(images.count()):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()  # loaded lazily, once in view
+        page.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0", arg=image.element_handle(), timeout=10_000
+        )
+    assert page.problems == []
+
+
 def test_an_untrained_app_shows_the_command_that_trains_it(browser_context, tmp_path):
     with running_server(registry, tmp_path) as empty:  # a models folder with nothing trained
         page = browser_context.new_page()

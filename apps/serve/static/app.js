@@ -94,6 +94,28 @@ function metricsBlock(model) {
   return el("div", { class: "metrics-block" }, [table, note]);
 }
 
+// The PNG figures the model's training run left in its folder (training curves, confusion
+// matrix, scores per group, the app's own picture), each opening full size on a click.
+function runFiguresBlock(model) {
+  const names = model.run_figures || [];
+  if (!names.length) return null;
+  const grid = el("div", { class: "run-figures" });
+  for (const name of names) {
+    const src = `/v1/models/${encodeURIComponent(model.name)}/figures/${encodeURIComponent(name)}`;
+    const image = el("img", { src, alt: name, loading: "lazy" });
+    grid.append(
+      el("figure", { class: "run-figure", "data-name": name }, [
+        el("a", { href: src, target: "_blank", rel: "noopener" }, [image]),
+        el("figcaption", { text: name }),
+      ]),
+    );
+  }
+  return el("details", { class: "run-figures-block", open: true }, [
+    el("summary", { text: `Figures of the training run (${names.length}, saved in its model folder)` }),
+    grid,
+  ]);
+}
+
 function untrainedBlock(model) {
   return el("div", { class: "untrained-box" }, [
     el("p", { text: `The ${model.name} app has not been trained yet. Train it with:` }),
@@ -316,6 +338,8 @@ function buildPanel(model) {
   const button = el("button", { type: "button", class: "run", text: "Run" });
   button.addEventListener("click", () => run(model, panel, state, answer));
   panel.append(input, options, button, answer, metricsBlock(model));
+  const figures = runFiguresBlock(model);
+  if (figures) panel.append(figures);
   return panel;
 }
 

@@ -42,10 +42,26 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
         "model_card.md",
         "training_curves.png",
         "confusion_matrix.png",
+        "scores_by_domain.png",  # App.figures, after evaluation
+        "scores_by_held_out.png",
     ):
         assert (model_dir / name).exists(), name
     leftovers = [p.name for p in model_dir.parent.iterdir() if p.name.startswith(".sentiment.")]
     assert leftovers in ([], [".sentiment.run"])  # no half-written export folder
+
+
+def test_the_run_draws_its_scores_per_domain_and_held_out_set(model_dir):
+    from PIL import Image
+
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["metrics"]["held_out"]["long_texts"]["count"] > 0
+    for name in ("scores_by_domain.png", "scores_by_held_out.png"):
+        with Image.open(model_dir / name) as image:
+            image.load()
+            assert image.format == "PNG" and image.size[1] > 200
+    # The hook alone, on the finished folder (as `rnnapps demo` redraws an old one).
+    written = SentimentApp().figures(metrics, model_dir)
+    assert [path.name for path in written] == ["scores_by_domain.png", "scores_by_held_out.png"]
 
 
 def test_the_exported_model_carries_the_neutral_shift_that_metrics_records(model_dir):
