@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 
 import numpy as np
 import pytest
@@ -20,19 +19,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("captioning")
-    previous = os.environ.get("RNNAPPS_DATA")
-    os.environ["RNNAPPS_DATA"] = str(root / "data")
-    try:
-        out = root / "models" / "captioning"
-        assert cli.main(["train", "captioning", "--preset", "quick", "--out", str(out)]) == 0
-        yield out
-    finally:
-        if previous is None:
-            os.environ.pop("RNNAPPS_DATA", None)
-        else:
-            os.environ["RNNAPPS_DATA"] = previous
+def model_dir(tmp_path_factory, data_cache):
+    out = tmp_path_factory.mktemp("models") / "captioning"
+    assert cli.main(["train", "captioning", "--preset", "quick", "--out", str(out)]) == 0
+    return out
 
 
 @pytest.fixture(scope="module")

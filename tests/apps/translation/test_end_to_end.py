@@ -21,22 +21,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("data")
-        patch.setenv("RNNAPPS_DATA", str(folder))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, data_dir):
+def model_dir(tmp_path_factory, data_cache):
     out = tmp_path_factory.mktemp("models") / "translation"
     assert cli.main(["train", "translation", "--preset", "quick", "--out", str(out)]) == 0
     return out
 
 
 @pytest.fixture(scope="module")
-def test_sources(data_dir):
+def test_sources(data_cache):
     app = TranslationApp()
     splits = app.load_data(resolve_config(TranslationConfig, "quick"), parse_source(None))
     return splits.test["source"][:40]

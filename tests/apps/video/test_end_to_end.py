@@ -15,19 +15,8 @@ from apps.video.app import VideoApp
 from apps.video.predictor import VideoPredictor
 from apps.video.runtime import VideoRuntime
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def data_cache(tmp_path_factory):
-    """Anything these tests cache goes to a temporary folder, restored afterwards."""
-    before = os.environ.get("RNNAPPS_DATA")
-    os.environ["RNNAPPS_DATA"] = str(tmp_path_factory.mktemp("data"))
-    yield
-    if before is None:
-        os.environ.pop("RNNAPPS_DATA")
-    else:
-        os.environ["RNNAPPS_DATA"] = before
+# Anything these tests cache goes to a temporary folder (tests/conftest.py), restored afterwards.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("data_cache")]
 
 
 @pytest.fixture(scope="module")
