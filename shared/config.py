@@ -39,6 +39,13 @@ class BaseConfig:
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
+    def require_at_least(self, minimum: int, *names: str) -> None:
+        """For ``validate``: a UserError naming the first of the fields `names` below `minimum`."""
+        for name in names:
+            value = getattr(self, name)
+            if value < minimum:
+                raise UserError(f"--set {name}={value}: must be at least {minimum}")
+
 
 ConfigT = TypeVar("ConfigT", bound=BaseConfig)
 

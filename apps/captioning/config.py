@@ -88,7 +88,8 @@ class CaptioningConfig(BaseConfig):
                 raise UserError(
                     f"--set {name}={getattr(self, name)}: choose from {', '.join(choices)}"
                 )
-        for name in (
+        self.require_at_least(
+            1,
             "train_size",
             "max_caption_length",
             "feature_dim",
@@ -100,9 +101,7 @@ class CaptioningConfig(BaseConfig):
             "epochs",
             "batch_size",
             "min_count",
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        )
         if len(self.conv_filters) != 3 or min(self.conv_filters) < 1:
             raise UserError(
                 f"--set conv_filters={','.join(map(str, self.conv_filters))}: "
@@ -112,8 +111,7 @@ class CaptioningConfig(BaseConfig):
             raise UserError(
                 f"--set epoch_metric_examples={self.epoch_metric_examples}: must be 0 or more"
             )
-        if self.max_tokens < 8:
-            raise UserError(f"--set max_tokens={self.max_tokens}: must be at least 8")
+        self.require_at_least(8, "max_tokens")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
         if self.length_penalty < 0:

@@ -151,13 +151,12 @@ class TextGenerationConfig(BaseConfig):
             raise UserError(
                 f"--set tokenizer={self.tokenizer}: choose from {', '.join(TOKENIZERS)}"
             )
-        if self.tokenizer == "subword" and self.subword_vocabulary < 8:
-            raise UserError(
-                f"--set subword_vocabulary={self.subword_vocabulary}: must be at least 8"
-            )
+        if self.tokenizer == "subword":
+            self.require_at_least(8, "subword_vocabulary")
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
-        for name in (
+        self.require_at_least(
+            1,
             "num_layers",
             "units",
             "embedding_dim",
@@ -166,9 +165,7 @@ class TextGenerationConfig(BaseConfig):
             "epochs",
             "min_char_count",
             "sample_length",
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        )
         if not self.ngram_orders or min(self.ngram_orders) < 1:
             raise UserError(
                 f"--set ngram_orders={','.join(map(str, self.ngram_orders))}: "

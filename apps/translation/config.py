@@ -75,7 +75,8 @@ class TranslationConfig(BaseConfig):
                 f"--set target_language={self.target_language}: "
                 f"choose from {', '.join(sorted(LANGUAGES))}"
             )
-        for name in (
+        self.require_at_least(
+            1,
             "corpus_size",
             "max_source_length",
             "max_target_length",
@@ -87,12 +88,8 @@ class TranslationConfig(BaseConfig):
             "epochs",
             "batch_size",
             "min_count",
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
-        for name in ("source_max_tokens", "target_max_tokens"):
-            if getattr(self, name) < 8:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 8")
+        )
+        self.require_at_least(8, "source_max_tokens", "target_max_tokens")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise UserError(f"--set dropout_rate={self.dropout_rate}: must be in [0, 1)")
         if self.epoch_metric_examples < 0:

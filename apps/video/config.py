@@ -81,9 +81,7 @@ class VideoConfig(BaseConfig):
     def validate(self) -> None:
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
-        for name in ("frame_embedding_dim", "units", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        self.require_at_least(1, "frame_embedding_dim", "units", "epochs", "batch_size")
         if self.train_size < 0:
             raise UserError(f"--set train_size={self.train_size}: must be 0 (default) or more")
         if not self.filters or min(self.filters) < 1 or len(self.filters) > 6:

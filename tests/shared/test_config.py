@@ -44,3 +44,25 @@ def test_json_round_trip(tmp_path):
     config = resolve_config(ToyConfig, "quick", ["dropout_rate=0.25"])
     (tmp_path / "config.json").write_text(config.to_json())
     assert load_config(ToyConfig, tmp_path / "config.json") == config
+
+
+@dataclasses.dataclass
+class CheckedConfig(ToyConfig):
+    def validate(self) -> None:
+        self.require_at_least(1, "units", "epochs")
+        self.require_at_least(8, "batch_size")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["units=0", "epochs=0"], "--set units=0: must be at least 1"),  # the first named
+        (["epochs=-2"], "--set epochs=-2: must be at least 1"),
+        (["batch_size=7"], "--set batch_size=7: must be at least 8"),
+    ],
+)
+def test_require_at_least_names_the_first_field_below_its_minimum(overrides, message):
+    with pytest.raises(UserError) as caught:
+        resolve_config(CheckedConfig, "quick", overrides)
+    assert str(caught.value) == message
+    assert resolve_config(CheckedConfig, "quick", ["batch_size=8", "units=1"]).units == 1
