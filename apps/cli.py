@@ -164,12 +164,7 @@ def command_predict(args) -> int:
     else:  # several answers for one input (speech --stream): every one, in order
         answers = [answer for answer in answers if answer is not None] + list(predicted)
     if args.attention:
-        for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
-            if isinstance(answer, Exception):
-                continue
-            path = pathlib.Path(args.attention)
-            if len(args.inputs) > 1:
-                path = path.with_name(f"{path.stem}_{index}{path.suffix}")
+        for raw, _, path in _answered_pictures(args.attention, args.inputs, texts, answers):
             app.save_attention(predictor, raw, path)
             print(f"[rnnapps] attention map written to {path}", file=sys.stderr)
     if args.plot:
@@ -183,6 +178,18 @@ def command_predict(args) -> int:
         else:
             print(f"{answer['input']}\t{summary(answer)}")
     return status
+
+
+def _answered_pictures(png: str, inputs: list[str], texts: list[str], answers: list):
+    """``--attention`` / ``--plot PNG``: each answered input's text, answer and picture path
+    (`png`, with ``_<n>`` added to the name when there are several inputs)."""
+    for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
+        if isinstance(answer, Exception):
+            continue
+        path = pathlib.Path(png)
+        if len(inputs) > 1:
+            path = path.with_name(f"{path.stem}_{index}{path.suffix}")
+        yield raw, answer, path
 
 
 def _save_plots(args, predictor, texts: list[str], answers: list) -> None:
@@ -200,12 +207,7 @@ def _save_plots(args, predictor, texts: list[str], answers: list) -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise UserError('--plot: drawing needs matplotlib: pip install "rnn-apps[serve]"') from None
-    for index, (raw, answer) in enumerate(zip(texts, answers, strict=False)):
-        if isinstance(answer, Exception):
-            continue
-        path = pathlib.Path(args.plot)
-        if len(args.inputs) > 1:
-            path = path.with_name(f"{path.stem}_{index}{path.suffix}")
+    for raw, answer, path in _answered_pictures(args.plot, args.inputs, texts, answers):
         png = draw(predictor, raw, [answer])
         if png:
             path.parent.mkdir(parents=True, exist_ok=True)
