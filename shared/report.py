@@ -218,14 +218,22 @@ def current_block(readme: pathlib.Path, start: str = START, end: str = END) -> s
     return text.split(start, 1)[1].split(end, 1)[0]
 
 
-def update_readme(readme: pathlib.Path, body: str, start: str = START, end: str = END) -> None:
-    """Replace the text between the markers in `readme` with `body`."""
+def update_block(
+    readme: pathlib.Path, start: str, end: str, body: str, markers: str | None = None
+) -> None:
+    """Replace the text between `start` and `end` in `readme` with `body` (also the bench
+    pages'); a ValueError naming `markers` (by default the two) when one is missing."""
     text = readme.read_text(encoding="utf-8")
     if start not in text or end not in text:
-        raise ValueError(f"{readme}: results markers not found")
+        raise ValueError(f"{readme}: {markers or f'markers {start} / {end}'} not found")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")
+
+
+def update_readme(readme: pathlib.Path, body: str, start: str = START, end: str = END) -> None:
+    """Replace the text between the markers in `readme` with `body`."""
+    update_block(readme, start, end, body, "results markers")
 
 
 def app_readme(app) -> pathlib.Path:

@@ -7,10 +7,11 @@ import pathlib
 import time
 from typing import Any
 
-from apps.bench.common import is_number, log, number_text, update_block
+from apps.bench.common import is_number, log, number_text
 from apps.bench.machine import load_average, machine_description
 from apps.bench.results import loads_text
 from shared.metrics import LOWER_IS_BETTER_WORDS as LOWER_IS_BETTER
+from shared.report import update_block
 
 CELLS_PAGE = pathlib.Path("docs/lab.md")
 """The page whose block between `CELLS_START` and `CELLS_END` ``rnnapps bench --cells`` rewrites."""

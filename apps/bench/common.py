@@ -75,13 +75,3 @@ def headline_value(scores, key: str):
         return None
     test = scores.get("test")
     return scores.get(key, test.get(key) if isinstance(test, dict) else None)
-
-
-def update_block(readme: pathlib.Path, start: str, end: str, body: str) -> None:
-    """Replace the text between `start` and `end` in `readme` with `body`."""
-    text = readme.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise ValueError(f"{readme}: markers {start} / {end} not found")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{body}\n{end}{tail}", encoding="utf-8")

@@ -15,10 +15,10 @@ from apps.bench.common import (
     log,
     number_text,
     settings,
-    update_block,
 )
 from apps.bench.machine import load_average, machine_description, machine_limits, measure_throughput
 from apps.bench.measure import bench_app, is_trained
+from shared.report import update_block
 
 
 def run(

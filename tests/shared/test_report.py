@@ -15,6 +15,8 @@ from shared.report import (
     load_runs,
     record_runs,
     results_markdown,
+    update_block,
+    update_readme,
 )
 
 
@@ -126,6 +128,21 @@ def test_the_current_block_is_read_between_the_markers(tmp_path):
     assert current_block(readme).strip() == "| alpha | row |"
     assert current_block(readme, APP_START, APP_END).strip() == "x"
     assert current_block(tmp_path / "missing.md") == ""
+
+
+def test_a_block_is_replaced_between_its_markers_and_missing_ones_are_named(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n{START}\nold\n{END}\n<!-- a -->\nx\n<!-- b -->\n")
+    update_readme(readme, "| alpha | row |")
+    update_block(readme, "<!-- a -->", "<!-- b -->", "y")  # the bench pages' call
+    assert (
+        readme.read_text() == f"# T\n{START}\n| alpha | row |\n{END}\n<!-- a -->\ny\n<!-- b -->\n"
+    )
+    with pytest.raises(ValueError, match=r"README.md: markers <!-- a --> / <!-- c --> not found$"):
+        update_block(readme, "<!-- a -->", "<!-- c -->", "z")
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match=r"README.md: results markers not found$"):
+        update_readme(readme, "z")
 
 
 def test_a_held_out_set_scored_in_its_own_metric_is_read_and_named_so():
