@@ -224,19 +224,47 @@ class StepDecoderPredictor(StepDecoder, Predictor):
         self.encoder_input = encoder_input
         self.context_names = tuple(context_names)
         if engine == "keras":
-            self.model = load_keras_model(model_dir)
-            encoder, step = build_inference_models(self.model)
-            self._keras_encoder = tf.function(encoder, reduce_retracing=True)
-            self._keras_step = tf.function(step, reduce_retracing=True)
-            # A step model built from a list of inputs is called with a list, in its order.
-            self._keras_step_input_names = (
-                None if isinstance(step.input, dict) else [tensor.name for tensor in step.inputs]
-            )
+            self._use_keras_model(load_keras_model(model_dir), build_inference_models)
         elif engine == "savedmodel":
             self.loaded = load_saved_model(model_dir)
             self.signatures = self.loaded.signatures
         else:
             raise ValueError(f"engine must be keras or savedmodel, got {engine!r}")
+
+    @classmethod
+    def over_model(
+        cls,
+        model: keras.Model,
+        state_names: Sequence[str],
+        build_inference_models: Callable[[keras.Model], tuple[keras.Model, keras.Model]],
+        encoder_input: str,
+        context_names: Sequence[str],
+    ):
+        """The ``keras`` engine over `model` in memory (the one being trained), not a folder's
+        ``model.keras``; the arguments as for the constructor. Its encoder and step model share
+        `model`'s layers, so it follows the weights as they train. A subclass sets its own
+        attributes (config, tokenizer) on what this returns."""
+        predictor = cls.__new__(cls)
+        predictor.engine = "keras"
+        predictor.names = list(state_names)
+        predictor.encoder_input = encoder_input
+        predictor.context_names = tuple(context_names)
+        predictor._use_keras_model(model, build_inference_models)
+        return predictor
+
+    def _use_keras_model(
+        self,
+        model: keras.Model,
+        build_inference_models: Callable[[keras.Model], tuple[keras.Model, keras.Model]],
+    ) -> None:
+        self.model = model
+        encoder, step = build_inference_models(model)
+        self._keras_encoder = tf.function(encoder, reduce_retracing=True)
+        self._keras_step = tf.function(step, reduce_retracing=True)
+        # A step model built from a list of inputs is called with a list, in its order.
+        self._keras_step_input_names = (
+            None if isinstance(step.input, dict) else [tensor.name for tensor in step.inputs]
+        )
 
     def encode_inputs(self, inputs: np.ndarray, signature_inputs: dict | None = None) -> dict:
         """The initial decoder state of every row of `inputs`: its context and its states.

@@ -60,18 +60,14 @@ class CaptionPredictor(Captioner, StepDecoderPredictor):
         Its encoder and step model share `model`'s layers, so it follows the weights as they
         train: the per-epoch BLEU-4 decodes exactly as ``evaluate`` does after training.
         """
-        # StepDecoderPredictor reads model.keras from a folder; this sets what its keras
-        # branch sets, from `model` instead.
-        predictor = cls.__new__(cls)
+        predictor = cls.over_model(
+            model,
+            state_names(config.cell),
+            lambda model: build_inference_models(model, config),
+            encoder_input=IMAGE_INPUT,
+            context_names=CONTEXT_NAMES,
+        )
         predictor.config, predictor.tokenizer = config, tokenizer
-        predictor.engine = "keras"
-        predictor.names = list(state_names(config.cell))
-        predictor.encoder_input, predictor.context_names = IMAGE_INPUT, CONTEXT_NAMES
-        predictor.model = model
-        encoder, step = build_inference_models(model, config)
-        predictor._keras_encoder = tf.function(encoder, reduce_retracing=True)
-        predictor._keras_step = tf.function(step, reduce_retracing=True)
-        predictor._keras_step_input_names = None  # the step model takes a dict
         return predictor
 
     def caption_batch(

@@ -57,18 +57,14 @@ class TranslationPredictor(Translator, StepDecoderPredictor):
         Its encoder and step model share `model`'s layers, so it follows the weights as they
         train: the per-epoch BLEU decodes exactly as ``evaluate`` does after training.
         """
-        # StepDecoderPredictor reads model.keras from a folder; this sets what its keras
-        # branch sets, from `model` instead.
-        predictor = cls.__new__(cls)
+        predictor = cls.over_model(
+            model,
+            state_names(config.cell),
+            lambda model: build_inference_models(model, config),
+            encoder_input=SOURCE_INPUT,
+            context_names=CONTEXT_NAMES,
+        )
         predictor.config, predictor.tokenizers = config, tokenizers
-        predictor.engine = "keras"
-        predictor.names = list(state_names(config.cell))
-        predictor.encoder_input, predictor.context_names = SOURCE_INPUT, CONTEXT_NAMES
-        predictor.model = model
-        encoder, step = build_inference_models(model, config)
-        predictor._keras_encoder = tf.function(encoder, reduce_retracing=True)
-        predictor._keras_step = tf.function(step, reduce_retracing=True)
-        predictor._keras_step_input_names = [tensor.name for tensor in step.inputs]
         return predictor
 
     def encode_sources(self, texts: list[str], source_ids: np.ndarray) -> dict:
