@@ -25,6 +25,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -392,6 +393,28 @@ def validation_subset(columns: Columns, count: int, seed: int) -> Columns:
         return dict(columns)
     chosen = np.random.default_rng(seed).choice(rows, size=count, replace=False)
     return take(columns, np.sort(chosen))
+
+
+def epoch_measure(
+    validation: Columns,
+    count: int,
+    seed: int,
+    predictor_of: Callable[[keras.Model], Any],
+    score: Callable[[Any, Columns], dict[str, float]],
+) -> EpochMeasure:
+    """The usual ``App.epoch_metrics`` measure: ``score(predictor, columns)`` on `count` fixed
+    rows of `validation` (:func:`validation_subset` with `seed`), where the predictor is
+    ``predictor_of(model)`` built once per model. Built over the model in training, it shares
+    the model's layers (or reads its weights), so it follows the training."""
+    columns = validation_subset(validation, count, seed)
+    built: list = []  # [the model, its predictor]
+
+    def measure(model: keras.Model) -> dict[str, float]:
+        if not built or built[0] is not model:
+            built[:] = [model, predictor_of(model)]
+        return score(built[1], columns)
+
+    return measure
 
 
 def read_history(path: pathlib.Path) -> list[dict]:

@@ -28,7 +28,7 @@ from shared.figures import held_out_figure, scores_file
 from shared.metrics_caption import bleu_scores
 from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
 from shared.runtime.step_decoder import RESERVED, teacher_forcing
-from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
+from shared.training import EpochMeasure, epoch_measure, shuffle_each_epoch
 
 ATTENTION_FILE = "attention_example.png"  # where one test scene's words looked, after a run
 INVERSE_RELATION = {
@@ -312,19 +312,16 @@ class CaptioningApp(App):
         ``epoch_metric_examples`` fixed validation images against all their references."""
         if not config.epoch_metric_examples:
             return None
-        columns = validation_subset(
-            splits.validation, config.epoch_metric_examples, config.split_seed
-        )
         tokenizer = self.tokenizer(config, splits)
-        built: list[CaptionPredictor] = []
-
-        def measure(model) -> dict[str, float]:
-            # Built once: its graphs share the model's layers, so they follow the training.
-            if not built or built[0].model is not model:
-                built[:] = [CaptionPredictor.from_model(model, config, tokenizer)]
-            return {"val_bleu4": self.split_scores(built[0], columns, scene=False)["bleu4"]}
-
-        return measure
+        return epoch_measure(
+            splits.validation,
+            config.epoch_metric_examples,
+            config.split_seed,
+            lambda model: CaptionPredictor.from_model(model, config, tokenizer),
+            lambda predictor, columns: {
+                "val_bleu4": self.split_scores(predictor, columns, scene=False)["bleu4"]
+            },
+        )
 
     def evaluate(self, predictor, splits: Splits, config: CaptioningConfig) -> dict:
         """BLEU-1..4 (0-1) on the test split with the scene-fact scores, and the same on every

@@ -23,7 +23,13 @@ from shared.data.sources import Source
 from shared.data.splits import Splits, limit_rows
 from shared.metrics import by_group, classification_scores, pearson_r
 from shared.preprocessing.text import OOV_ID, WordTokenizer, build_vocabulary, split_words
-from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset, with_epoch_randoms
+from shared.training import (
+    EpochMeasure,
+    epoch_measure,
+    shuffle_each_epoch,
+    validation_subset,
+    with_epoch_randoms,
+)
 
 LABELS = runtime.LABELS
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
@@ -244,21 +250,20 @@ class SentimentApp(App):
         ``epoch_metric_examples`` fixed validation snippets (VADER's is in ``baselines``)."""
         if not config.epoch_metric_examples:
             return None
-        columns = validation_subset(
-            splits.validation, config.epoch_metric_examples, config.split_seed
-        )
         tokenizer = self.tokenizer(config, splits)
-        built: list[SentimentPredictor] = []
 
-        def measure(model) -> dict[str, float]:
-            # Built once: its traced graph reads the model's weights as they train.
-            if not built or built[0].keras_model is not model:
-                built[:] = [SentimentPredictor.from_model(model, tokenizer)]
-            probabilities, rating = built[0].scores(columns["text"])
+        def score(predictor: SentimentPredictor, columns) -> dict[str, float]:
+            probabilities, rating = predictor.scores(columns["text"])
             scores = self._scores(columns, probabilities.argmax(axis=-1), rating)
             return {"val_f1_weighted": scores["f1_weighted"]}
 
-        return measure
+        return epoch_measure(
+            splits.validation,
+            config.epoch_metric_examples,
+            config.split_seed,
+            lambda model: SentimentPredictor.from_model(model, tokenizer),  # one traced graph
+            score,
+        )
 
     def evaluate(self, predictor, splits: Splits, config: SentimentConfig) -> dict:
         """Test-split scores (weighted and macro F1, accuracy, Pearson r; per domain too).

@@ -23,7 +23,7 @@ from shared.figures import group_figure, held_out_figure, per_group, scores_file
 from shared.metrics_text import corpus_bleu, corpus_chrf, exact_match
 from shared.preprocessing.text_units import UnitTokenizer, build_unit_vocabulary
 from shared.runtime.step_decoder import RESERVED
-from shared.training import EpochMeasure, shuffle_each_epoch, validation_subset
+from shared.training import EpochMeasure, epoch_measure, shuffle_each_epoch, validation_subset
 
 ATTENTION_FILE = "attention_example.png"  # the attention map a run draws of one test source
 LATENCY_SOURCE_UNITS = 10  # the issue's benchmark: a greedy translation of a 10-token input
@@ -328,19 +328,16 @@ class TranslationApp(App):
         ``epoch_metric_examples`` fixed validation pairs."""
         if not config.epoch_metric_examples:
             return None
-        columns = validation_subset(
-            splits.validation, config.epoch_metric_examples, config.split_seed
-        )
         tokenizers = self.tokenizers(config, splits)
-        built: list[TranslationPredictor] = []
-
-        def measure(model) -> dict[str, float]:
-            # Built once: its graphs share the model's layers, so they follow the training.
-            if not built or built[0].model is not model:
-                built[:] = [TranslationPredictor.from_model(model, config, tokenizers)]
-            return {"val_bleu": self.greedy_scores(built[0], config, splits, columns)["bleu"]}
-
-        return measure
+        return epoch_measure(
+            splits.validation,
+            config.epoch_metric_examples,
+            config.split_seed,
+            lambda model: TranslationPredictor.from_model(model, config, tokenizers),
+            lambda predictor, columns: {
+                "val_bleu": self.greedy_scores(predictor, config, splits, columns)["bleu"]
+            },
+        )
 
     def _scores(
         self, hypotheses: list[str], references: list[str], kinds: list[str], by_kind: bool = True

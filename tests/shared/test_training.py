@@ -13,6 +13,7 @@ from shared.training import (
     EpochMetrics,
     ResumeState,
     each_epoch,
+    epoch_measure,
     fit,
     read_history,
     shuffle_each_epoch,
@@ -149,6 +150,28 @@ def test_the_validation_subset_is_fixed_in_order_and_leaves_numpy_alone():
     assert validation_subset(columns, 10, seed=1234)["text"] == subset["text"]
     assert list(subset["label"]) != list(range(10))  # spread over the split, not its head
     assert validation_subset(columns, 80, seed=1234)["text"] == columns["text"]
+
+
+def test_an_epoch_measure_scores_the_fixed_subset_with_one_predictor_per_model():
+    columns = {"text": [f"row {i}" for i in range(50)], "label": np.arange(50)}
+    built, scored = [], []
+
+    def predictor_of(model):
+        built.append(model)
+        return ("predictor of", model)
+
+    def score(predictor, rows):
+        scored.append(predictor)
+        return {"val_rows": float(len(rows["text"])), "val_first": float(rows["label"][0])}
+
+    measure = epoch_measure(columns, 10, 1234, predictor_of, score)
+    first, second = object(), object()
+    subset = validation_subset(columns, 10, seed=1234)
+    expected = {"val_rows": 10.0, "val_first": float(subset["label"][0])}
+    assert measure(first) == measure(first) == expected
+    assert built == [first]  # built once for the model in training
+    assert measure(second) == expected and built == [first, second]  # a new model: rebuilt
+    assert scored == [("predictor of", first)] * 2 + [("predictor of", second)]
 
 
 def test_a_part_kept_apart_ends_with_its_own_best_epoch_and_the_rest_with_the_monitors():
