@@ -4,26 +4,12 @@ import numpy as np
 import pytest
 
 from shared.data.espeak import Espeak
+from tests.shared.data.pitch import fundamental_frequency
 
 
 @pytest.fixture(scope="module")
 def speaker():
     return Espeak()
-
-
-def fundamental_frequency(audio: np.ndarray, sample_rate: int) -> float:
-    """Median pitch from autocorrelation over voiced 40 ms frames (60-400 Hz)."""
-    frame, estimates = int(0.04 * sample_rate), []
-    peak = np.abs(audio).max()
-    for start in range(0, len(audio) - frame, frame // 2):
-        chunk = audio[start : start + frame]
-        if np.abs(chunk).max() < 0.3 * peak:
-            continue
-        chunk = chunk - chunk.mean()
-        correlation = np.correlate(chunk, chunk, mode="full")[frame - 1 :]
-        low, high = sample_rate // 400, sample_rate // 60
-        estimates.append(sample_rate / (low + np.argmax(correlation[low:high])))
-    return float(np.median(estimates))
 
 
 def test_lists_english_accents_and_variants(speaker):

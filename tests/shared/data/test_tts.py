@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from shared.data import tts
+from tests.shared.data.pitch import fundamental_frequency
 
 FORBIDDEN = [
     ("flite", ""),
@@ -40,21 +41,6 @@ def available(name: str) -> tts.Engine:
     if reason:
         pytest.skip(f"{name} is not installed here: {reason}")
     return tts.engine(name)
-
-
-def fundamental_frequency(audio: np.ndarray, sample_rate: int = 16_000) -> float:
-    """Median pitch from autocorrelation over loud 40 ms frames (60-400 Hz)."""
-    frame, estimates = int(0.04 * sample_rate), []
-    peak = np.abs(audio).max()
-    for start in range(0, len(audio) - frame, frame // 2):
-        chunk = audio[start : start + frame]
-        if np.abs(chunk).max() < 0.3 * peak:
-            continue
-        chunk = chunk - chunk.mean()
-        correlation = np.correlate(chunk, chunk, mode="full")[frame - 1 :]
-        low, high = sample_rate // 400, sample_rate // 60
-        estimates.append(sample_rate / (low + np.argmax(correlation[low:high])))
-    return float(np.median(estimates))
 
 
 def english_voice(engine: tts.Engine) -> str:
