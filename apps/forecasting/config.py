@@ -65,7 +65,8 @@ class ForecastingConfig(BaseConfig):
     def validate(self) -> None:
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
-        for name in (
+        self.require_at_least(
+            1,
             "context_length",
             "windows_per_series",
             "units",
@@ -74,9 +75,7 @@ class ForecastingConfig(BaseConfig):
             "batch_size",
             "test_windows",
             "validation_windows",
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        )
         if self.context_length < 16:
             raise UserError(f"--set context_length={self.context_length}: must be at least 16")
         longest = max(frequency.period for frequency in FREQUENCIES.values())

@@ -443,13 +443,10 @@ def update_readme(readme: pathlib.Path = README, panel: list[Series] | None = No
 
     Run ``python -m apps.forecasting.panel`` after changing the panel or a package version.
     """
-    text = readme.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme}: markers {README_START} / {README_END} not found")
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
+    from shared.report import update_block
+
     body = data_section(embedded_panel() if panel is None else panel)
-    readme.write_text(f"{head}{README_START}\n{body}\n{README_END}{tail}", encoding="utf-8")
+    update_block(readme, README_START, README_END, body)
 
 
 # ---------------------------------------------------------------- overlap

@@ -106,7 +106,8 @@ class SentimentConfig(BaseConfig):
                 f"--set bigram_buckets={self.bigram_buckets} bigram_dim={self.bigram_dim}: "
                 "buckets must be 0 (off) or more, dimensions at least 1"
             )
-        for name in (
+        self.require_at_least(
+            1,
             "max_tokens",
             "max_length",
             "embedding_dim",
@@ -114,9 +115,7 @@ class SentimentConfig(BaseConfig):
             "epochs",
             "batch_size",
             "ensemble_size",
-        ):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        )
         if self.epoch_metric_examples < 0:
             raise UserError(
                 f"--set epoch_metric_examples={self.epoch_metric_examples}: must be 0 or more"

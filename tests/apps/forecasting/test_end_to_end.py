@@ -1,7 +1,6 @@
 """Quick preset: train -> export -> convert -> forecast CSV files from the .tflite, through the CLI."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -12,18 +11,8 @@ from apps.forecasting.app import ForecastingApp
 from apps.forecasting.panel import embedded_panel
 from apps.forecasting.series import write_csv
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def data_cache(tmp_path_factory):
-    before = os.environ.get("RNNAPPS_DATA")
-    os.environ["RNNAPPS_DATA"] = str(tmp_path_factory.mktemp("data"))
-    yield
-    if before is None:
-        os.environ.pop("RNNAPPS_DATA")
-    else:
-        os.environ["RNNAPPS_DATA"] = before
+# Every test here caches its data in a temporary folder (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("data_cache")]
 
 
 @pytest.fixture(scope="module")
