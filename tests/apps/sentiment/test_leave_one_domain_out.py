@@ -56,3 +56,37 @@ def test_an_unknown_domain_is_one_line_and_exit_status_2(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: --domain poetry: unknown domain") and "\n" not in error
     assert not out.exists()
+
+
+def test_the_readme_table_is_written_from_the_json_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{lodo.README_START}\nold\n{lodo.README_END}\nrest\n")
+    results = {
+        "date": "2026-12-05T11:42:00+00:00",
+        "commit": "abc1234",
+        "preset": "default",
+        "seed": 1234,
+        "split_seed": 1234,
+        "held_out": {
+            "without_tweets": {
+                "f1_weighted": 0.7242,
+                "f1_macro": 0.5496,
+                "vader": 0.8742,
+                "tfidf_logistic_regression": 0.6918,
+            }
+        },
+    }
+    recorded = tmp_path / "sentiment.json"
+    recorded.write_text(json.dumps({"metrics": {"by_domain": {"tweets": {"f1_weighted": 0.835}}}}))
+    (tmp_path / "lodo.json").write_text(json.dumps(results))
+    argv = ["--out", str(tmp_path / "lodo.json"), "--table-only"]
+    assert lodo.main([*argv, "--readme", str(readme), "--recorded", str(recorded)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("rest\n")
+    assert "| tweets | 0.724 / 0.550 | 0.874 | 0.692 | 0.835 |" in text
+    assert "2026-12-05, abc1234" in text
+    # Without a recorded run the last column says so; an unreadable JSON is one line, status 2.
+    assert "| tweets | 0.724 / 0.550 | 0.874 | 0.692 | – |" in lodo.table(results)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert lodo.main(["--out", str(bad), "--table-only", "--readme", str(readme)]) == 2
