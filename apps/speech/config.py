@@ -138,9 +138,7 @@ class SpeechConfig(BaseConfig):
             )
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
-        for name in ("units", "rnn_layers", "epochs", "batch_size", "num_mel_bins"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--set {name}={getattr(self, name)}: must be at least 1")
+        self.require_at_least(1, "units", "rnn_layers", "epochs", "batch_size", "num_mel_bins")
         if not self.conv_filters or min(self.conv_filters) < 1:
             raise UserError(f"--set conv_filters={self.conv_filters}: give positive counts")
         if self.num_mel_bins % (2 ** len(self.conv_filters)):
