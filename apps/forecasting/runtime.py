@@ -118,25 +118,6 @@ def series_windows(series: Series, context: int) -> dict[str, np.ndarray]:
     }
 
 
-def rolling_windows(series: Series, context: int, first: int) -> dict[str, np.ndarray]:
-    """Inputs for a one-step-ahead forecast of every observation from index `first` on: the
-    window before it (what was known then). ``[n - first, ...]`` arrays."""
-    phase = calendar_phase(series.timestamps, series.frequency)
-    after = future_timestamps(series.timestamps[-1], series.frequency, MAX_HORIZON)
-    all_phase = np.concatenate([phase, calendar_phase(after, series.frequency)])
-    rows = [
-        make_window(series.values[:end], phase[:end], all_phase[end:], context)
-        for end in range(first, len(series.values))
-    ]
-    frequency = FREQUENCY_NAMES.index(series.frequency)
-    return {
-        "history": np.stack([row[0] for row in rows]),
-        "length": np.array([row[1] for row in rows], np.int32),
-        "phase": np.stack([row[2] for row in rows]),
-        "frequency": np.full(len(rows), frequency, np.int32),
-    }
-
-
 # How an observation's anomaly score is made from the one-step forecasts (chosen on the
 # validation regions' injected anomalies; the README has the comparison). The raw score
 # (`anomaly_score` against the forecast made the step before) is standardised by the median
