@@ -39,12 +39,13 @@ def step_model(core: keras.Model, batch_size: int | None = 1) -> keras.Model:
 
     Inputs: ``value``, its ``phase``, the ``future_phase`` of the next ``MAX_HORIZON`` steps,
     the ``frequency``, the stream's fixed ``loc`` and ``scale``, the recurrent ``state`` and
-    the ``previous_forecast``, the ``recent`` ``ANCHOR_SPAN`` observations and their
-    ``count`` (all zeros at the start; the last two feed the seasonal anchor). Outputs:
-    ``quantiles`` of the next steps, the observation's ``anomaly_score`` against the previous
-    forecast's first step (``runtime.anomaly_score``), and ``next_state``,
-    ``next_previous_forecast``, ``next_recent``, ``next_count``. Fed a window's values one by
-    one with the window's location and scale, it ends on the window model's forecast.
+    the ``previous_forecast`` (zeros at the start); with the seasonal anchor
+    (``seasonal_anchor``) also the ``recent`` ``ANCHOR_SPAN`` observations and their
+    ``count`` (zeros at the start). Outputs: ``quantiles`` of the next steps, the
+    observation's raw ``anomaly_score`` against the previous forecast's first step
+    (``runtime.anomaly_score``), and ``next_state``, ``next_previous_forecast`` (and
+    ``next_recent``, ``next_count``). Fed a window's values one by one with the window's
+    location and scale, it ends on the window model's forecast.
     """
     encoder = core.get_layer("encoder")
     units, size = encoder.cell.units, state_size(core)
