@@ -7,6 +7,7 @@ sidecars, config.json, metrics.json, model_card.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -346,25 +347,58 @@ def evaluate_all(app: App, model_dir: pathlib.Path, config: BaseConfig, splits) 
             )
     log(f"{app.name}: parity with Keras (max abs difference) {parity}")
 
-    log(f"{app.name}: evaluating on the test split (keras, savedmodel, litert x3)")
-    results = {
+    engines = ["keras", "savedmodel", *export.VARIANTS]
+    log(f"{app.name}: evaluating on the test split ({', '.join(engines)}) and the baselines")
+    progress = EvaluationProgress(app.name, engines)
+    scores = {}
+    for name in engines:
+        with progress.step(name):
+            scores[name] = app.evaluate(predictors[name], splits, config)
+            if name in export.VARIANTS:
+                # Every on-device model of the app counts (an encoder and a decoder step, say).
+                scores[name]["size_bytes"] = sum(
+                    p.stat().st_size for p in model_dir.glob(f"*_{name}.tflite")
+                )
+                scores[name].update(
+                    app.latency(model_dir, name, predictors[name], splits, config.latency_runs)
+                )
+        if name == "savedmodel":  # the baselines come where they always did: before LiteRT
+            with progress.step("baselines", counted=False):
+                baselines = app.baselines(splits, config)
+    return {
         "app": app.name,
         "data": str(getattr(splits, "source", "default")),
         "preset": config.preset,
-        "metrics": app.evaluate(predictors["keras"], splits, config),
-        "savedmodel": app.evaluate(predictors["savedmodel"], splits, config),
-        "baselines": app.baselines(splits, config),
+        "metrics": scores["keras"],
+        "savedmodel": scores["savedmodel"],
+        "baselines": baselines,
         "parity_max_abs_diff": parity,
-        "litert": {},
+        "litert": {variant: scores[variant] for variant in export.VARIANTS},
     }
-    for variant in export.VARIANTS:
-        predictor = predictors[variant]
-        scores = app.evaluate(predictor, splits, config)
-        # Every on-device model of the app counts (an encoder and a decoder step, say).
-        scores["size_bytes"] = sum(p.stat().st_size for p in model_dir.glob(f"*_{variant}.tflite"))
-        scores.update(app.latency(model_dir, variant, predictor, splits, config.latency_runs))
-        results["litert"][variant] = scores
-    return results
+
+
+class EvaluationProgress:
+    """One log line per evaluated engine: how long it took, how many are done, and about how
+    long the rest will take (the mean of the engines so far, times those left)."""
+
+    def __init__(self, app_name: str, engines: list[str], clock=time.perf_counter):
+        self.app_name, self.engines, self.clock = app_name, list(engines), clock
+        self.durations: list[float] = []
+
+    def line(self, name: str, seconds: float, counted: bool = True) -> str:
+        if not counted:
+            return f"{self.app_name}: {name} in {seconds:.0f} s"
+        self.durations.append(seconds)
+        done, total = len(self.durations), len(self.engines)
+        left = (total - done) * sum(self.durations) / done
+        rest = f", about {left:.0f} s for the other {total - done}" if done < total else ""
+        return f"{self.app_name}: {name} evaluated in {seconds:.0f} s ({done} of {total}{rest})"
+
+    @contextlib.contextmanager
+    def step(self, name: str, counted: bool = True):
+        started = self.clock()
+        yield
+        log(self.line(name, self.clock() - started, counted))
 
 
 def model_card(app: App, config: BaseConfig, metrics: dict) -> str:
