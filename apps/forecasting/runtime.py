@@ -137,6 +137,9 @@ class ScoreTracker:
     def __init__(self):
         self.accepted: list[float] = []
         self.run = 0
+        # After IMPUTE_RUN replacements in a row the change is accepted: the replaced
+        # observations go back into the history (``stream_scores``), this many of them.
+        self.restore = 0
 
     def update(self, raw: float) -> tuple[float, bool]:
         """The standardised score of a raw one, and whether to replace the observation."""
@@ -149,6 +152,7 @@ class ScoreTracker:
         if abs(score) >= IMPUTE_SCORE and self.run < IMPUTE_RUN:
             self.run += 1
             return score, True
+        self.restore = self.run if self.run >= IMPUTE_RUN else 0
         self.run = 0
         self.accepted.append(raw)
         return score, False
@@ -192,6 +196,9 @@ def stream_scores(
             score, replace = trackers[i].update(raw)
             if replace:
                 cleaned[i][end] = quantiles[row, MEDIAN]
+            elif trackers[i].restore:  # a lasting change: the real values again
+                back = end - trackers[i].restore
+                cleaned[i][back:end] = series_list[i].values[back:end]
             if end >= firsts[i]:
                 scores[i].append(score)
     return [np.asarray(values, np.float64) for values in scores]
