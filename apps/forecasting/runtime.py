@@ -127,6 +127,7 @@ def series_windows(series: Series, context: int) -> dict[str, np.ndarray]:
 # row, then the new level is accepted), so the points of a level shift or of a changed
 # season are still compared with what was expected before the change began.
 SCORE_WINDOW = 50
+WARM_UP = 10  # scores a series needs before its standardisation means anything
 IMPUTE_SCORE = 3.0
 IMPUTE_RUN = 24
 
@@ -142,13 +143,17 @@ class ScoreTracker:
         self.restore = 0
 
     def update(self, raw: float) -> tuple[float, bool]:
-        """The standardised score of a raw one, and whether to replace the observation."""
-        score = raw
-        if len(self.accepted) >= 10:
-            past = np.asarray(self.accepted[-SCORE_WINDOW:])
-            centre = float(np.median(past))
-            spread = 1.4826 * float(np.median(np.abs(past - centre))) + 1e-3
-            score = (raw - centre) / spread
+        """The standardised score of a raw one, and whether to replace the observation.
+
+        The first ``WARM_UP`` observations only calibrate: they score 0 and are kept (a
+        forecast from a handful of values says little)."""
+        if len(self.accepted) < WARM_UP:
+            self.accepted.append(raw)
+            return 0.0, False
+        past = np.asarray(self.accepted[-SCORE_WINDOW:])
+        centre = float(np.median(past))
+        spread = 1.4826 * float(np.median(np.abs(past - centre))) + 1e-3
+        score = (raw - centre) / spread
         if abs(score) >= IMPUTE_SCORE and self.run < IMPUTE_RUN:
             self.run += 1
             return score, True
