@@ -305,6 +305,24 @@ class BestPart(keras.callbacks.Callback):
         }
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Keras's ``SwapEMAWeights(swap_on_epoch=True)``, safe to resume.
+
+    At each epoch's end the optimizer's moving averages of the weights are swapped into the
+    model (and the raw weights into the averages' slots), so the measures, the checkpoint
+    and the backup that follow all see the averaged weights; the next epoch swaps back
+    before training on. A backup is therefore written in the swapped state: a resumed run
+    (`resumed`) starts swapped, and its first epoch swaps back as an uninterrupted run's does.
+    """
+
+    def __init__(self, resumed: bool = False):
+        super().__init__(swap_on_epoch=True)
+        self.resumed = resumed
+
+    def on_train_begin(self, logs=None):
+        self._ema_weights_in_model = self.resumed
+
+
 class EpochSeconds(keras.callbacks.Callback):
     """Adds ``seconds`` to every epoch's logs: wall time since the run began, across resumes.
 
@@ -579,6 +597,9 @@ def fit(
     - With `kept_apart` (``App.kept_apart``: layer name -> (monitor, mode)), each of those
       sub-models ends with its own best epoch's weights (``BestPart``);
       ``history.kept_apart`` says which epoch each came from.
+    - With an optimizer built with ``use_ema=True`` (weight averaging), every epoch's
+      validation, measures, checkpoint and backup see the averaged weights
+      (``AveragedWeights``), and the model ends with the best epoch's averaged weights.
 
     ``history.epoch`` holds the epoch indices this call trained (after a
     resume, the later ones only).
@@ -631,6 +652,9 @@ def fit(
     if epoch_metrics is not None:
         # First: an epoch is backed up, checkpointed and logged only once it has been measured.
         callbacks.insert(0, EpochMetrics(epoch_metrics))
+    if getattr(model.optimizer, "use_ema", False):
+        # Before everything: the averaged weights are what each epoch is measured and kept by.
+        callbacks.insert(0, AveragedWeights(resumed=backup.exists()))
     if model.distribute_strategy is not tf.distribute.get_strategy():
         _build_for_distribution(model, train_data)
         _clip_after_all_reduce()

@@ -47,6 +47,9 @@ class SpeechConfig(BaseConfig):
     # voices' keyword accuracy, the figure that predicts an engine never heard; the
     # validation loss when none is held out) or "val_loss".
     keep_epoch_by: str = "held_out_engine"
+    # Weight averaging (Polyak): the momentum of a moving average of the weights, updated
+    # every step; each epoch is measured and kept with the averaged weights (0 = off).
+    weight_averaging: float = 0.0
     # --- augmentation (tf.data for the waveform, SpecAugment inside the model) ---------------
     max_shift_ms: float = 100.0
     gain_db: tuple[float, ...] = (-15.0, 6.0)
@@ -138,6 +141,8 @@ class SpeechConfig(BaseConfig):
             )
         if self.cell not in CELLS:
             raise UserError(f"--set cell={self.cell}: choose from {', '.join(sorted(CELLS))}")
+        if not 0.0 <= self.weight_averaging < 1.0:
+            raise UserError(f"--set weight_averaging={self.weight_averaging}: must be in [0, 1)")
         self.require_at_least(1, "units", "rnn_layers", "epochs", "batch_size", "num_mel_bins")
         if not self.conv_filters or min(self.conv_filters) < 1:
             raise UserError(f"--set conv_filters={self.conv_filters}: give positive counts")

@@ -158,7 +158,13 @@ def build_model(config: SpeechConfig) -> keras.Model:
         losses["transcript"] = keras.losses.CTC()
     model = keras.Model(inputs, outputs, name="speech")
     model.compile(
-        optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=1e-4, clipnorm=5.0),
+        optimizer=keras.optimizers.AdamW(
+            config.learning_rate,
+            weight_decay=1e-4,
+            clipnorm=5.0,
+            use_ema=config.weight_averaging > 0,
+            ema_momentum=config.weight_averaging or 0.99,
+        ),
         loss=losses,
         metrics=metrics,
     )

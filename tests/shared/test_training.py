@@ -224,3 +224,52 @@ def test_a_part_kept_apart_ends_with_its_own_best_epoch_and_the_rest_with_the_mo
     ):
         np.testing.assert_array_equal(kept, first)
     assert not np.allclose(snapshots[0]["first"][0], snapshots[-1]["first"][0])
+
+
+def _averaging_fit(folder: pathlib.Path, epochs: int, average: bool = True) -> tuple:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(96, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3).astype("float32")
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, use_ema=average, ema_momentum=0.9), loss="mse"
+    )
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    history = fit(model, data, data, BaseConfig(epochs=epochs, early_stopping_patience=10), folder)
+    return model, history, data
+
+
+def test_weight_averaging_measures_and_keeps_the_averaged_weights(tmp_path):
+    model, history, data = _averaging_fit(tmp_path / "run", epochs=3)
+    losses = history.history["val_loss"]
+    best = int(np.argmin(losses))
+    # The kept weights are those the best epoch was measured with: the averages. Had the raw
+    # weights been checkpointed, they would score differently from the logged figure.
+    assert model.evaluate(data, verbose=0) == pytest.approx(losses[best], rel=1e-5)
+    # And they are not the raw weights: the same run without averaging (the same updates)
+    # measures other figures at every epoch.
+    raw_losses = _averaging_fit(tmp_path / "raw", epochs=3, average=False)[1].history["val_loss"]
+    assert all(a != pytest.approx(b, rel=1e-3) for a, b in zip(losses, raw_losses, strict=True))
+
+
+def test_weight_averaging_resumes_to_the_same_weights(tmp_path):
+    whole, _, _ = _averaging_fit(tmp_path / "whole", epochs=4)
+    # A run killed after epoch 2 (its backup is kept), then run again to epoch 4.
+    folder = tmp_path / "resumed"
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    original = keras.callbacks.TensorBoard
+    try:
+        keras.callbacks.TensorBoard = lambda *a, **k: Kill()
+        with pytest.raises(KeyboardInterrupt):
+            _averaging_fit(folder, epochs=4)
+    finally:
+        keras.callbacks.TensorBoard = original
+    resumed, _, _ = _averaging_fit(folder, epochs=4)
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
