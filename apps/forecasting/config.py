@@ -30,6 +30,10 @@ class ForecastingConfig(BaseConfig):
     # each step; the last value for a history under one period): a skip connection, so a
     # series the network has not learnt falls back to seasonal naive rather than to a level.
     seasonal_anchor: bool = False
+    # Give the decoder the seasonal-naive forecast (the value one period before each step,
+    # on the window's scale) as an input beside the recurrent state, for it to use or not
+    # (DeepAR's lagged inputs; the anchor above forces it into the median).
+    seasonal_input: bool = False
     units: int = 96
     decoder_units: int = 128
     dropout_rate: float = 0.1
@@ -79,11 +83,11 @@ class ForecastingConfig(BaseConfig):
         if self.context_length < 16:
             raise UserError(f"--set context_length={self.context_length}: must be at least 16")
         longest = max(frequency.period for frequency in FREQUENCIES.values())
-        if self.seasonal_anchor and self.context_length < longest:
+        if (self.seasonal_anchor or self.seasonal_input) and self.context_length < longest:
             raise UserError(
-                f"--set context_length={self.context_length}: the seasonal anchor reads the "
+                f"--set context_length={self.context_length}: the seasonal anchor and input read the "
                 f"last {longest} values (a weekly period); set at least {longest}, or "
-                "seasonal_anchor=false"
+                "seasonal_anchor=false and seasonal_input=false"
             )
         for name in ("short_history_rate", "shifted_stats_rate", "dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:

@@ -203,18 +203,20 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
     encoder = recurrent_layer(config.cell, config.units, name="encoder")
     state = encoder(features, mask=mask_bool)
     state = keras.layers.Dropout(config.dropout_rate, name="state_dropout")(state)
-    head_input = ops.concatenate(
-        [state, future_features(inputs["phase"][:, context:], inputs["frequency"])], axis=-1
-    )
+    normalised = (history - inputs["loc"][:, None]) / inputs["scale"][:, None] * mask
+    recent = normalised[:, context - ANCHOR_SPAN :]
+    head_parts = [state, future_features(inputs["phase"][:, context:], inputs["frequency"])]
+    if config.seasonal_input:
+        head_parts.append(
+            SeasonalAnchor(name="seasonal_input")(recent, length, inputs["frequency"])
+        )
+    head_input = ops.concatenate(head_parts, axis=-1)
     hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_1")(head_input)
     hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_2")(hidden)
     raw = keras.layers.Dense(MAX_HORIZON * len(QUANTILES), name="head_out")(hidden)
     anchor = None
     if config.seasonal_anchor:
-        normalised = (history - inputs["loc"][:, None]) / inputs["scale"][:, None] * mask
-        anchor = SeasonalAnchor(name="anchor")(
-            normalised[:, context - ANCHOR_SPAN :], length, inputs["frequency"]
-        )
+        anchor = SeasonalAnchor(name="anchor")(recent, length, inputs["frequency"])
     quantiles = MonotoneQuantiles(name="quantiles")(raw, anchor)
     model = keras.Model(inputs, quantiles, name="forecasting")
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -227,18 +229,26 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
     return model
 
 
+def _has_layer(core: keras.Model, name: str) -> bool:
+    return any(layer.name == name for layer in core.layers)
+
+
 def has_anchor(core: keras.Model) -> bool:
-    """Whether `core` builds its quantiles around the seasonal-naive anchor."""
-    return any(layer.name == "anchor" for layer in core.layers)
+    """Whether `core` reads the seasonal-naive forecast (``seasonal_anchor``: the quantiles
+    are built around it; ``seasonal_input``: the decoder reads it), so that a stream must
+    keep the last ``ANCHOR_SPAN`` observations."""
+    return _has_layer(core, "anchor") or _has_layer(core, "seasonal_input")
 
 
 def head(core: keras.Model, state, future_phase, frequency, recent=None, count=None):
     """The trained decoder on a recurrent state: normalised quantiles ``[batch, H, Q]``
-    (`recent` and `count` feed the seasonal anchor, when `core` has one)."""
-    head_input = ops.concatenate([state, future_features(future_phase, frequency)], axis=-1)
-    hidden = core.get_layer("head_1")(head_input)
+    (`recent` and `count` feed the seasonal anchor or input, when `core` has one)."""
+    parts = [state, future_features(future_phase, frequency)]
+    if _has_layer(core, "seasonal_input"):
+        parts.append(core.get_layer("seasonal_input")(recent, count, frequency))
+    hidden = core.get_layer("head_1")(ops.concatenate(parts, axis=-1))
     hidden = core.get_layer("head_2")(hidden)
     anchor = None
-    if has_anchor(core):
+    if _has_layer(core, "anchor"):
         anchor = core.get_layer("anchor")(recent, count, frequency)
     return core.get_layer("quantiles")(core.get_layer("head_out")(hidden), anchor)

@@ -19,11 +19,13 @@ def synthetic(name, frequency, n, period, seed=0):
     return Series(name, values, frequency, stamps, "synthetic", "-", name)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "seasonal_anchor"])
+@pytest.fixture(
+    scope="module",
+    params=[{}, {"seasonal_anchor": True}, {"seasonal_input": True}],
+    ids=["plain", "seasonal_anchor", "seasonal_input"],
+)
 def core(request):
-    config = ForecastingConfig(
-        **{**ForecastingConfig.PRESETS["quick"], "seasonal_anchor": request.param}
-    )
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], **request.param})
     return build_core(config), config
 
 
