@@ -22,6 +22,7 @@ APPS = {
     "captioning": "apps.captioning.app:CaptioningApp",
     "video": "apps.video.app:VideoApp",
     "forecasting": "apps.forecasting.app:ForecastingApp",
+    "music": "apps.music.app:MusicApp",
 }
 
 
@@ -36,6 +37,7 @@ RUNTIMES = {
     "translation": "apps.translation.runtime:TranslationRuntime",
     "video": "apps.video.runtime:VideoRuntime",
     "forecasting": "apps.forecasting.runtime:ForecastingRuntime",
+    "music": "apps.music.runtime:MusicRuntime",
 }
 
 

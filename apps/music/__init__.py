@@ -1,1 +1,2 @@
-"""Music: melodies as events (pitch, duration, rest, bar line) from real tunes; data layer so far."""
+"""Music: a melody language model over events (pitch, duration, rest, bar line, a start token
+carrying key and metre) that writes new tunes and continues given ones, on device."""
