@@ -33,6 +33,8 @@ READS |= {".mxl": "musicxml", ".abc": "abc"}
 WRITES = (".mid", ".midi", ".musicxml", ".xml", ".abc", ".wav")
 # MIDI is read on a grid fine enough for every duration of events.DURATIONS (1/8 and 1/6).
 MIDI_DIVISORS = (8, 6)
+MIN_REST = min(events.DURATIONS)
+GRID_TICKS = 10080  # MIDI ticks a quarter note, a multiple of 8 and 6 (music21 writes so)
 # MIDI knows only major and minor and has no pickup bar: `write` adds a text event with the
 # key and the pickup, which `read_melody` reads back (any other MIDI file goes without).
 MIDI_TAG = "rnnapps music:"
@@ -40,9 +42,9 @@ DEFAULT_TEMPO = 120.0  # quarter notes a minute
 _MODES_READ = {"ionian": "major", "aeolian": "minor"}  # music21's names for the same scales
 
 
-def _short(source: str) -> str:
-    """The input's name in a message: a path as it is, ABC text as its first characters."""
-    return source if len(source) <= 40 else source[:37] + "..."
+def _short(source: str, length: int = 40) -> str:
+    """ABC text or a string that names no file, as its first characters."""
+    return source if len(source) <= length else source[: length - 3] + "..."
 
 
 def _abc_name(text: str) -> str:
@@ -63,6 +65,8 @@ def read_melody(source: str | pathlib.Path) -> Tune:
     when that brings them all in. A ``UserError`` names the input and what is wrong.
     """
     text = str(source)
+    if not text.strip():
+        raise UserError("melody: empty (give a melody file or ABC text)")
     path = pathlib.Path(text)
     try:
         exists = path.exists()
@@ -85,14 +89,9 @@ def read_melody(source: str | pathlib.Path) -> Tune:
             return _read_abc(_decode(data), name)
         return _read_score(path, kind, name)
     if "K:" in text or "\n" in text:
-        name = _abc_name(text)
-        if not text.strip():
-            raise UserError(f"{name}: empty")
-        return _read_abc(text, name)
-    if not text.strip():
-        raise UserError("melody: empty (give a file or ABC text)")
+        return _read_abc(text, _abc_name(text))
     raise UserError(
-        f"{_short(text)}: no such file (give a {', '.join(READS)} file, or ABC text with a K: "
+        f"{_short(text, 200)}: no such file (give a {', '.join(READS)} file, or ABC text with a K: "
         "field)"
     )
 
@@ -156,15 +155,39 @@ def _read_score(path: pathlib.Path, kind: str, name: str) -> Tune:
             finally:
                 midi_file.close()
             tag = _midi_tag(midi_file)
-            score = music21.midi.translate.midiFileToStream(
-                midi_file, quarterLengthDivisors=MIDI_DIVISORS
-            )
+            _on_grid(midi_file)
+            score = music21.midi.translate.midiFileToStream(midi_file, quantizePost=False)
         else:
             score = music21.converter.parse(path, format="musicxml", forceSource=True)
     except Exception as error:  # music21 raises many types on a damaged file
         what = "MIDI" if kind == "midi" else "MusicXML"
         raise UserError(f"{name}: not readable as {what} ({_one_line(error)})") from None
     return _tune_of(score, name, midi=kind == "midi", tag=tag)
+
+
+def _on_grid(midi_file) -> None:
+    """Every event moved to the nearest multiple of 1/8 or 1/6 of a quarter note (the finest
+    durations of the vocabulary), at ``GRID_TICKS`` a quarter note so all are exact. music21's
+    own quantising rounds each note's length alone: a note held from 11/6 to 11/4 (a triplet
+    sixteenth tied to a dotted eighth) came back 7/8 long, not 11/12."""
+    from music21.midi import DeltaTime
+
+    per_quarter = midi_file.ticksPerQuarterNote
+    if not per_quarter or per_quarter <= 0:  # SMPTE time: left to music21
+        return
+    for track in midi_file.tracks:
+        now = before = 0
+        for event in track.events:
+            if isinstance(event, DeltaTime):
+                now += event.time
+                quarters = Fraction(now, per_quarter)
+                snapped = min(
+                    (Fraction(round(quarters * d), d) for d in MIDI_DIVISORS),
+                    key=lambda point: abs(point - quarters),
+                )
+                ticks = int(snapped * GRID_TICKS)
+                event.time, before = ticks - before, ticks
+    midi_file.ticksPerQuarterNote = GRID_TICKS
 
 
 def _midi_tag(midi_file) -> dict:
@@ -259,7 +282,7 @@ def _midi_bars(raw: dict, tag: dict) -> None:
     bar is a pickup when the first note comes late in it). A file ``write`` made: its text
     event gives the key, the pickup (written after a rest that fills its bar, so bar lines
     fall in time) and the length (a tune may end in rests)."""
-    bars = [list(bar) for bar in raw.get("bars") or []]
+    bars = [_held(bar) for bar in raw.get("bars") or []]
     full = events.bar_length(raw["metres"][0]) if raw.get("metres") else None
     if not tag or full is None:
         while bars and all(pitch is None for pitch, _, _ in bars[0]):
@@ -283,6 +306,19 @@ def _midi_bars(raw: dict, tag: dict) -> None:
     if "length" in tag:
         bars = _to_length(bars, Fraction(tag["length"]), full, pickup)
     raw["bars"] = bars
+
+
+def _held(bar: list) -> list:
+    """A silence shorter than the shortest duration (1/8 of a quarter note) after a note is
+    that note held: a played note is let go a little early."""
+    out: list = []
+    for pitch, duration, tied in bar:
+        if pitch is None and out and out[-1][0] is not None and Fraction(duration) < MIN_REST:
+            length = Fraction(out[-1][1]) + Fraction(duration)
+            out[-1] = [out[-1][0], f"{length.numerator}/{length.denominator}", out[-1][2]]
+        else:
+            out.append([pitch, duration, tied])
+    return out
 
 
 def _to_length(bars: list, length: Fraction, full: Fraction, pickup: Fraction | None) -> list:
@@ -324,8 +360,9 @@ def _in_range(bars: list, name: str) -> list:
         if low + shift >= events.LOWEST and high + shift <= events.HIGHEST:
             return [[[None if p is None else p + shift, d, t] for p, d, t in bar] for bar in bars]
     raise UserError(
-        f"{name}: notes from {_pitch_name(low)} to {_pitch_name(high)} span more than the "
-        f"{_pitch_name(events.LOWEST)}..{_pitch_name(events.HIGHEST)} the model knows"
+        f"{name}: notes from {_pitch_name(low)} to {_pitch_name(high)} do not fit in the "
+        f"{_pitch_name(events.LOWEST)}..{_pitch_name(events.HIGHEST)} the model knows, even "
+        "moved by octaves"
     )
 
 
@@ -361,14 +398,14 @@ def _problem(reason: str, detail: str, raw: dict) -> str:
     if reason == "no_metre":
         return "no metre (give one, as M:6/8 in ABC)"
     if reason == "metre_changes":
-        return f"the metre changes ({detail or 'more than one M:'}): give a tune in one metre"
+        several = f" ({detail})" if " " in detail else ""  # ABC's are counted, not listed
+        return f"the metre changes{several}: give a tune in one metre"
     if reason == "unknown_metre":
         return f"metre {detail} is not one the model knows ({' '.join(events.METRES)})"
     if reason == "unknown_key":
-        return (
-            f"key mode {detail!r} is not one the model knows ({', '.join(events.MODES)}; "
-            f"tonics {' '.join(events.TONICS)})"
-        )
+        found = raw.get("key") or {}
+        tonic = events.TONICS[found["tonic"]] + " " if "tonic" in found else ""
+        return f"key {tonic}{detail}: the model knows the modes {', '.join(events.MODES)}"
     if reason == "duration":
         return (
             f"a note of {detail} quarter notes (a quintuplet or another tuplet) that no tied "
@@ -462,6 +499,7 @@ def _score(tune: Tune, tempo: float, title: str = "", pad_pickup: bool = False):
         for item in bar:
             if item.pitch is None:
                 element = note.Rest(quarterLength=item.duration)
+                element.fullMeasure = False  # a lone rest in a short bar is not a bar's rest
             else:
                 element = note.Note(item.pitch, quarterLength=item.duration)
                 if item.tied or held:
