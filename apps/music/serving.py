@@ -26,7 +26,7 @@ class MusicServing(tf.Module):
     ``generate(start, length, temperature, seed, top_k, top_p) -> {"token_ids", "events"}``:
     ``start`` names a key and metre ("G major 6/8", an unknown one gives an empty tune); ids are
     drawn from the model as it is (start tokens and padding never) until ``<end>`` or
-    ``length`` events; ``events`` is their names joined by spaces, from the start token.
+    ``length`` events; ``events`` is their names joined by ", ", from the start token.
 
     Example:
         >>> serving = MusicServing(model, config)
@@ -114,5 +114,5 @@ class MusicServing(tf.Module):
         )
         return {
             "token_ids": ids,
-            "events": tf.strings.reduce_join(tf.gather(self.names, ids), separator=" "),
+            "events": tf.strings.reduce_join(tf.gather(self.names, ids), separator=", "),
         }
