@@ -91,8 +91,8 @@ def read_melody(source: str | pathlib.Path) -> Tune:
     if "K:" in text or "\n" in text:
         return _read_abc(text, _abc_name(text))
     raise UserError(
-        f"{_short(text, 200)}: no such file (give a {', '.join(READS)} file, or ABC text with a K: "
-        "field)"
+        f"{_short(text, 200)}: no such file (give a {', '.join(READS)} file, or ABC text "
+        "with a K: field)"
     )
 
 

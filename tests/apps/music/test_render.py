@@ -410,6 +410,14 @@ def test_writing_an_unknown_kind_is_refused(tmp_path):
     assert not (tmp_path / "tune.ogg").exists()
 
 
+@pytest.mark.parametrize("suffix", render.WRITES)
+def test_an_unwritable_path_is_one_line_naming_it(tmp_path, suffix):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / f"tune{suffix}"  # under a file, not a folder
+    with pytest.raises(UserError, match=f"^{path}: cannot be written"):
+        render.write(SYNTHETIC[0], path)
+
+
 # --------------------------------------------------------------------------------------------
 # WAV, and ABC without music21
 
