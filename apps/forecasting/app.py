@@ -313,10 +313,25 @@ class ForecastingApp(App):
 
     def after_training(self, model, config: ForecastingConfig, splits: Splits) -> dict:
         """Interval widths calibrated on the validation windows, then the anomaly threshold
-        with the best F1 on the validation regions' injected anomalies."""
+        with the best F1 on the validation regions' injected anomalies; and the validation
+        windows' backtest (``validation_forecasts``): the figures design choices are made on."""
         predictor = ForecastingPredictor.from_model(model)
         calibration = self._calibrate_intervals(model, predictor, splits)
         predictor = ForecastingPredictor.from_model(model)
+        validation = splits.validation
+        panel = {series.name: series for series in splits.info["panel"]}
+        validation_scores, _ = backtest(
+            [
+                (panel[n], o)
+                for n, o in zip(validation["series"], validation["origin"], strict=True)
+            ],
+            predictor.forecast(
+                validation["history"],
+                validation["length"],
+                validation["phase"],
+                validation["frequency"],
+            ),
+        )
         scored = self._scores_of(predictor.forecast, splits, config, "validation")
         scores = np.concatenate([s for s, _ in scored.values()])
         labels = np.concatenate([label for _, label in scored.values()])
@@ -327,6 +342,7 @@ class ForecastingApp(App):
             "anomaly_threshold": round(threshold, 4),
             "validation_anomalies": f1,
             "intervals": calibration,
+            "validation_forecasts": validation_scores,
         }
 
     def restore_state(self, model_dir, config: ForecastingConfig, splits: Splits) -> None:

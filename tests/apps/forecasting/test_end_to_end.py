@@ -62,6 +62,9 @@ def test_the_model_learned_more_than_an_untrained_one_and_its_intervals_mean_som
         metrics["training"]["after_training"]["anomaly_threshold"], rel=1e-3
     )
     assert not ours["overlap"]["leaks"]
+    # The validation windows' backtest, recorded for choices: other windows, same measures.
+    validation = metrics["training"]["after_training"]["validation_forecasts"]
+    assert 0 < validation["owa"] < 2.0 and validation["mase"] != ours["mase"], validation
     # The shifted set: series of another source, never trained on, scored the same way.
     unseen = ours["held_out"]["unseen_series"]
     assert set(unseen["by_series"]) == {
