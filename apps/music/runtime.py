@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import math
 import pathlib
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from apps.music import events
+from apps.music import events, synth
 from shared.decoding import beam_search
 from shared.errors import UserError
 from shared.runtime.answers import answer_each
@@ -50,7 +51,7 @@ MAX_TEMPERATURE = 10.0
 NEW_TUNE = ("", "new")  # inputs that ask for a new tune rather than a continuation
 # The defaults of a new tune: the corpus's commonest key is G major, its commonest metre 2/4
 # (Essen) then 6/8 (jigs); 4/4 suits every collection.
-KEY, METRE = "G major", "4/4"
+KEY, METRE = "G", "4/4"
 BARS = 16
 TEMPERATURE, TOP_K, TOP_P, SEED = 1.0, 0, 0.95, 0
 
@@ -450,38 +451,62 @@ class Composer:
         )[0]
         return [int(t) for t in best.tokens], best.finished
 
-    def answer(self, raw: str, tune: events.Tune | None, key: str, metre: str, **options) -> dict:
-        """The answer to one input: the tune (given melody and continuation) as events, ABC
-        where ``render`` can write it, and what the generated part is."""
+    def answer(
+        self,
+        raw: str,
+        tune: events.Tune | None,
+        key: str,
+        metre: str,
+        wav: bool = False,
+        **options,
+    ) -> dict:
+        """The answer to one input: the tune (given melody and continuation) as event names
+        (``tokens``) and ABC, what part was given, and with `wav` the tune as a WAV (base64,
+        ``synth``)."""
         prompt = [events.start_id(key, metre)] if tune is None else events.encode(tune)
         composition = self.compose(prompt, **options)
         written = composition.tune
+        valid = "bars valid" if events.bars_valid(written) else "bars not valid"
         answer = {
             "input": raw,
+            "summary": f"{written.key}, {written.metre}, {len(written.bars)} bars ({valid})",
             "key": written.key,
             "metre": written.metre,
             "bars": len(written.bars),
             "bars_valid": events.bars_valid(written),
             "ended": composition.ended,
             "given_events": composition.given - 1,
-            "events": events.names(composition.ids),
+            "tokens": events.names(composition.ids),
+            "abc": abc_text(written),
         }
-        answer["abc"] = abc_text(written)
+        if wav:
+            answer["wav"] = base64.b64encode(synth.wav_bytes(written)).decode("ascii")
         return answer
 
 
-def abc_text(tune: events.Tune) -> str | None:
-    """The tune in ABC (``render.abc_text``), or None where music21 is not installed."""
-    try:
-        from apps.music import render
-    except ImportError:
-        return None
+def abc_text(tune: events.Tune) -> str:
+    """The tune in ABC (``render.abc_text``: standard library only)."""
+    from apps.music import render
+
     return render.abc_text(tune)
 
 
 def tune_of(answer: dict) -> events.Tune:
-    """The tune an answer holds (its ``events``)."""
-    return events.decode([events.ID[name] for name in answer["events"]], strict=False)
+    """The tune an answer holds (its ``tokens``)."""
+    return events.decode([events.ID[name] for name in answer["tokens"]], strict=False)
+
+
+def piano_roll(predictor, raw: str, answers: list[dict]) -> bytes | None:
+    """The piano roll of an answer's tune as PNG bytes (``figures.piano_roll_png``,
+    matplotlib): the runtime's ``answer_figure`` (``rnnapps predict --plot``, the web page)."""
+    from apps.music import figures
+
+    if not answers or not isinstance(answers[0], dict):
+        return None
+    answer = answers[0]
+    return figures.piano_roll_png(
+        tune_of(answer), "given and continued" if answer["given_events"] else ""
+    )
 
 
 def answers(
@@ -496,6 +521,7 @@ def answers(
     seed: int = SEED,
     beam: int = 0,
     unconstrained: bool = False,
+    wav: bool = False,
 ) -> list[dict | UserError]:
     """One answer per input ("new" or "" for a new tune in `key` and `metre`; a file or an ABC
     string to continue). A bad key, metre or option raises a UserError (it concerns every
@@ -510,7 +536,8 @@ def answers(
 
     def answer(raws: list[str], tunes: list) -> list[dict]:
         return [
-            composer.answer(r, t, key, metre, **options) for r, t in zip(raws, tunes, strict=True)
+            composer.answer(r, t, key, metre, wav=wav, **options)
+            for r, t in zip(raws, tunes, strict=True)
         ]
 
     return answer_each(inputs, read_melody, answer)
@@ -518,14 +545,12 @@ def answers(
 
 def summary(answer: dict) -> str:
     """Key, metre, bars and the first notes, for the terminal and the demo table."""
-    notes = " ".join(answer["events"][1:13])
-    valid = "" if answer["bars_valid"] else ", bars not valid"
-    return f"{answer['key']} {answer['metre']}, {answer['bars']} bars{valid}: {notes} ..."
+    return f"{answer['summary']}: {' '.join(answer['tokens'][1:13])} ..."
 
 
 OPTIONS = (
-    Option("key", "string", "key of a new tune (G, Em, D dorian ...)", None, choices=KEY_CHOICES),
-    Option("metre", "string", "metre of a new tune", None, choices=events.METRES),
+    Option("key", "string", "key of a new tune (G, Em, D dorian ...)", "G", choices=KEY_CHOICES),
+    Option("metre", "string", "metre of a new tune", METRE, choices=events.METRES),
     Option("bars", "integer", "bars to write", BARS, 1, MAX_BARS, serve_maximum=64),
     Option(
         "temperature", "number", "sampling temperature (0: greedy)", TEMPERATURE, 0,
@@ -536,6 +561,7 @@ OPTIONS = (
     Option("seed", "integer", "sampling seed", SEED, 0, 2**31 - 1),
     Option("beam", "integer", "beam width: the likeliest tune (0: sample)", 0, 0, MAX_BEAM),
     Option("unconstrained", "boolean", "sample without keeping bars valid", False),
+    Option("wav", "boolean", "add the tune as a WAV file (base64) to listen to", False),
 )  # fmt: skip
 
 
@@ -551,6 +577,7 @@ class MusicRuntime(Composer, Runtime):
     metric = "bits_per_event"
     sample_inputs = ("new",)
     options = OPTIONS
+    answer_figure = "apps.music.runtime:piano_roll"
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

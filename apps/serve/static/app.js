@@ -128,7 +128,8 @@ function optionInput(option) {
   const id = `option-${Math.random().toString(36).slice(2)}`;
   let input;
   if (option.type === "boolean") {
-    input = el("input", { type: "checkbox", id, checked: option.default === true });
+    // The music tab asks for its tune as a WAV (the "wav" option) so that the page can play it.
+    input = el("input", { type: "checkbox", id, checked: option.default === true || option.name === "wav" });
   } else if (option.enum) {
     input = el("select", { id }, option.enum.map((v) => el("option", { value: v, text: v })));
     if (option.default) input.value = option.default;
@@ -287,8 +288,13 @@ function renderAnswer(model, prediction, answer) {
   if (prediction.figure) {
     answer.append(el("img", { class: "figure", alt: "figure", src: `data:${prediction.figure.content_type};base64,${prediction.figure.b64}` }));
   }
+  if (prediction.wav) {
+    // A generated tune (music): play it.
+    answer.append(el("audio", { class: "tune", controls: true, src: `data:audio/wav;base64,${prediction.wav}` }));
+  }
   const shown = { ...prediction };
   delete shown.figure;
+  delete shown.wav;
   answer.append(el("details", {}, [el("summary", { text: "JSON answer" }), el("pre", { text: JSON.stringify(shown, null, 2) })]));
 }
 

@@ -119,7 +119,7 @@ def test_keras_savedmodel_and_litert_compose_the_same_greedy_tune(model_dir):
         engine: app.predict(
             app.load_predictor(model_dir, engine), ["new"], key="Em", metre="6/8", bars=6,
             temperature=0.0,
-        )[0]["events"]
+        )[0]["tokens"]
         for engine in ("keras", "savedmodel", "litert")
     }  # fmt: skip
     assert tunes["keras"] == tunes["savedmodel"] == tunes["litert"]
@@ -162,9 +162,17 @@ def test_predict_writes_a_new_tune_and_continues_a_given_one(model_dir, tmp_path
     assert new["given_events"] == 0 and 1 <= new["bars"] <= 8 and "\nX:1\n" in new["abc"]
     assert from_file["input"] == str(path) and from_file["key"] == "D major"
     given = events.encode(runtime.read_melody(ABC))[:-1]
-    assert from_file["events"][: len(given)] == events.names(given)
+    assert from_file["tokens"][: len(given)] == events.names(given)
     assert from_file["given_events"] == len(given) - 1 and from_file["bars_valid"]
-    assert from_text["events"] == from_file["events"]  # the same melody, the same seed
+    assert from_text["tokens"] == from_file["tokens"]  # the same melody, the same seed
+
+
+def test_predict_plots_the_piano_roll_of_each_tune(model_dir, tmp_path, capsys):
+    png = tmp_path / "roll.png"
+    arguments = ["predict", "music", "new", ABC, "--model", str(model_dir), "--plot", str(png)]
+    assert cli.main(arguments) == 0
+    for index in (0, 1):
+        assert (tmp_path / f"roll_{index}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bad_inputs_fail_alone_with_exit_status_2(model_dir, tmp_path, capsys):

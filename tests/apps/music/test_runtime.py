@@ -1,6 +1,7 @@
 """The host side of generation, without a trained model: keys and metres, the bar-keeping
 grammar, the sampler, beam search over a step function, and answers to bad inputs."""
 
+import base64
 from fractions import Fraction as F
 
 import numpy as np
@@ -158,8 +159,12 @@ def test_bad_options_and_inputs_fail_alone():
     answers = runtime.answers(["new", "", "K:G\n"], composer, key="D", metre="6/8", bars=4)
     assert answers[0]["key"] == "D major" and answers[0]["metre"] == "6/8"
     assert answers[0]["bars_valid"] and answers[1]["bars_valid"]
-    assert answers[0]["events"][0] == "<start D major 6/8>"
+    assert answers[0]["tokens"][0] == "<start D major 6/8>"
     assert isinstance(answers[2], UserError)
+    assert answers[0]["summary"].startswith("D major, 6/8, ") and "wav" not in answers[0]
+    (heard,) = runtime.answers(["new"], composer, key="Em", bars=2, wav=True)
+    wav = base64.b64decode(heard["wav"])
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 1000
     for options, message in (
         (dict(key="H"), "unknown key"),
         (dict(metre="7/8"), "unknown metre"),
