@@ -54,8 +54,15 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
         "config.json",
         "metrics.json",
         "model_card.md",
+        "piano_roll.png",
     ):
         assert (model_dir / name).exists(), name
+    # The listening aid: a few generated tunes as MIDI, MusicXML, ABC and WAV.
+    samples = sorted(path.name for path in (model_dir / "samples").iterdir())
+    assert len(samples) == 12 and {p.rsplit(".", 1)[1] for p in samples} == {
+        "mid", "musicxml", "abc", "wav",
+    }  # fmt: skip
+    assert (model_dir / "samples" / samples[-1]).read_bytes()[:4] == b"RIFF"
 
 
 def test_the_model_learnt_more_than_event_frequencies(metrics):
