@@ -677,7 +677,7 @@ def abc_text(tune: Tune, title: str = "", number: int = 1, bars_per_line: int = 
         M:6/8
         L:1/8
         K:G
-        D | G3- | G F2 |
+        D | G3- | GF2 |
         <BLANKLINE>
     """
     tonic, mode = tune.key.split(" ")

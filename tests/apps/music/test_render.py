@@ -2,6 +2,7 @@
 is read by music21's own parser, every bad input is a one-line UserError naming it, the WAV
 lasts as long as the tune."""
 
+import doctest
 import functools
 import pathlib
 import random
@@ -287,6 +288,10 @@ def test_abc_text_names_the_fields_and_spells_in_the_key():
     # sharp would carry to it in readers that carry accidentals by letter); C held by a tie.
     assert lines[6] == "D | F^F=f c3- | cz2 (3BAA |"
     assert render.read_melody(text) == tune
+
+
+def test_the_docstring_example_holds():
+    assert doctest.testmod(render).failed == 0
 
 
 @pytest.mark.parametrize(
