@@ -245,6 +245,33 @@ def test_a_played_midi_file_is_put_on_the_grid(tmp_path):
     ]
 
 
+def _score_file(path, signature, pitches):
+    """A MusicXML or MIDI file of quarter notes in 4/4, with a bare key signature (sharps,
+    no mode) or none."""
+    from music21 import key, meter, note, stream
+
+    part = stream.Part()
+    part.append(meter.TimeSignature("4/4"))
+    if signature is not None:
+        part.append(key.KeySignature(signature))
+    part.append([note.Note(p, quarterLength=1) for p in pitches])
+    stream.Score([part]).write("midi" if path.suffix == ".mid" else "musicxml", fp=str(path))
+    return str(path)
+
+
+def test_a_key_signature_without_a_mode_is_major_or_minor_by_the_last_note(tmp_path):
+    d_minor = [62, 64, 65, 67, 69, 70, 73, 74]  # one flat, ends on D
+    f_major = [65, 67, 69, 70, 72, 74, 76, 77]  # one flat, ends on F
+    assert render.read_melody(_score_file(tmp_path / "a.musicxml", -1, d_minor)).key == ("D minor")
+    assert render.read_melody(_score_file(tmp_path / "b.musicxml", -1, f_major)).key == ("F major")
+
+
+def test_a_file_without_a_key_gets_music21s_estimate(tmp_path):
+    a_major = [69, 73, 76, 81, 80, 78, 76, 74, 73, 71, 69, 64, 69, 73, 76, 69]
+    tune = render.read_melody(_score_file(tmp_path / "c.mid", None, a_major))
+    assert tune.key == "A major"
+
+
 def test_a_file_of_the_corpus_reads_as_the_corpus_reads_it(tmp_path, sample_tunes):
     """O'Neill's tunes 2 and 3, each alone in a file, through ``read_melody``, are the
     corpus's; tune 1, which the corpus drops for a bar that does not fill the metre, is
