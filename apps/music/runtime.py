@@ -496,19 +496,6 @@ def tune_of(answer: dict) -> events.Tune:
     return events.decode([events.ID[name] for name in answer["tokens"]], strict=False)
 
 
-def piano_roll(predictor, raw: str, answers: list[dict]) -> bytes | None:
-    """The piano roll of an answer's tune as PNG bytes (``figures.piano_roll_png``,
-    matplotlib): the runtime's ``answer_figure`` (``rnnapps predict --plot``, the web page)."""
-    from apps.music import figures
-
-    if not answers or not isinstance(answers[0], dict):
-        return None
-    answer = answers[0]
-    return figures.piano_roll_png(
-        tune_of(answer), "given and continued" if answer["given_events"] else ""
-    )
-
-
 def answers(
     inputs: Sequence[str],
     composer: Composer,
@@ -577,7 +564,7 @@ class MusicRuntime(Composer, Runtime):
     metric = "bits_per_event"
     sample_inputs = ("new",)
     options = OPTIONS
-    answer_figure = "apps.music.runtime:piano_roll"
+    answer_figure = "apps.music.answer_figure:piano_roll"
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)
