@@ -1,6 +1,7 @@
 """A tune drawn as a piano roll without TensorFlow (matplotlib, imported when drawing: the
 ``serve`` and ``train`` extras bring it): a bar per sounding note (tied notes joined) at its
-pitch and time, the black keys' rows shaded, bar lines, the key and metre in the title.
+pitch and time, pitch names spelled in the tune's key, the black keys' rows shaded, bar lines,
+the key and metre in the title.
 
 Drawn on matplotlib's object API (a ``Figure`` on the Agg canvas, no pyplot state), so a
 server's threads can draw at once. ``piano_roll`` writes a PNG, ``piano_roll_png`` returns
@@ -18,17 +19,23 @@ from fractions import Fraction
 
 from apps.music import events
 from apps.music.events import Tune
+from apps.music.render import key_signature, spell
 
 DPI = 100
 HEIGHT = 4.0  # inches
 WIDTH_PER_QUARTER = 0.25  # inches a quarter note, between MIN_WIDTH and MAX_WIDTH
 MIN_WIDTH, MAX_WIDTH = 6.0, 16.0
 _BLACK_KEYS = {1, 3, 6, 8, 10}
+_SIGNS = {-1: "b", 0: "", 1: "#"}
 
 
-def pitch_name(pitch: int) -> str:
-    """A MIDI pitch's name as the vocabulary spells the tonics: 60 -> "C4", 70 -> "Bb4"."""
-    return f"{events.TONICS[pitch % 12]}{pitch // 12 - 1}"
+def pitch_name(pitch: int, key: str | None = None) -> str:
+    """A MIDI pitch's name, spelled in `key` as ``render.abc_text`` spells it (70 is "A#4" in
+    D major, "Bb4" in F major), or as the vocabulary spells the tonics: 60 -> "C4"."""
+    if key is None:
+        return f"{events.TONICS[pitch % 12]}{pitch // 12 - 1}"
+    letter, alteration, octave = spell(pitch, key_signature(key))
+    return f"{letter}{_SIGNS[alteration]}{octave}"
 
 
 def figure_size(tune: Tune) -> tuple[int, int]:
@@ -75,7 +82,7 @@ def _draw(tune: Tune, title: str):
     shown = range(low, high + 1)
     if high - low > 24:
         shown = [p for p in shown if p % 12 not in _BLACK_KEYS]
-    axes.set_yticks(list(shown), [pitch_name(p) for p in shown], fontsize=7)
+    axes.set_yticks(list(shown), [pitch_name(p, tune.key) for p in shown], fontsize=7)
     axes.set_ylim(low - 0.5, high + 0.5)
     axes.set_xlim(0, max(float(time), 1.0))
     axes.set_xlabel("time (quarter notes)")

@@ -54,3 +54,11 @@ def test_an_empty_bar_of_rests_still_draws():
 )
 def test_pitch_names(pitch, name):
     assert figures.pitch_name(pitch) == name
+
+
+@pytest.mark.parametrize(
+    ("pitch", "key", "name"),
+    [(70, "D major", "A#4"), (70, "F major", "Bb4"), (66, "D major", "F#4"), (71, "F major", "B4")],
+)
+def test_pitch_names_in_a_key(pitch, key, name):
+    assert figures.pitch_name(pitch, key) == name
