@@ -366,6 +366,12 @@ def test_notes_outside_the_range_move_by_octaves():
     assert [n.pitch for n in tune.notes] == [48, 50, 52, 53, 55, 48]  # an octave up
 
 
+def test_of_several_voices_the_highest_is_the_melody():
+    abc = "X:1\nM:2/4\nL:1/8\nK:C\nV:1\nCDEF|GABc|c4|\nV:2\ncdef|gabc'|c'4|\n"
+    tune = render.read_melody(abc)  # the second voice, an octave above the first
+    assert [n.pitch for n in tune.notes] == [72, 74, 76, 77, 79, 81, 83, 84, 84]
+
+
 def test_chords_give_their_top_note():
     tune = render.read_melody("X:1\nM:2/4\nL:1/8\nK:G\n[GBd]2 [Ace]2 | [Bdg]4 |")
     assert [n.pitch for n in tune.notes] == [74, 76, 79]
