@@ -415,11 +415,28 @@ class MusicApp(App):
 
     # --- prediction ---------------------------------------------------------------------------
 
-    def predict(self, predictor, inputs: list[str], **options) -> list:
+    def predict(
+        self,
+        predictor,
+        inputs: list[str],
+        key: str = runtime.KEY,
+        metre: str = runtime.METRE,
+        bars: int = runtime.BARS,
+        temperature: float = runtime.TEMPERATURE,
+        top_k: int = runtime.TOP_K,
+        top_p: float = runtime.TOP_P,
+        seed: int = runtime.SEED,
+        beam: int = 0,
+        unconstrained: bool = False,
+        wav: bool = False,
+    ) -> list:
         """A new tune ("new" or an empty input, in ``key`` and ``metre``) or the continuation
         of a melody (a MIDI, MusicXML or ABC file, or an ABC string) per input: see
         ``runtime.answers``."""
-        return runtime.answers(inputs, predictor, **options)
+        return runtime.answers(
+            inputs, predictor, key, metre, bars, temperature, top_k, top_p, seed, beam,
+            unconstrained, wav,
+        )  # fmt: skip
 
     def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
         """A few generated tunes beside the model (``samples/``: MIDI, MusicXML, ABC, WAV: the

@@ -15,7 +15,6 @@ from apps.music.serving import MusicServing
 from shared.app import Predictor
 from shared.config import load_config
 from shared.engines import load_keras_model, load_saved_model
-from shared.errors import UserError
 from shared.layers import state_count
 
 
@@ -81,6 +80,3 @@ class MusicPredictor(runtime.Composer, Predictor):
             for row, index in enumerate(rows):
                 bits[index] = float(per_position[row, : len(tunes[index]) - 1].sum())
         return bits
-
-    def predict(self, inputs: list, **options) -> list[dict | UserError]:
-        return runtime.answers(inputs, self, **options)

@@ -499,8 +499,8 @@ def tune_of(answer: dict) -> events.Tune:
 def answers(
     inputs: Sequence[str],
     composer: Composer,
-    key: str | None = None,
-    metre: str | None = None,
+    key: str = KEY,
+    metre: str = METRE,
     bars: int = BARS,
     temperature: float = TEMPERATURE,
     top_k: int = TOP_K,
@@ -513,8 +513,7 @@ def answers(
     """One answer per input ("new" or "" for a new tune in `key` and `metre`; a file or an ABC
     string to continue). A bad key, metre or option raises a UserError (it concerns every
     input); a melody that cannot be read costs only its own answer."""
-    key = parse_key(KEY if key is None else key)
-    metre = parse_metre(METRE if metre is None else metre)
+    key, metre = parse_key(key), parse_metre(metre)
     check_options(bars, temperature, top_k, top_p, seed, beam)
     options = dict(
         bars=int(bars), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
@@ -599,8 +598,24 @@ class MusicRuntime(Composer, Runtime):
         # After a padded window the states are not the tune's: only a tune's last window is.
         return out["logits"][0, :count], out["new_states"]
 
-    def predict(self, inputs: list, **options) -> list[dict | UserError]:
-        return answers(inputs, self, **options)
+    def predict(
+        self,
+        inputs: list,
+        key: str = KEY,
+        metre: str = METRE,
+        bars: int = BARS,
+        temperature: float = TEMPERATURE,
+        top_k: int = TOP_K,
+        top_p: float = TOP_P,
+        seed: int = SEED,
+        beam: int = 0,
+        unconstrained: bool = False,
+        wav: bool = False,
+    ) -> list:
+        return answers(
+            inputs, self, key, metre, bars, temperature, top_k, top_p, seed, beam, unconstrained,
+            wav,
+        )  # fmt: skip
 
     def summary(self, answer: dict) -> str:
         return summary(answer)
