@@ -496,6 +496,14 @@ def tune_of(answer: dict) -> events.Tune:
     return events.decode([events.ID[name] for name in answer["tokens"]], strict=False)
 
 
+def write_answer(answer: dict, path: str | pathlib.Path) -> pathlib.Path:
+    """Write an answer's tune to `path` by its suffix (``render.write``: .mid, .midi,
+    .musicxml, .xml, .abc, .wav; another suffix is a UserError): what ``--out`` needs."""
+    from apps.music import render
+
+    return render.write(tune_of(answer), path)
+
+
 def answers(
     inputs: Sequence[str],
     composer: Composer,

@@ -174,3 +174,19 @@ def test_bad_options_and_inputs_fail_alone():
     ):
         with pytest.raises(UserError, match=message):
             runtime.answers(["new"], composer, **options)
+
+
+def test_an_answer_is_written_in_the_format_its_suffix_names(tmp_path):
+    from apps.music import render
+
+    (answer,) = runtime.answers(["new"], RandomComposer(4), key="A minor", metre="3/4", bars=4)
+    tune = runtime.tune_of(answer)
+    for suffix in (".musicxml", ".abc"):  # random rhythms may come back tied otherwise
+        read = render.read_melody(str(runtime.write_answer(answer, tmp_path / f"tune{suffix}")))
+        assert events.sounding(read) == events.sounding(tune), suffix
+    heard = render.read_melody(str(runtime.write_answer(answer, tmp_path / "tune.mid")))
+    assert (heard.key, heard.metre) == (tune.key, tune.metre)
+    assert [n.pitch for n in events.sounding(heard)] == [n.pitch for n in events.sounding(tune)]
+    assert runtime.write_answer(answer, tmp_path / "tune.wav").read_bytes()[:4] == b"RIFF"
+    with pytest.raises(UserError, match="tune.mp3"):
+        runtime.write_answer(answer, tmp_path / "tune.mp3")
