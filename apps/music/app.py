@@ -151,9 +151,18 @@ class MusicApp(App):
 
     # --- evaluation ---------------------------------------------------------------------------
 
+    def evaluation_rows(self, config: MusicConfig, splits: Splits) -> list[int]:
+        """The test tunes every engine and the baselines score: all of them, or
+        ``eval_tunes`` spread evenly over the split (so every collection is in)."""
+        count = len(splits.test["events"])
+        if not config.eval_tunes or config.eval_tunes >= count:
+            return list(range(count))
+        return sorted(
+            set(np.linspace(0, count - 1, config.eval_tunes).round().astype(int).tolist())
+        )
+
     def evaluation_tunes(self, config: MusicConfig, splits: Splits) -> list:
-        tunes = splits.test["events"]
-        return list(tunes[: config.eval_tunes] if config.eval_tunes else tunes)
+        return [splits.test["events"][i] for i in self.evaluation_rows(config, splits)]
 
     def reference(self, splits: Splits) -> TrainingReference:
         if "training_reference" not in splits.info:
@@ -170,7 +179,7 @@ class MusicApp(App):
         tunes = self.evaluation_tunes(config, splits)
         per_tune = predictor.tune_bits(tunes)
         predicted = np.array([len(ids) - 1 for ids in tunes])
-        collections = splits.test["collection"][: len(tunes)]
+        collections = [splits.test["collection"][i] for i in self.evaluation_rows(config, splits)]
         by_collection = {}
         for name in sorted(set(collections)):
             rows = np.array([c == name for c in collections])
@@ -188,9 +197,9 @@ class MusicApp(App):
         return scores
 
     def generate_set(self, predictor, splits: Splits, config: MusicConfig, constrained: bool):
-        """``sample_tunes`` new tunes, the i-th in the key and metre of the i-th test tune,
-        seed i; returns (tunes, seconds)."""
-        starts = [ids[0] for ids in splits.test["events"]]
+        """``sample_tunes`` new tunes, the i-th in the key and metre of the i-th tune scored
+        (``evaluation_rows``), seed i; returns (tunes, seconds)."""
+        starts = [ids[0] for ids in self.evaluation_tunes(config, splits)]
         started = time.perf_counter()
         tunes = []
         for index in range(config.sample_tunes):

@@ -37,7 +37,7 @@ class MusicConfig(BaseConfig):
     # each one's tunes, first in file order (0 = all): the quick preset's small subset.
     collections: tuple[str, ...] = ("essen", "oneills", "ryans", "chorales")
     max_tunes: int = 0
-    eval_tunes: int = 0  # test tunes every engine scores (0 = the whole test split)
+    eval_tunes: int = 0  # test tunes every engine scores, spread over the split (0 = all)
     # The Kneser-Ney n-gram baseline (apps.music.baselines): every (view, order, discount) is
     # scored on validation, the best scores the test split once. Measured on the default
     # corpus (README): order 32 key-relative 1.938 validation bits, order 16 1.941.
