@@ -519,13 +519,16 @@ def answers(
     wav: bool = False,
 ) -> list[dict | UserError]:
     """One answer per input ("new" or "" for a new tune in `key` and `metre`; a file or an ABC
-    string to continue). A bad key, metre or option raises a UserError (it concerns every
-    input); a melody that cannot be read costs only its own answer."""
+    string to continue, by `bars` more). With bars kept (not `unconstrained`) the tune is
+    `bars` long exactly: the model may not end it before, and ends it there. A bad key, metre
+    or option raises a UserError (it concerns every input); a melody that cannot be read
+    costs only its own answer."""
     key, metre = parse_key(key), parse_metre(metre)
     check_options(bars, temperature, top_k, top_p, seed, beam)
     options = dict(
         bars=int(bars), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
         seed=int(seed), beam=int(beam), constrained=not unconstrained,
+        min_bars=0 if unconstrained else int(bars),
     )  # fmt: skip
 
     def answer(raws: list[str], tunes: list) -> list[dict]:
@@ -545,7 +548,10 @@ def summary(answer: dict) -> str:
 OPTIONS = (
     Option("key", "string", "key of a new tune (G, Em, D dorian ...)", "G", choices=KEY_CHOICES),
     Option("metre", "string", "metre of a new tune", METRE, choices=events.METRES),
-    Option("bars", "integer", "bars to write", BARS, 1, MAX_BARS, serve_maximum=64),
+    Option(
+        "bars", "integer", "bars to write (at most when unconstrained)", BARS, 1, MAX_BARS,
+        serve_maximum=64,
+    ),
     Option(
         "temperature", "number", "sampling temperature (0: greedy)", TEMPERATURE, 0,
         MAX_TEMPERATURE, serve_maximum=5,
@@ -572,6 +578,10 @@ class MusicRuntime(Composer, Runtime):
     sample_inputs = ("new",)
     options = OPTIONS
     answer_figure = "apps.music.answer_figure:piano_roll"
+    # For `rnnapps predict music --out tune.mid` and `predict music` with no input (a new tune):
+    # what apps/cli.py reads once it takes them.
+    answer_writer = "apps.music.runtime:write_answer"
+    empty_input = "new"
 
     def __init__(self, model_dir: str | pathlib.Path, variant: str = "fp32"):
         super().__init__(model_dir, variant)

@@ -159,6 +159,7 @@ def test_bad_options_and_inputs_fail_alone():
     answers = runtime.answers(["new", "", "K:G\n"], composer, key="D", metre="6/8", bars=4)
     assert answers[0]["key"] == "D major" and answers[0]["metre"] == "6/8"
     assert answers[0]["bars_valid"] and answers[1]["bars_valid"]
+    assert answers[0]["bars"] == answers[1]["bars"] == 4  # as long as asked, bars kept
     assert answers[0]["tokens"][0] == "<start D major 6/8>"
     assert isinstance(answers[2], UserError)
     assert answers[0]["summary"].startswith("D major, 6/8, ") and "wav" not in answers[0]
