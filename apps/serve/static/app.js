@@ -294,7 +294,6 @@ function renderAnswer(model, prediction, answer) {
   }
   const shown = { ...prediction };
   delete shown.figure;
-  delete shown.wav;
   answer.append(el("details", {}, [el("summary", { text: "JSON answer" }), el("pre", { text: JSON.stringify(shown, null, 2) })]));
 }
 
