@@ -40,9 +40,9 @@ from shared.runtime.answers import answer_each
 from shared.runtime.base import Runtime
 from shared.runtime.litert import LiteRTModel
 from shared.runtime.options import Option
-from shared.runtime.streaming import StreamingSession
 
 SETTINGS_FILE = "forecasting.json"
+NEXT = "next_"  # the step model's state outputs: next_<state input>
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
 MEDIAN = QUANTILES.index(0.5)
 FREQUENCY_NAMES = tuple(FREQUENCIES)  # the model's frequency ids, in this order
@@ -207,6 +207,97 @@ def stream_scores(
             if end >= firsts[i]:
                 scores[i].append(score)
     return [np.asarray(values, np.float64) for values in scores]
+
+
+class ForecastStream:
+    """One series streamed through ``step_<variant>.tflite``, one observation at a time: the
+    updated forecast, and the observation's anomaly score on the threshold's scale.
+
+    The host loop of ``stream_scores`` on the step model: the raw score (``anomaly_score``
+    against the forecast made the step before) is standardised by a ``ScoreTracker``, an
+    observation scoring ``IMPUTE_SCORE`` or more is fed to the model as the forecast's median
+    (at most ``IMPUTE_RUN`` in a row), and when a change lasts that long the stream goes back
+    to its state before the run and reads the real values again.
+
+    Location and scale are fixed from the last `context` observations of the `history` the
+    stream starts with (as training's shifted-statistics windows are); those observations
+    are then read through the step model, which warms the state and calibrates the scores,
+    so the stream's first forecast is the window model's forecast from that history (when
+    none of them was replaced).
+
+    Example:
+        >>> stream = runtime.stream(history)  # a Series
+        >>> out = stream.update(np.datetime64("2001-02-01"), 371.2)
+        >>> out["score"], out["flagged"], out["forecast"][0, MEDIAN]
+    """
+
+    def __init__(self, step: LiteRTModel, history: Series, context: int, threshold: float):
+        if len(history.values) < 1:
+            raise UserError(f"{history.name}: a stream needs at least one observation to start")
+        self.step = step
+        self.threshold = threshold
+        self.frequency = history.frequency
+        self.code = np.array([FREQUENCY_NAMES.index(history.frequency)], np.int32)
+        zeros = np.zeros(len(history.values))
+        window, length, _ = make_window(history.values, zeros, np.zeros(MAX_HORIZON), context)
+        loc, scale = window_stats(window[None], np.array([length]))
+        self.loc, self.scale = loc.astype(np.float32), scale.astype(np.float32)
+        self.states = {
+            name: np.zeros(step.input_shape(name), np.float32)
+            for name in step.input_names
+            if NEXT + name in step.output_details
+        }
+        self.tracker = ScoreTracker()
+        self.forecast: np.ndarray | None = None  # [H, Q] made after the last observation
+        self._before_run: tuple[dict, np.ndarray | None] | None = None
+        self._run: list[tuple[np.datetime64, float]] = []
+        recent = zip(history.timestamps[-context:], history.values[-context:], strict=True)
+        self.warm_up = [self.update(t, v) for t, v in recent]
+
+    def _feed(self, timestamp: np.datetime64, value: float) -> None:
+        stamps = np.array([timestamp]).astype("datetime64[s]")
+        future = future_timestamps(stamps[0], self.frequency, MAX_HORIZON)
+        outputs = self.step(
+            value=np.array([value], np.float32),
+            phase=calendar_phase(stamps, self.frequency).astype(np.float32),
+            future_phase=calendar_phase(future, self.frequency).astype(np.float32)[None],
+            frequency=self.code,
+            loc=self.loc,
+            scale=self.scale,
+            **self.states,
+        )
+        self.states = {name: outputs[NEXT + name] for name in self.states}
+        self.forecast = np.asarray(outputs["quantiles"][0], np.float64)
+
+    def update(self, timestamp: np.datetime64, value: float) -> dict:
+        """Read one observation: ``score`` (standardised; 0 while calibrating), ``flagged``
+        (its magnitude at or above the threshold), ``replaced`` (fed as the forecast's
+        median), ``raw`` (against the previous forecast) and the new ``forecast`` [H, Q]."""
+        value = float(value)
+        score, replace, raw = 0.0, False, 0.0
+        if self.forecast is not None:
+            raw = float(anomaly_score(value, self.forecast[0]))
+            score, replace = self.tracker.update(raw)
+        if replace:
+            if not self._run:
+                self._before_run = (dict(self.states), self.forecast)
+            self._run.append((timestamp, value))
+            self._feed(timestamp, float(self.forecast[0, MEDIAN]))
+        else:
+            if self.tracker.restore and self._before_run is not None:
+                # A lasting change: the replaced observations are read again as they were.
+                self.states, self.forecast = self._before_run
+                for stamp, real in self._run:
+                    self._feed(stamp, real)
+            self._run, self._before_run = [], None
+            self._feed(timestamp, value)
+        return {
+            "score": score,
+            "flagged": abs(score) >= self.threshold,
+            "replaced": replace,
+            "raw": raw,
+            "forecast": self.forecast,
+        }
 
 
 def normalised_forecasts(forecast: Forecast, inputs: Sequence[Series], context: int) -> np.ndarray:
@@ -389,14 +480,11 @@ class ForecastingRuntime(Runtime):
         ]
         return np.concatenate(out) if out else np.zeros((0, MAX_HORIZON, len(QUANTILES)))
 
-    def session(self) -> StreamingSession:
-        """A stream over ``step_<variant>.tflite``: call it with one observation at a time."""
+    def stream(self, history: Series) -> ForecastStream:
+        """A ``ForecastStream`` over ``step_<variant>.tflite`` that starts from `history`."""
         if self._step is None:
             self._step = LiteRTModel(self.tflite("step"), num_threads=1)
-        shapes = {"state": (1, self.units), "previous_forecast": (1, MAX_HORIZON, len(QUANTILES))}
-        if "recent" in self._step.input_names:  # the seasonal anchor's memory
-            shapes.update(recent=self._step.input_shape("recent"), count=(1,))
-        return StreamingSession(self._step, shapes, "value")
+        return ForecastStream(self._step, history, self.context, self.threshold)
 
     def outputs(self, inputs: list) -> np.ndarray:
         return normalised_forecasts(self.forecast, inputs, self.context)

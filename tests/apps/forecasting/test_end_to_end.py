@@ -146,3 +146,54 @@ def test_a_bad_file_is_one_line_with_status_2_and_the_good_one_is_still_answered
     errors = [line for line in err.splitlines() if line.startswith("rnnapps: error")]
     assert len(errors) == 1 and "bad.csv" in errors[0] and "abc" in errors[0]
     assert "nile" in out
+
+
+def _stream_case(model_dir, cut: int = 120):
+    from apps.forecasting.app import truncated
+
+    series = next(s for s in embedded_panel() if s.name == "airpassengers")
+    host = runtime.ForecastingRuntime(model_dir)
+    return series, truncated(series, cut), host
+
+
+def test_a_stream_starts_on_the_window_forecast_and_scores_on_the_thresholds_scale(
+    model_dir, monkeypatch
+):
+    series, history, host = _stream_case(model_dir)
+    monkeypatch.setattr(runtime, "IMPUTE_SCORE", float("inf"))  # nothing replaced, at first
+    stream, twin = host.stream(history), host.stream(history)
+    assert not any(step["replaced"] for step in stream.warm_up)
+    # Its first forecast is the window model's from the same history (loc/scale alike).
+    window = host.forecast(**runtime.series_windows(history, host.context))[0]
+    np.testing.assert_allclose(stream.forecast, window, rtol=1e-4, atol=1e-3)
+    # Calibration first (score 0), then raw scores standardised by a ScoreTracker.
+    assert all(step["score"] == 0.0 for step in stream.warm_up[: runtime.WARM_UP + 1])
+    tracker = runtime.ScoreTracker()
+    expected = [tracker.update(step["raw"])[0] for step in stream.warm_up[1:]]
+    got = [step["score"] for step in stream.warm_up[1:]]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # A planted spike far outside the forecast is flagged, scored past the threshold, and
+    # fed to the model as the forecast's median: the next forecast is the one made from it.
+    monkeypatch.setattr(runtime, "IMPUTE_SCORE", 3.0)
+    median = float(stream.forecast[0, runtime.MEDIAN])
+    width = float(stream.forecast[0, 3] - stream.forecast[0, 1])
+    spike = stream.update(series.timestamps[120], median + 400 * width)
+    assert spike["replaced"] and spike["flagged"] and spike["score"] >= host.threshold
+    twin.update(series.timestamps[120], median)
+    np.testing.assert_allclose(spike["forecast"], twin.forecast, rtol=1e-6)
+
+
+def test_a_lasting_change_is_read_again_as_it_was(model_dir, monkeypatch):
+    series, history, host = _stream_case(model_dir, cut=100)
+    count = runtime.IMPUTE_RUN + 1
+    stamps = series.timestamps[100 : 100 + count]
+    shifted = series.values[100 : 100 + count] + 50 * np.std(series.values[:100])
+    stream, plain = host.stream(history), host.stream(history)
+    outs = [stream.update(t, v) for t, v in zip(stamps, shifted, strict=True)]
+    # The shift is replaced for IMPUTE_RUN observations, then accepted: the stream goes back
+    # and reads the real values, so it forecasts as a stream that never replaced anything.
+    assert [out["replaced"] for out in outs] == [True] * runtime.IMPUTE_RUN + [False]
+    monkeypatch.setattr(runtime, "IMPUTE_SCORE", float("inf"))  # the twin replaces nothing
+    plains = [plain.update(t, v)["forecast"] for t, v in zip(stamps, shifted, strict=True)]
+    assert not np.allclose(outs[-2]["forecast"], plains[-2], rtol=1e-2)  # while replaced
+    np.testing.assert_allclose(outs[-1]["forecast"], plains[-1], rtol=1e-5, atol=1e-4)
