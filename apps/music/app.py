@@ -108,11 +108,16 @@ class MusicApp(App):
             dataset = dataset.map(lambda ids, shifts: ((ids, shifts), tf.constant(0, tf.int64)))
         transpose = training and config.transpose
 
+        tables = tf.constant(runtime.INTERNAL)
+
         def prepare(pair, draw):
             ids, (low, high) = pair[0], (pair[1][0], pair[1][1])
             if transpose:
                 shift = low + tf.cast(draw % tf.cast(high - low + 1, tf.int64), tf.int32)
                 ids = _transpose(ids, shift)
+            if config.key_relative:  # the model's ids (runtime.internal_table)
+                tonic = (ids[0] - events.FIRST_START_ID) % 12
+                ids = tf.gather(tables[(tonic + 6) % 12], ids)
             return ids[:-1], ids[1:]
 
         dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

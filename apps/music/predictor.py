@@ -4,6 +4,7 @@ bar-keeping masks, beam search) over the graph's ``step`` and ``logits`` (LiteRT
 
 from __future__ import annotations
 
+import math
 import pathlib
 
 import numpy as np
@@ -30,6 +31,7 @@ class MusicPredictor(runtime.Composer, Predictor):
         self.engine = engine
         config = load_config(MusicConfig, model_dir / "config.json")
         self.state_shape = (state_count(config.cell) * config.num_layers, config.units)
+        self.key_relative = config.key_relative
         if engine == "keras":
             # Kept on self: a tf.function method holds only a weak reference to its module.
             self.serving = MusicServing(load_keras_model(model_dir), config)
@@ -71,12 +73,15 @@ class MusicPredictor(runtime.Composer, Predictor):
             steps = max(len(tunes[i]) for i in rows) - 1
             inputs = np.zeros((len(rows), steps), np.int32)
             targets = np.zeros((len(rows), steps), np.int32)
+            tables = [self.table(tunes[index][0]) for index in rows]
             for row, index in enumerate(rows):
-                ids = tunes[index]
-                inputs[row, : len(ids) - 1] = ids[:-1]
+                ids = np.asarray(tunes[index])
+                inputs[row, : len(ids) - 1] = tables[row][ids[:-1]]
                 targets[row, : len(ids) - 1] = ids[1:]
             logits, _ = self.sequence_logits(inputs, self.zero_states(len(rows)))
-            per_position = runtime.target_bits(logits, targets)
             for row, index in enumerate(rows):
-                bits[index] = float(per_position[row, : len(tunes[index]) - 1].sum())
+                count = len(tunes[index]) - 1
+                log_probs = self.log_probs(logits[row, :count], tables[row])  # [count, 692]
+                chosen = log_probs[np.arange(count), targets[row, :count]]
+                bits[index] = -float(chosen.sum()) / math.log(2.0)
         return bits

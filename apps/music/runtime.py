@@ -227,6 +227,48 @@ FREE_MASK[events.FIRST_START_ID :] = False  # a start token is given, never draw
 FREE_CANDIDATES = np.flatnonzero(FREE_MASK)
 
 
+# --- the key-relative view -------------------------------------------------------------------
+# A model may read and predict its events key-relative (``MusicConfig.key_relative``): every
+# pitch moved by the shift that takes the tune's tonic to the nearest C (-6..+5 semitones,
+# fixed by its start token, as the n-gram's key-relative view), so a phrase learnt in G counts
+# in D too. Its own ids ("internal") hold the 60 pitches 43..102 such shifts reach; the start
+# token keeps its tonic. Given the start token the map is one-to-one, so the model's
+# probabilities of the events are probabilities of the tune as written.
+RELATIVE_LOWEST = events.LOWEST - 5
+RELATIVE_PITCHES = events.HIGHEST - events.LOWEST + 1 + 11
+RELATIVE_SIZE = VOCABULARY_SIZE + 11
+
+
+def key_shift(start: int) -> int:
+    """The semitones a tune's pitches move by in the key-relative view: -6..+5."""
+    key, _ = events.start_of(int(start))
+    tonic, _ = events.key_parts(key)
+    return (tonic + 6) % 12 - 6
+
+
+def _internal_tables() -> np.ndarray:
+    """[12, 692]: for each shift (-6..+5, row shift + 6) the internal id of every event."""
+    tables = np.zeros((12, VOCABULARY_SIZE), np.int32)
+    ids = np.arange(VOCABULARY_SIZE)
+    for row, shift in enumerate(range(-6, 6)):
+        table = np.where(ids >= events.FIRST_DURATION_ID, ids + 11, ids)
+        pitch = ids[events.FIRST_PITCH_ID : events.FIRST_DURATION_ID] - events.FIRST_PITCH_ID
+        table[events.FIRST_PITCH_ID : events.FIRST_DURATION_ID] = (
+            events.FIRST_PITCH_ID + pitch + events.LOWEST - shift - RELATIVE_LOWEST
+        )
+        tables[row] = table
+    return tables
+
+
+INTERNAL = _internal_tables()
+IDENTITY = np.arange(VOCABULARY_SIZE, dtype=np.int32)
+
+
+def internal_table(start: int, key_relative: bool) -> np.ndarray:
+    """[692]: the model's id of every event of a tune that starts with `start`."""
+    return INTERNAL[key_shift(start) + 6] if key_relative else IDENTITY
+
+
 # --- scoring and drawing ---------------------------------------------------------------------
 
 
@@ -234,16 +276,6 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, np.float64)
     peak = np.max(logits, axis=-1, keepdims=True)
     return logits - peak - np.log(np.sum(np.exp(logits - peak), axis=-1, keepdims=True))
-
-
-def target_bits(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """-log2 softmax(logits)[target] at every position; logits [..., 692]."""
-    chosen = np.take_along_axis(log_softmax(logits), np.asarray(targets)[..., None], axis=-1)
-    return -chosen[..., 0] / math.log(2.0)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    return np.exp(log_softmax(logits))
 
 
 def draw(
@@ -333,8 +365,21 @@ class Composition:
 
 class Composer:
     """Generation and scoring over a step function, for every engine: subclasses give
-    ``step(token_id, states) -> (logits [692], new_states)``, ``zero_states()`` and
-    ``window_logits(token_ids, states)`` (a window's logits and the states after it)."""
+    ``step(token_id, states) -> (logits, new_states)``, ``zero_states()`` and
+    ``window_logits(token_ids, states)`` (a window's logits and the states after it), in the
+    model's own ids; ``key_relative`` says which (see ``internal_table``). Everything else
+    reads and writes events: ``log_probs`` maps the model's logits to the 692 events."""
+
+    key_relative = False
+
+    def table(self, start: int) -> np.ndarray:
+        return internal_table(start, self.key_relative)
+
+    @staticmethod
+    def log_probs(logits: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """Log-probabilities [..., 692] of the events under the model's logits (a key-relative
+        model's pitches outside the range keep their mass: the events' sum to at most 1)."""
+        return log_softmax(logits)[..., table]
 
     def step(self, token_id: int, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -350,28 +395,30 @@ class Composer:
             rows.append(logits)
         return np.stack(rows), states
 
-    def teacher_forced_logits(self, token_ids: Sequence[int]) -> np.ndarray:
-        """Logits [time, 692] after each id, from a zero state, window by window."""
+    def teacher_forced_log_probs(self, token_ids: Sequence[int]) -> np.ndarray:
+        """Log-probabilities [time, 692] of the next event after each event of a tune (from
+        its start token), from a zero state, window by window."""
+        table = self.table(token_ids[0])
         states, rows = self.zero_states(), []
-        ids = np.asarray(token_ids, np.int32)
+        ids = table[np.asarray(token_ids, np.int32)]
         for offset in range(0, len(ids), SCORE_WINDOW):
             logits, states = self.window_logits(ids[offset : offset + SCORE_WINDOW], states)
             rows.append(logits)
-        return np.concatenate(rows)
+        return self.log_probs(np.concatenate(rows), table)
 
     def tune_bits(self, tunes: Sequence[Sequence[int]]) -> np.ndarray:
         """Bits of every tune's events after its start token (one float per tune)."""
-        return np.array(
-            [
-                float(np.sum(target_bits(self.teacher_forced_logits(ids[:-1]), ids[1:])))
-                for ids in tunes
-            ]
-        )
+        out = []
+        for ids in tunes:
+            log_probs = self.teacher_forced_log_probs(ids[:-1])
+            chosen = log_probs[np.arange(len(ids) - 1), np.asarray(ids[1:])]
+            out.append(-float(np.sum(chosen)) / math.log(2.0))
+        return np.array(out)
 
     def outputs(self, inputs: list) -> np.ndarray:
         """Teacher-forced next-event probabilities over the first 24 events of each tune (id
         lists), stacked [positions, 692]: what the parity check compares across engines."""
-        return np.concatenate([softmax(self.teacher_forced_logits(ids[:24])) for ids in inputs])
+        return np.concatenate([np.exp(self.teacher_forced_log_probs(ids[:24])) for ids in inputs])
 
     def compose(
         self,
@@ -397,15 +444,18 @@ class Composer:
         limit = grammar.max_bars * (int(events.bar_length(metre) * 8) * 3 + 1) + 2
         state = INITIAL
         states = self.zero_states()
+        table = self.table(prompt[0])
         for token in prompt[:-1]:
-            _, states = self.step(token, states)
+            _, states = self.step(int(table[token]), states)
             state = grammar.advance(state, token)
         if beam:
-            drawn, ended = self._beam(prompt[-1], states, state, grammar, limit, beam, constrained)
+            drawn, ended = self._beam(
+                prompt[-1], states, state, grammar, limit, beam, constrained, table
+            )
         else:
             drawn, ended = self._sample(
                 prompt[-1], states, state, grammar, limit, temperature, top_k, top_p, seed,
-                constrained,
+                constrained, table,
             )  # fmt: skip
         return Composition(prompt + drawn + ([events.END_ID] if ended else []), len(prompt), ended)
 
@@ -414,15 +464,19 @@ class Composer:
         return grammar.candidates(state) if constrained else FREE_CANDIDATES
 
     def _sample(
-        self, token, states, state, grammar, limit, temperature, top_k, top_p, seed, constrained
-    ) -> tuple[list[int], bool]:
+        self, token, states, state, grammar, limit, temperature, top_k, top_p, seed, constrained,
+        table,
+    ) -> tuple[list[int], bool]:  # fmt: skip
         rng = np.random.default_rng(seed)
         drawn: list[int] = []
+        relative = self.key_relative
         while len(drawn) < limit:
-            logits, states = self.step(token, states)
+            logits, states = self.step(int(table[token]), states)
             state = grammar.advance(state, token)
             candidates = self._candidates(grammar, state, constrained)
-            token = draw(logits, candidates, temperature, top_k, top_p, rng)
+            # Drawn from the logits as they are: the softmax over the candidates is the same.
+            scores = logits[table] if relative else logits
+            token = draw(scores, candidates, temperature, top_k, top_p, rng)
             if token == events.END_ID:
                 return drawn, True
             if token == events.BAR_ID and state[BARS_DONE] + 1 >= grammar.max_bars:
@@ -430,15 +484,17 @@ class Composer:
             drawn.append(token)
         return drawn, False
 
-    def _beam(self, token, states, state, grammar, limit, width, constrained):
+    def _beam(self, token, states, state, grammar, limit, width, constrained, table):
         def step(tokens: np.ndarray, carried: dict):
             rows_logits, rows_states, rows_grammar = [], [], []
             for row, token_id in enumerate(tokens.tolist()):
-                logits, new_states = self.step(token_id, carried["states"][row : row + 1])
+                logits, new_states = self.step(
+                    int(table[token_id]), carried["states"][row : row + 1]
+                )
                 advanced = grammar.advance(tuple(carried["grammar"][row].tolist()), token_id)
                 row_log_probs = np.full(VOCABULARY_SIZE, -np.inf)
                 candidates = self._candidates(grammar, advanced, constrained)
-                row_log_probs[candidates] = log_softmax(logits)[candidates]
+                row_log_probs[candidates] = self.log_probs(logits, table)[candidates]
                 rows_logits.append(row_log_probs)
                 rows_states.append(new_states[0])
                 rows_grammar.append(advanced)
@@ -589,6 +645,8 @@ class MusicRuntime(Composer, Runtime):
         self.scorer = LiteRTModel(self.tflite("score"), num_threads=1)
         self.state_shape = self.runner.input_shape("states")[1:]  # (S, units)
         self.window = self.scorer.input_shape("token_ids")[1]
+        logits_size = int(self.runner.output_details["logits"]["shape"][-1])
+        self.key_relative = logits_size == RELATIVE_SIZE
         # The signature's tensors set and read directly: its runner's call re-allocates every
         # tensor first, which costs as much as the step itself.
         signature = self.runner.runner

@@ -7,12 +7,13 @@ search: ``runtime.Composer``)."""
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from apps.music import events
 from apps.music.config import MusicConfig
 from apps.music.export import model_parts, sequence_model, step
-from apps.music.runtime import FREE_MASK
+from apps.music.runtime import FREE_MASK, IDENTITY, INTERNAL
 from shared.sampling import tf_sample_next
 
 
@@ -49,6 +50,9 @@ class MusicServing(tf.Module):
         )
         self.names = tf.constant(events.VOCABULARY)
         self.banned = tf.constant(~FREE_MASK)
+        # The model's id of every event for each key shift (identity but for key_relative).
+        tables = INTERNAL if config.key_relative else np.tile(IDENTITY, (12, 1))
+        self.tables = tf.constant(tables)
 
     @tf.function(
         input_signature=[
@@ -82,18 +86,22 @@ class MusicServing(tf.Module):
     def generate(self, start, length, temperature, seed, top_k, top_p):
         start_id = self.starts.lookup(tf.strings.strip(start))
         known = start_id >= 0
+        first = tf.maximum(start_id, events.FIRST_START_ID)
+        tonic = (first - events.FIRST_START_ID) % 12
+        table = self.tables[(tonic + 6) % 12]  # [692]: the model's id of every event
         zeros = tf.zeros([1, self.parts.state_count, self.parts.units])
-        first_logits, first_states = step(self.parts, tf.maximum(start_id, 0)[tf.newaxis], zeros)
+        first_logits, first_states = step(self.parts, tf.gather(table, first)[tf.newaxis], zeros)
         seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
 
         def keep_going(index, done, logits, states, tokens):
             return tf.logical_and(index < length, tf.logical_not(done))
 
         def draw(index, done, logits, states, tokens):
-            allowed = tf.where(self.banned[tf.newaxis, :], -1e9, logits)  # [1, 692]
+            scores = tf.gather(logits, table, axis=-1)  # [1, 692]: the events' logits
+            allowed = tf.where(self.banned[tf.newaxis, :], -1e9, scores)
             step_seed = tf.random.experimental.stateless_fold_in(seed_pair, index)
             token = tf_sample_next(allowed, temperature, top_k, top_p, step_seed)  # [1]
-            logits, states = step(self.parts, token, states)
+            logits, states = step(self.parts, tf.gather(table, token), states)
             tokens = tokens.write(index, token[0])
             return index + 1, token[0] == events.END_ID, logits, states, tokens
 

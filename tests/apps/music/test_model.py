@@ -177,3 +177,18 @@ def test_a_folder_of_abc_files_is_split_by_tune(tmp_path):
     assert all(
         sum(r["rows"] for r in kind.values()) == 0 for kind in splits.info["overlap"].values()
     )
+
+
+def test_a_key_relative_model_is_trained_on_its_own_ids(sample_tunes):
+    from apps.music import runtime
+
+    config = resolve_config(MusicConfig, "quick", ["batch_size=1", "key_relative=true"])
+    tunes = [events.encode(t) for t in sample_tunes.values()][:5]
+    seen = {}
+    for inputs, targets, _ in MusicApp()._dataset(config, tunes, training=False):
+        ids = np.concatenate([inputs.numpy()[0], targets.numpy()[0, -1:]])
+        seen[len(ids)] = ids.tolist()
+    for tune in tunes:
+        assert seen[len(tune)] == runtime.internal_table(tune[0], True)[tune].tolist()
+    model = build_model(config)
+    assert model.output_shape[-1] == runtime.RELATIVE_SIZE == 703

@@ -191,3 +191,49 @@ def test_an_answer_is_written_in_the_format_its_suffix_names(tmp_path):
     assert runtime.write_answer(answer, tmp_path / "tune.wav").read_bytes()[:4] == b"RIFF"
     with pytest.raises(UserError, match="tune.mp3"):
         runtime.write_answer(answer, tmp_path / "tune.mp3")
+
+
+def test_the_key_relative_ids_are_one_to_one_and_shared_across_keys(sample_tunes):
+    for row in runtime.INTERNAL:
+        assert len(set(row.tolist())) == runtime.VOCABULARY_SIZE  # one to one
+        assert row.max() < runtime.RELATIVE_SIZE and row[events.PAD_ID] == events.PAD_ID
+    tune = next(t for t in sample_tunes.values() if t.key == "G major")
+    ids = np.array(events.encode(tune))
+    # G, F#, Ab and A all move up to the C above (+5, +6, +4, +3): the same relative pitches;
+    # E would move down to the C below, an octave apart.
+    for shift in (-1, 1, 2):
+        moved = np.array(events.encode(events.transpose(tune, shift)))
+        relative = runtime.internal_table(moved[0], True)[moved]
+        assert relative[1:].tolist() == runtime.internal_table(ids[0], True)[ids][1:].tolist()
+        assert relative[0] != runtime.internal_table(ids[0], True)[ids[0]]  # the key is kept
+    assert runtime.internal_table(ids[0], False).tolist() == list(range(692))
+
+
+class RelativeComposer(RandomComposer):
+    """A key-relative stand-in: 703 logits (pitches 43..102), what it reads recorded."""
+
+    key_relative = True
+
+    def __init__(self, seed=0):
+        super().__init__(seed)
+        self.read = []
+
+    def step(self, token_id, states):
+        self.read.append(token_id)
+        logits = self.rng.normal(0.0, 3.0, runtime.RELATIVE_SIZE).astype(np.float32)
+        return logits, states
+
+
+def test_a_key_relative_model_reads_its_own_ids_and_writes_events():
+    composer = RelativeComposer(1)
+    start = events.start_id("F# minor", "3/4")  # tonic 6: shift -6, pitches move up 6
+    composition = composer.compose([start], bars=6, seed=2)
+    table = runtime.internal_table(start, True)
+    assert composer.read == [int(table[t]) for t in composition.ids[:-1]]
+    assert events.bars_valid(composition.tune) and composition.tune.key == "F# minor"
+    # Scoring: the events' log-probabilities, the mass of unreachable pitches left out.
+    log_probs = composer.teacher_forced_log_probs(composition.ids[:-1])
+    assert log_probs.shape == (len(composition.ids) - 1, 692)
+    assert np.all(np.exp(log_probs).sum(axis=1) < 1.0)
+    bits = composer.tune_bits([composition.ids])
+    assert bits.shape == (1,) and 0 < bits[0] < np.inf
