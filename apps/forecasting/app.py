@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 
@@ -428,7 +429,23 @@ class ForecastingApp(App):
         """statsforecast's naive, seasonal naive, AutoETS, AutoARIMA and M4's Comb on the same
         test windows, scored like the model (OWA against the same seasonal naive); and the
         anomaly baselines (rolling z-score, seasonal-decomposition residual), each with its
-        threshold chosen on the validation regions."""
+        threshold chosen on the validation regions.
+
+        They depend on the data and the split only, not on the model or its seed: they are
+        kept under ``<data>/forecasting_baselines/`` by a digest of everything they read,
+        so ``--seeds 3`` computes them once (AutoARIMA takes minutes)."""
+        from shared.data.cache import atomic_path, data_dir
+
+        path = data_dir() / "forecasting_baselines" / f"{baselines_digest(splits, config)}.json"
+        if path.is_file():
+            log(f"forecasting: baselines of these windows from {path}")
+            return json.loads(path.read_text())
+        out = self._compute_baselines(splits, config)
+        with atomic_path(path) as work:
+            work.write_text(json.dumps(out))
+        return out
+
+    def _compute_baselines(self, splits: Splits, config: ForecastingConfig) -> dict:
         from apps.forecasting.baselines import forecast_baselines
 
         test = splits.test
@@ -580,6 +597,39 @@ class ForecastingApp(App):
 
 # The most false alarms a chosen threshold may raise on the validation regions' clean points.
 MAX_FALSE_ALARM_RATE = 0.02
+
+
+# Bump when the baselines' code changes what they give: the cached ones are then recomputed.
+BASELINES_VERSION = 1
+
+
+def baselines_digest(splits: Splits, config: ForecastingConfig) -> str:
+    """A digest of what ``ForecastingApp.baselines`` reads: the panel's values and times, the
+    test and validation origins, the injected anomalies, the shifted set and the config
+    fields the baselines use (and the versions of their code and of statsforecast)."""
+    import statsforecast
+
+    digest = hashlib.sha256()
+    fields = {
+        name: getattr(config, name)
+        for name in ("baselines", "baseline_history", "split_seed", "context_length")
+    }
+    digest.update(json.dumps([BASELINES_VERSION, statsforecast.__version__, fields]).encode())
+    for series in splits.info["panel"]:
+        digest.update(series.name.encode())
+        digest.update(np.asarray(series.values, np.float64).tobytes())
+        digest.update(np.asarray(series.timestamps).astype("datetime64[s]").tobytes())
+    for part in (splits.validation, splits.test):
+        digest.update(json.dumps([list(part["series"]), [int(o) for o in part["origin"]]]).encode())
+    for part, entries in sorted(splits.info.get("anomalies", {}).items()):
+        for name, entry in sorted(entries.items()):
+            digest.update(f"{part}/{name}/{entry['start']}".encode())
+            digest.update(np.asarray(entry["values"], np.float64).tobytes())
+            digest.update(np.asarray(entry["labels"], np.int64).tobytes())
+    for series, origin in splits.info.get("unseen") or []:
+        digest.update(f"{series.name}@{origin}".encode())
+        digest.update(np.asarray(series.values, np.float64).tobytes())
+    return digest.hexdigest()[:24]
 
 
 def choose_threshold(labels, scores, max_false_alarm: float = MAX_FALSE_ALARM_RATE) -> float:

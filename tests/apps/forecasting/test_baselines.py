@@ -1,5 +1,7 @@
 """The statsforecast baselines and the M4 Comb benchmark, against hand-computed forecasts."""
 
+import json
+
 import numpy as np
 import pytest
 from statsmodels.tsa.stattools import acf
@@ -125,3 +127,50 @@ def test_short_or_broken_history_is_a_user_error():
         baselines.forecast_baselines({"short": np.arange(3.0)}, HORIZON, PERIOD)
     with pytest.raises(UserError, match="'gap'.*finite"):
         baselines.forecast_baselines({"gap": np.r_[np.arange(20.0), np.nan]}, HORIZON, PERIOD)
+
+
+def test_the_baselines_are_computed_once_per_data_and_split(tmp_path, monkeypatch):
+    import dataclasses
+
+    from apps.forecasting import data as forecasting_data
+    from apps.forecasting.app import ForecastingApp, baselines_digest
+    from apps.forecasting.config import ForecastingConfig
+    from apps.forecasting.series import Series, regular_timestamps
+
+    monkeypatch.setenv("RNNAPPS_DATA", str(tmp_path))
+    t = np.arange(120)
+    values = 50 + 5 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.5, 120)
+    stamps = regular_timestamps(np.datetime64("2001-01-01T00:00:00"), "monthly", 120)
+    series = Series("m", values, "monthly", stamps, "synthetic", "-", "m")
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"]})
+    app = ForecastingApp()
+
+    def splits_of(panel, config):
+        splits = forecasting_data.split_panel(panel, config, "synthetic")
+        splits.info["anomalies"] = app._anomaly_sets(splits, config)
+        return splits
+
+    splits = splits_of([series], config)
+    calls = []
+    compute = ForecastingApp._compute_baselines
+    monkeypatch.setattr(
+        ForecastingApp,
+        "_compute_baselines",
+        lambda self, s, c: calls.append(1) or compute(self, s, c),
+    )
+    first = app.baselines(splits, config)
+    # Another seed (the model's) reads the same windows: no second computation.
+    again = app.baselines(splits_of([series], dataclasses.replace(config, seed=99)), config)
+    assert calls == [1] and again == json.loads(json.dumps(first))
+    # Another value, another split seed or other baselines: another digest.
+    changed = dataclasses.replace(series, values=values + np.eye(1, 120, 5)[0])
+    digests = {
+        baselines_digest(splits, config),
+        baselines_digest(splits_of([changed], config), config),
+        baselines_digest(splits, dataclasses.replace(config, baselines="naive")),
+        baselines_digest(
+            splits_of([series], dataclasses.replace(config, split_seed=7)),
+            dataclasses.replace(config, split_seed=7),
+        ),
+    }
+    assert len(digests) == 4
