@@ -453,8 +453,8 @@ class MusicApp(App):
         )  # fmt: skip
 
     def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
-        """A few generated tunes beside the model (``samples/``: MIDI, MusicXML, ABC, WAV: the
-        listening aid) and the piano roll of the first (``piano_roll.png``)."""
+        """A few generated tunes of 16 bars beside the model (``samples/``: MIDI, MusicXML, ABC,
+        WAV: the listening aid) and the piano roll of the first (``piano_roll.png``)."""
         from apps.music import figures as music_figures
         from apps.music import render
 
@@ -466,12 +466,13 @@ class MusicApp(App):
         for index, (key, metre) in enumerate(
             [("G major", "6/8"), ("D major", "4/4"), ("A minor", "3/4")][:SAMPLE_FILES]
         ):
-            tune = predictor.compose([events.start_id(key, metre)], bars=16, seed=index).tune
+            start = [events.start_id(key, metre)]
+            tune = predictor.compose(start, bars=16, min_bars=16, seed=index).tune
             stem = f"tune_{index + 1}_{key.replace(' ', '_')}_{metre.replace('/', '-')}"
             for suffix in (".mid", ".musicxml", ".abc", ".wav"):
                 render.write(tune, samples / f"{stem}{suffix}")
             if index == 0:
-                title = f"music: a generated tune ({key}, {metre}, LiteRT fp32)"
+                title = "a generated tune (LiteRT fp32, seed 0)"
                 written.append(music_figures.piano_roll(tune, model_dir / "piano_roll.png", title))
         return written
 
