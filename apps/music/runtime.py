@@ -4,9 +4,10 @@ What an answer from ``model_<variant>.tflite`` (the step model) needs on the hos
 vocabulary (``events``, standard library), the key and metre of a new tune as its start token,
 the melody to continue (``render.read_melody``: a MIDI, MusicXML or ABC file, or an ABC
 string), the loop that reads the given events and draws one event at a time, and the answer.
-Imports NumPy, ``ai_edge_litert`` (``shared.runtime``) and the standard library only (and
-music21 through ``render`` when a melody is read), so it runs where TensorFlow is not
-installed. ``MusicApp.predict`` answers through the same ``Composer`` for every engine.
+Imports NumPy, ``ai_edge_litert`` (``shared.runtime``) and the standard library only, so it
+runs where TensorFlow is not installed; ``render`` is named rather than imported (``RENDER``),
+as the runtimes' figures are: reading a given melody and writing MIDI or MusicXML need
+music21 (the ``train`` extra), a new tune with its ABC and WAV does not. ``MusicApp.predict`` answers through the same ``Composer`` for every engine.
 
 Decoding (``Composer.compose``):
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import importlib
 import math
 import pathlib
 from collections.abc import Sequence
@@ -331,6 +333,16 @@ def check_options(
         raise UserError(f"--top-p {top_p}: must be in (0, 1] (1 keeps all)")
 
 
+# The file formats (``apps/music/render.py``), named rather than imported, as ``answer_figure``
+# is: its readers and its MIDI and MusicXML writers import music21 (the train extra) when
+# called; its ABC writer needs the standard library only.
+RENDER = "apps.music.render"
+
+
+def _render():
+    return importlib.import_module(RENDER)
+
+
 def read_melody(raw: str) -> events.Tune | None:
     """None for a new tune (an empty input or "new"), else the melody a file or an ABC
     string holds (``render.read_melody``: UserError when it cannot be read)."""
@@ -338,9 +350,7 @@ def read_melody(raw: str) -> events.Tune | None:
         raise UserError(f"{raw!r}: give a file, an ABC string, or 'new'")
     if raw.strip().lower() in NEW_TUNE:
         return None
-    from apps.music import render  # music21: only a given melody needs it
-
-    tune = render.read_melody(raw)
+    tune = _render().read_melody(raw)
     try:
         events.encode(tune)
     except ValueError as error:
@@ -542,9 +552,7 @@ class Composer:
 
 def abc_text(tune: events.Tune) -> str:
     """The tune in ABC (``render.abc_text``: standard library only)."""
-    from apps.music import render
-
-    return render.abc_text(tune)
+    return _render().abc_text(tune)
 
 
 def tune_of(answer: dict) -> events.Tune:
@@ -555,9 +563,7 @@ def tune_of(answer: dict) -> events.Tune:
 def write_answer(answer: dict, path: str | pathlib.Path) -> pathlib.Path:
     """Write an answer's tune to `path` by its suffix (``render.write``: .mid, .midi,
     .musicxml, .xml, .abc, .wav; another suffix is a UserError): what ``--out`` needs."""
-    from apps.music import render
-
-    return render.write(tune_of(answer), path)
+    return _render().write(tune_of(answer), path)
 
 
 def answers(
