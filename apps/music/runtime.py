@@ -65,12 +65,13 @@ MODE_WORDS = {
     "minor": "minor", "dor": "dorian", "dorian": "dorian", "mix": "mixolydian",
     "mixolydian": "mixolydian",
 }  # fmt: skip
-_TONIC_SPELLINGS = [*events.TONICS, *ENHARMONIC]
+# The key option's choices (the CLI's and the web page's): every tonic of ``events.TONICS``
+# alone (major), with "m" (minor) or with a mode; ``parse_key`` also reads other spellings.
 KEY_CHOICES = tuple(
-    f"{tonic}{' ' if mode else ''}{mode}"
-    for tonic in _TONIC_SPELLINGS
-    for mode in ("", "major", "minor", "dorian", "mixolydian")
-) + tuple(f"{tonic}m" for tonic in _TONIC_SPELLINGS)
+    f"{tonic}{suffix}"
+    for tonic in events.TONICS
+    for suffix in ("", "m", " major", " minor", " dorian", " mixolydian")
+)
 
 
 def parse_key(text: str) -> str:
@@ -105,13 +106,17 @@ NONE = -2  # no pitch pending, no note to tie, nothing forced
 REST_PENDING = -1
 # A grammar state: (position in the bar in UNITS, bar lines so far, the pitch (or
 # REST_PENDING) waiting for its duration, the note that may be tied, the pitch a tie forces,
-# ended). A tuple of ints, so beam search can carry one per hypothesis in an array.
-POSITION, BARS_DONE, PENDING, TIEABLE, FORCED, ENDED = range(6)
-INITIAL = (0, 0, NONE, NONE, NONE, 0)
+# ended, the pickup's length in UNITS (0: none)). A tuple of ints, so beam search can carry
+# one per hypothesis in an array.
+POSITION, BARS_DONE, PENDING, TIEABLE, FORCED, ENDED, PICKUP = range(7)
+INITIAL = (0, 0, NONE, NONE, NONE, 0, 0)
 
 
 class BarGrammar:
     """Which events may come next so that the tune stays well formed (``events.bars_valid``).
+
+    The last bar ends the tune when it is full or holds the rest of the pickup's bar (the
+    corpus's tunes end either way); ``events.bars_valid`` asks less of it.
 
     Args:
         metre: the tune's metre ("6/8").
@@ -140,34 +145,38 @@ class BarGrammar:
     def advance(self, state: tuple, token: int) -> tuple:
         """The state after `token` (any token: what does not fit is read as
         ``events.decode(strict=False)`` reads it)."""
-        position, bars, pending, tieable, forced, ended = state
+        position, bars, pending, tieable, forced, ended, pickup = state
         if ended:
             return state
         if events.FIRST_PITCH_ID <= token < events.FIRST_DURATION_ID:
             pitch = token - events.FIRST_PITCH_ID + events.LOWEST
-            return (position, bars, pitch, NONE, NONE, 0)
+            return (position, bars, pitch, NONE, NONE, 0, pickup)
         if token == events.REST_ID:
-            return (position, bars, REST_PENDING, NONE, NONE, 0)
+            return (position, bars, REST_PENDING, NONE, NONE, 0, pickup)
         if events.FIRST_DURATION_ID <= token < events.FIRST_START_ID:
             if pending == NONE:
                 return state
             length = int(DURATION_UNITS[token - events.FIRST_DURATION_ID])
             note = pending if pending >= 0 else NONE
-            return (position + length, bars, NONE, note, NONE, 0)
+            return (position + length, bars, NONE, note, NONE, 0, pickup)
         if token == events.TIE_ID:
-            return (position, bars, NONE, NONE, tieable, 0) if tieable != NONE else state
+            if tieable == NONE:
+                return state
+            return (position, bars, NONE, NONE, tieable, 0, pickup)
         if token == events.BAR_ID:
-            return (0, bars + 1, NONE, NONE, forced, 0)
+            if bars == 0 and position < self.full:
+                pickup = position
+            return (0, bars + 1, NONE, NONE, forced, 0, pickup)
         if token == events.END_ID:
-            return (position, bars, NONE, NONE, NONE, 1)
+            return (position, bars, NONE, NONE, NONE, 1, pickup)
         return state
 
     def candidates(self, state: tuple) -> np.ndarray:
         """The ids ``allowed`` says yes to, ascending (the same few states recur: cached)."""
-        position, bars, pending, tieable, forced, ended = state
+        position, bars, pending, tieable, forced, ended, pickup = state
         key = (
             position, pending != NONE, bars == 0, bars + 1 >= self.max_bars,
-            bars + 1 >= self.min_bars, tieable != NONE, forced, ended,
+            bars + 1 >= self.min_bars, tieable != NONE, forced, ended, pickup,
         )  # fmt: skip
         found = self._candidates.get(key)
         if found is None:
@@ -176,7 +185,7 @@ class BarGrammar:
 
     def allowed(self, state: tuple) -> np.ndarray:
         """Bool [692]: the events that keep the tune well formed after `state`."""
-        position, bars, pending, tieable, forced, ended = state
+        position, bars, pending, tieable, forced, ended, pickup = state
         mask = np.zeros(VOCABULARY_SIZE, bool)
         full = self.full
         if ended:
@@ -200,7 +209,9 @@ class BarGrammar:
                     mask[events.REST_ID] = True
                 if tieable != NONE and not (last_bar and position == full):
                     mask[events.TIE_ID] = True
-                if position > 0 and bars + 1 >= self.min_bars:
+                # The last bar is full, or the rest of the pickup's bar (one bar: any length).
+                closes = position == full or bars == 0 or (pickup and position == full - pickup)
+                if position > 0 and closes and bars + 1 >= self.min_bars:
                     mask[events.END_ID] = True
         if not mask.any():  # a given melody the grammar cannot continue (an over-full bar)
             mask[[events.BAR_ID, events.END_ID]] = True

@@ -62,6 +62,7 @@ def test_metres_outside_the_vocabulary_are_user_errors():
 
 def test_every_key_choice_of_the_option_is_readable():
     assert len({runtime.parse_key(choice) for choice in runtime.KEY_CHOICES}) == 48
+    assert runtime.KEY_CHOICES[:3] == ("C", "Cm", "C major") and len(runtime.KEY_CHOICES) == 72
 
 
 @pytest.mark.parametrize("metre", ["6/8", "3/4", "4/4", "9/8", "3/2"])
@@ -72,6 +73,9 @@ def test_constrained_generation_keeps_every_bar_valid_whatever_the_model_says(me
     tune = composition.tune
     assert events.bars_valid(tune), runtime_bars(tune)
     assert 1 <= len(tune.bars) <= 12 and composition.ended
+    # The last bar is full or holds the rest of the pickup's bar.
+    sums, full = runtime_bars(tune), events.bar_length(metre)
+    assert len(sums) == 1 or sums[-1] == full or sums[0] + sums[-1] == full, sums
     # What was drawn is a strict event sequence: it decodes without skipping anything.
     assert events.decode(composition.ids) == tune
     # Ties join notes of one pitch only.
