@@ -26,9 +26,10 @@ class BitsPerEvent(keras.metrics.MeanMetricWrapper):
     """The mean ``bits_per_event`` over the positions of a run (padding weighs 0).
 
     Example:
+        >>> import numpy as np
         >>> metric = BitsPerEvent()
-        >>> metric.update_state([[1]], [[[0.0, 0.0]]], sample_weight=[[1.0]])
-        >>> round(float(metric.result()), 3)
+        >>> metric.update_state(np.array([[1, 0]]), np.zeros((1, 2, 2)), np.array([[1.0, 0.0]]))
+        >>> round(float(metric.result()), 3)  # one position of two equal choices: one bit
         1.0
     """
 
