@@ -301,25 +301,35 @@ def draw(
 ) -> int:
     """One event of `candidates` (ids): the likeliest at temperature 0, else a draw among
     those temperature, top-k and top-p keep (``shared.runtime.sampling.filter_mask``'s rule,
-    here over the few candidates: a test checks they agree), by inverting the cumulative
-    weights with one uniform number."""
-    chosen = np.asarray(logits, np.float64)[candidates]
-    if temperature == 0:
-        return int(candidates[np.argmax(chosen)])
-    scaled = (chosen - np.max(chosen)) / temperature
-    if top_k or top_p < 1.0:
-        descending = np.sort(scaled)[::-1]
-        keep = descending.size if top_k <= 0 else min(top_k, descending.size)
-        if top_p < 1.0:
-            probabilities = np.exp(descending[:keep])
-            probabilities /= probabilities.sum()
-            mass_before = np.cumsum(probabilities) - probabilities
-            keep = min(keep, max(1, int(np.sum(mass_before < top_p))))
-        scaled = np.where(scaled >= descending[keep - 1], scaled, -np.inf)
-    cumulative = np.cumsum(np.exp(scaled))
-    # The first event whose cumulative weight exceeds the draw: never a zero-weight one.
-    index = np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")
+    here over the few candidates: a test checks they agree)."""
+    index = draw_index(np.asarray(logits)[candidates], temperature, top_k, top_p, rng)
     return int(candidates[index])
+
+
+def draw_index(
+    scores: np.ndarray, temperature: float, top_k: int, top_p: float, rng: np.random.Generator
+) -> int:
+    """The position in `scores` (the candidates' logits) that ``draw`` picks: the cumulative
+    weights inverted with one uniform number, in descending order of score when top-k or
+    top-p cut (one sort serves the cut and the draw: the host loop's cost per event)."""
+    if temperature == 0:
+        return int(np.argmax(scores))
+    scaled = (scores - np.max(scores)) / temperature
+    if not top_k and top_p >= 1.0:
+        cumulative = np.cumsum(np.exp(scaled))
+        return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    order = np.argsort(-scaled, kind="stable")
+    weights = np.exp(scaled[order])  # descending, the first 1
+    keep = weights.size if top_k <= 0 else min(top_k, weights.size)
+    if top_p < 1.0:
+        kept = weights[:keep]
+        mass_before = (np.cumsum(kept) - kept) / kept.sum()
+        keep = min(keep, max(1, int(np.sum(mass_before < top_p))))
+    # Those tied with the last one kept are kept too (filter_mask's rule).
+    while keep < weights.size and weights[keep] == weights[keep - 1]:
+        keep += 1
+    cumulative = np.cumsum(weights[:keep])
+    return int(order[np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")])
 
 
 def check_options(
@@ -490,14 +500,17 @@ class Composer:
     ) -> tuple[list[int], bool]:  # fmt: skip
         rng = np.random.default_rng(seed)
         drawn: list[int] = []
-        relative = self.key_relative
+        internal: dict[int, np.ndarray] = {}  # candidates -> the model's ids of them
         while len(drawn) < limit:
             logits, states = self.step(int(table[token]), states)
             state = grammar.advance(state, token)
             candidates = self._candidates(grammar, state, constrained)
-            # Drawn from the logits as they are: the softmax over the candidates is the same.
-            scores = logits[table] if relative else logits
-            token = draw(scores, candidates, temperature, top_k, top_p, rng)
+            ids = internal.get(id(candidates))
+            if ids is None:
+                ids = internal[id(candidates)] = table[candidates]
+            # The candidates' logits as the model gives them: the softmax over them is the
+            # same as over their log-probabilities.
+            token = int(candidates[draw_index(logits[ids], temperature, top_k, top_p, rng)])
             if token == events.END_ID:
                 return drawn, True
             if token == events.BAR_ID and state[BARS_DONE] + 1 >= grammar.max_bars:
