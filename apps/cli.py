@@ -141,6 +141,11 @@ def _read_text_files(app_name: str, inputs: list[str]) -> tuple[list[str], list]
 
 def command_predict(args) -> int:
     options = _app_options(args.app, args)  # a bad flag is said first, model or not
+    if not args.inputs:  # an app that answers without an input (music: a new tune) says so
+        empty = getattr(registry.get_runtime(args.app), "empty_input", None)
+        if empty is None:
+            raise UserError(f"predict {args.app}: give at least one input")
+        args.inputs = [empty]
     runtime_class = _runtime_class(args)
     if runtime_class is not None:  # the LiteRT engine without TensorFlow
         model_dir = pathlib.Path(args.model) if args.model else default_model_dir(args.app)
@@ -169,6 +174,8 @@ def command_predict(args) -> int:
             print(f"[rnnapps] attention map written to {path}", file=sys.stderr)
     if args.plot:
         _save_plots(args, predictor, texts, answers)
+    if args.out:
+        _write_answers(args, texts, answers)
     for answer in answers:
         if isinstance(answer, Exception):
             print(f"rnnapps: error: {answer}", file=sys.stderr)
@@ -213,6 +220,21 @@ def _save_plots(args, predictor, texts: list[str], answers: list) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(png)
             print(f"[rnnapps] picture written to {path}", file=sys.stderr)
+
+
+def _write_answers(args, texts: list[str], answers: list) -> None:
+    """``--out FILE``: each answer written by the runtime's ``answer_writer`` (music: a tune as
+    MIDI, MusicXML, ABC or WAV by the file's suffix), ``_<n>`` added when there are several."""
+    import importlib
+
+    named = getattr(registry.get_runtime(args.app), "answer_writer", None)
+    if not named:
+        raise UserError(f"--out: the {args.app} app writes no file of its answers")
+    module, function = named.split(":")
+    write = getattr(importlib.import_module(module), function)
+    for _, answer, path in _answered_pictures(args.out, args.inputs, texts, answers):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        print(f"[rnnapps] written to {write(answer, path)}", file=sys.stderr)
 
 
 def command_export(args) -> int:
@@ -480,11 +502,18 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
 
     predict = commands.add_parser("predict", help="answer raw inputs with a trained model")
     predict.add_argument("app", help=f"one of: {', '.join(registry.names())}")
-    predict.add_argument("inputs", nargs="+", metavar="INPUT")
+    predict.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="what to answer (music: none for a new tune)"
+    )
     predict.add_argument("--model", default=None)
     predict.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
     predict.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
     predict.add_argument("--json", action="store_true", help="one JSON object per input")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write each answer to FILE (music: .mid, .musicxml, .abc, .wav)",
+    )
     predict.add_argument(
         "--attention", metavar="PNG", help="save the attention map (translation, captioning)"
     )

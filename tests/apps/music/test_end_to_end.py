@@ -183,6 +183,24 @@ def test_predict_plots_the_piano_roll_of_each_tune(model_dir, tmp_path, capsys):
         assert (tmp_path / f"roll_{index}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_predict_without_an_input_writes_a_new_tune_to_out(model_dir, tmp_path, capsys):
+    from apps.music import render
+
+    out = tmp_path / "tune.mid"
+    arguments = ["predict", "music", "--model", str(model_dir), "--out", str(out), "--json"]
+    assert cli.main([*arguments, "--key", "G", "--bars", "8", "--seed", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["input"] == "new"
+    # The MIDI file holds the answer's tune (read back through the corpus's own reading).
+    written = render.read_melody(str(out))
+    assert events.names(events.encode(written)) == answer["tokens"]
+    wav = tmp_path / "tune.wav"
+    assert cli.main(["predict", "music", "--model", str(model_dir), "--out", str(wav)]) == 0
+    assert wav.read_bytes()[:4] == b"RIFF"
+    code = cli.main(["predict", "music", "--model", str(model_dir), "--out", str(tmp_path / "t.x")])
+    assert code == 2 and "t.x" in capsys.readouterr().err
+
+
 def test_bad_inputs_fail_alone_with_exit_status_2(model_dir, tmp_path, capsys):
     empty = tmp_path / "empty.mid"
     empty.write_bytes(b"")
