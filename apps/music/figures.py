@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from apps.music import events
 from apps.music.events import Tune
-from apps.music.render import key_signature, spell
+from apps.music.spelling import key_signature, spell
 
 DPI = 100
 HEIGHT = 4.0  # inches
