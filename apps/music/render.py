@@ -56,18 +56,25 @@ def _abc_name(text: str) -> str:
 # Reading
 
 
-def read_melody(source: str | pathlib.Path) -> Tune:
+def read_melody(source: str | pathlib.Path, paths: bool = True) -> Tune:
     """A melody from a file (.mid/.midi, .musicxml/.xml/.mxl, .abc) or from ABC text (a string
     with a ``K:`` field or a line break that names no file), as a ``Tune``.
 
     The key and metre come from the file (music21's key estimate when a file has no key
     signature); the highest part when there are several; chords give their top note; the
     first tune of an ABC file of several. Notes outside C3..C7 are moved by whole octaves
-    when that brings them all in. A ``UserError`` names the input and what is wrong.
+    when that brings them all in. A ``UserError`` names the input and what is wrong. With
+    `paths` false (a text from a web request) only ABC text is read, never a file.
     """
     text = str(source)
     if not text.strip():
         raise UserError("melody: empty (give a melody file or ABC text)")
+    if not paths:
+        if "K:" in text or "\n" in text:
+            return _read_abc(text, _abc_name(text))
+        raise UserError(
+            f"{_short(text, 200)}: not ABC text (give ABC with a K: field; files are not read here)"
+        )
     path = pathlib.Path(text)
     try:
         exists = path.exists()

@@ -40,7 +40,7 @@ import numpy as np
 from apps.music import events, synth
 from shared.decoding import beam_search
 from shared.errors import UserError
-from shared.runtime.answers import answer_each
+from shared.runtime.answers import RequestText, answer_each
 from shared.runtime.base import Runtime
 from shared.runtime.litert import LiteRTModel
 from shared.runtime.options import Option
@@ -371,7 +371,8 @@ def read_melody(raw: str) -> events.Tune | None:
         raise UserError(f"{raw!r}: give a file, an ABC string, or 'new'")
     if raw.strip().lower() in NEW_TUNE:
         return None
-    tune = _render().read_melody(raw)
+    # A request's text (the server's) is never read as a path: ABC text only.
+    tune = _render().read_melody(raw, paths=not isinstance(raw, RequestText))
     try:
         events.encode(tune)
     except ValueError as error:

@@ -21,6 +21,7 @@ from apps.serve.catalog import FILE_KINDS, ApiError, ServedApp
 from apps.serve.figures import figure_png
 from apps.serve.payload import Instance, PredictRequest
 from shared.errors import UserError
+from shared.runtime.answers import RequestText
 
 # File signatures -> the suffix the decoders expect; anything else keeps the kind's default.
 _SIGNATURES = (
@@ -75,8 +76,9 @@ def _raw_input(instance: Instance, index: int, kind: str, folder: pathlib.Path) 
         with open(path, "xb") as file:  # the folder is ours alone; never overwrite
             file.write(instance.data)
         return str(path)
-    # Only the CLI reads "@FILE" as a file's text; through here "@..." is just text.
-    return instance.text
+    # Only the CLI reads "@FILE" as a file's text; through here "@..." is just text, and an
+    # app that reads paths (music: a melody file) knows this text is no path.
+    return RequestText(instance.text)
 
 
 def _scrub(message: str, raw: str, where: str, kind: str) -> str:

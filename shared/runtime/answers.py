@@ -10,6 +10,11 @@ from shared.errors import UserError
 Prepared = TypeVar("Prepared")
 
 
+class RequestText(str):
+    """A text input that came in a web request (``apps.serve``): an app that reads a path
+    from its inputs (music: a melody file) must not read this one as a path."""
+
+
 def answer_each(
     inputs: Sequence[Any],
     check: Callable[[Any], Prepared],

@@ -24,6 +24,7 @@ HEADLINE = {
     "captioning": "caption",
     "video": "label",
     "forecasting": "series",
+    "music": "summary",
 }
 
 
@@ -114,6 +115,7 @@ RUN_FIGURES = {
         "spectrogram_example.png",
     },
     "text_generation": {"scores_by_held_out.png"},
+    "music": {"piano_roll.png"},
 }
 
 
@@ -187,6 +189,24 @@ print(json.dumps(seen))
         if seen["apps"][name]["metadata"]["metadata"]["figure"]:
             figure = base64.b64decode(body["predictions"][0]["figure"]["b64"])
             assert figure[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif("music" not in registry.names(), reason="no music app yet")
+def test_a_request_naming_a_melody_file_on_the_server_is_not_read(server, models, tmp_path):
+    quick_model(models, "music")
+    path = tmp_path / "secret.abc"
+    path.write_text("X:1\nM:6/8\nL:1/8\nK:D\nA|dfa afd|efg gfe|")
+    instances = [str(path), "new"]
+    status, body, _ = request(server, "POST", "/v1/models/music:predict", {"instances": instances})
+    # The path is refused as text that is not ABC (the CLI would have read the file).
+    assert status == 400 and "not ABC text" in str(body), body
+    assert cli_reads(path)
+
+
+def cli_reads(path: pathlib.Path) -> bool:
+    from apps.music import runtime
+
+    return runtime.read_melody(str(path)) is not None
 
 
 @pytest.mark.skipif("translation" not in registry.names(), reason="no translation app yet")

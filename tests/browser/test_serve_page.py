@@ -46,6 +46,7 @@ FIGURES = {
     "captioning": "attention overlay",
     "video": "label over time",
     "forecasting": "history, forecast and anomalies",
+    "music": "piano roll",
 }
 
 pytestmark = [
