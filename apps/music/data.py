@@ -70,7 +70,7 @@ def default_records(config: MusicConfig) -> list[corpus.Record]:
             for item in corpus.items(corpus.COLLECTIONS[name], root)[: config.max_tunes]
         }
         raw, _ = corpus.parse_collections(
-            names, progress=False, select=lambda item: (item.file, item.number) in wanted
+            names, progress=True, select=lambda item: (item.file, item.number) in wanted
         )
     if config.max_tunes:
         raw = {name: rows[: config.max_tunes] for name, rows in raw.items()}
