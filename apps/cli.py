@@ -146,6 +146,8 @@ def command_predict(args) -> int:
         if empty is None:
             raise UserError(f"predict {args.app}: give at least one input")
         args.inputs = [empty]
+    if args.out and not getattr(registry.get_runtime(args.app), "answer_writer", None):
+        raise UserError(f"--out: the {args.app} app writes no file of its answers")
     runtime_class = _runtime_class(args)
     if runtime_class is not None:  # the LiteRT engine without TensorFlow
         model_dir = pathlib.Path(args.model) if args.model else default_model_dir(args.app)
@@ -174,8 +176,6 @@ def command_predict(args) -> int:
             print(f"[rnnapps] attention map written to {path}", file=sys.stderr)
     if args.plot:
         _save_plots(args, predictor, texts, answers)
-    if args.out:
-        _write_answers(args, texts, answers)
     for answer in answers:
         if isinstance(answer, Exception):
             print(f"rnnapps: error: {answer}", file=sys.stderr)
@@ -184,6 +184,8 @@ def command_predict(args) -> int:
             print(json.dumps(answer, ensure_ascii=False))
         else:
             print(f"{answer['input']}\t{summary(answer)}")
+    if args.out and not _write_answers(args, texts, answers):
+        status = USER_ERROR
     return status
 
 
@@ -222,19 +224,24 @@ def _save_plots(args, predictor, texts: list[str], answers: list) -> None:
             print(f"[rnnapps] picture written to {path}", file=sys.stderr)
 
 
-def _write_answers(args, texts: list[str], answers: list) -> None:
+def _write_answers(args, texts: list[str], answers: list) -> bool:
     """``--out FILE``: each answer written by the runtime's ``answer_writer`` (music: a tune as
-    MIDI, MusicXML, ABC or WAV by the file's suffix), ``_<n>`` added when there are several."""
+    MIDI, MusicXML, ABC or WAV by the file's suffix), ``_<n>`` added when there are several.
+    After the answers are printed, so a file that cannot be written loses none of them: its
+    error is a line of its own. False when one could not be written."""
     import importlib
 
-    named = getattr(registry.get_runtime(args.app), "answer_writer", None)
-    if not named:
-        raise UserError(f"--out: the {args.app} app writes no file of its answers")
-    module, function = named.split(":")
+    module, function = registry.get_runtime(args.app).answer_writer.split(":")
     write = getattr(importlib.import_module(module), function)
+    written = True
     for _, answer, path in _answered_pictures(args.out, args.inputs, texts, answers):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[rnnapps] written to {write(answer, path)}", file=sys.stderr)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            print(f"[rnnapps] written to {write(answer, path)}", file=sys.stderr)
+        except (UserError, OSError) as error:
+            print(f"rnnapps: error: {error}", file=sys.stderr)
+            written = False
+    return written
 
 
 def command_export(args) -> int:

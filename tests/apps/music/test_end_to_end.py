@@ -197,8 +197,14 @@ def test_predict_without_an_input_writes_a_new_tune_to_out(model_dir, tmp_path, 
     wav = tmp_path / "tune.wav"
     assert cli.main(["predict", "music", "--model", str(model_dir), "--out", str(wav)]) == 0
     assert wav.read_bytes()[:4] == b"RIFF"
-    code = cli.main(["predict", "music", "--model", str(model_dir), "--out", str(tmp_path / "t.x")])
-    assert code == 2 and "t.x" in capsys.readouterr().err
+    capsys.readouterr()
+    bad = ["predict", "music", "--model", str(model_dir), "--out", str(tmp_path / "t.x"), "--json"]
+    code = cli.main(bad)
+    captured = capsys.readouterr()
+    # The answer is still printed; the file that cannot be written is its own error line.
+    assert code == 2 and "t.x" in captured.err and json.loads(captured.out)["input"] == "new"
+    code = cli.main(["predict", "sentiment", "good", "--out", str(tmp_path / "s.txt")])
+    assert code == 2 and "writes no file" in capsys.readouterr().err
 
 
 def test_bad_inputs_fail_alone_with_exit_status_2(model_dir, tmp_path, capsys):
