@@ -483,6 +483,13 @@ class MusicApp(App):
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 
+    def figure(self, predictor, raw: str, answers: list[dict]) -> bytes | None:
+        """The piano roll of the first answer's tune (``apps.music.answer_figure``), as the
+        TensorFlow-free runtime draws it: the server offers the same figure either way."""
+        from apps.music.answer_figure import piano_roll
+
+        return piano_roll(predictor, raw, answers)
+
 
 class _NoRuns:
     """A reference whose copying measure is skipped (the subsets' runs are measured apart)."""
