@@ -34,6 +34,12 @@ ANOMALY_PARTS = ("validation", "test")
 ZSCORE_WINDOW = 24
 
 
+def windows_of(splits: Splits, rows: dict) -> list[tuple[Series, int]]:
+    """The (series, origin) of each row of `rows` (``splits.validation`` or ``splits.test``)."""
+    panel = {series.name: series for series in splits.info["panel"]}
+    return [(panel[n], o) for n, o in zip(rows["series"], rows["origin"], strict=True)]
+
+
 def truncated(series: Series, end: int, values: np.ndarray | None = None) -> Series:
     """`series` up to (not including) `end`, with other `values` if given."""
     kept = series.values[:end] if values is None else np.asarray(values)[:end]
@@ -320,12 +326,8 @@ class ForecastingApp(App):
         calibration = self._calibrate_intervals(model, predictor, splits)
         predictor = ForecastingPredictor.from_model(model)
         validation = splits.validation
-        panel = {series.name: series for series in splits.info["panel"]}
         validation_scores, _ = backtest(
-            [
-                (panel[n], o)
-                for n, o in zip(validation["series"], validation["origin"], strict=True)
-            ],
+            windows_of(splits, validation),
             predictor.forecast(
                 validation["history"],
                 validation["length"],
@@ -378,9 +380,7 @@ class ForecastingApp(App):
         quantiles = predictor.forecast(
             test["history"], test["length"], test["phase"], test["frequency"]
         )
-        panel = {series.name: series for series in splits.info["panel"]}
-        windows = [(panel[n], o) for n, o in zip(test["series"], test["origin"], strict=True)]
-        overall, by_series = backtest(windows, quantiles)
+        overall, by_series = backtest(windows_of(splits, test), quantiles)
         result = {**overall, "by_series": by_series, "windows": len(test["series"])}
         threshold = getattr(predictor, "threshold", None)
         if threshold is None:
@@ -454,7 +454,7 @@ class ForecastingApp(App):
         for name, origin in zip(test["series"], test["origin"], strict=True):
             s = panel[name]
             groups.setdefault((s.horizon, s.period), {})[f"{name}@{origin}"] = (name, origin)
-        windows = [(panel[n], o) for n, o in zip(test["series"], test["origin"], strict=True)]
+        windows = windows_of(splits, test)
         forecasts: dict = {}
         seconds: dict = {}
         for index, ((h, m), ids) in enumerate(groups.items()):
