@@ -10,6 +10,8 @@ from shared.config import BaseConfig
 from shared.errors import UserError
 from shared.layers import CELLS
 
+LOSS_WEIGHTINGS = ("none", "mase")
+
 
 @dataclasses.dataclass
 class ForecastingConfig(BaseConfig):
@@ -34,6 +36,14 @@ class ForecastingConfig(BaseConfig):
     # on the window's scale) as an input beside the recurrent state, for it to use or not
     # (DeepAR's lagged inputs; the anchor above forces it into the median).
     seasonal_input: bool = False
+    # How the training loss weighs each window: "none" (every window alike, on its own
+    # scale) or "mase" (by its scale over the series' in-sample seasonal-naive error, as
+    # MASE weighs errors; `data.seasonal_naive_weight`), clipped to [1/cap, cap].
+    loss_weighting: str = "none"
+    loss_weight_cap: float = 20.0
+    # Weight averaging (Polyak): the momentum of a moving average of the weights, updated
+    # every step; each epoch is measured and kept with the averaged weights (0 = off).
+    weight_averaging: float = 0.0
     units: int = 96
     decoder_units: int = 128
     dropout_rate: float = 0.1
@@ -89,7 +99,19 @@ class ForecastingConfig(BaseConfig):
                 f"last {longest} values (a weekly period); set at least {longest}, or "
                 "seasonal_anchor=false and seasonal_input=false"
             )
-        for name in ("short_history_rate", "shifted_stats_rate", "dropout_rate"):
+        if self.loss_weighting not in LOSS_WEIGHTINGS:
+            raise UserError(
+                f"--set loss_weighting={self.loss_weighting}: choose from "
+                f"{', '.join(LOSS_WEIGHTINGS)}"
+            )
+        if not self.loss_weight_cap >= 1.0:
+            raise UserError(f"--set loss_weight_cap={self.loss_weight_cap}: must be at least 1")
+        for name in (
+            "short_history_rate",
+            "shifted_stats_rate",
+            "dropout_rate",
+            "weight_averaging",
+        ):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"--set {name}={getattr(self, name)}: must be in [0, 1)")
         known = {"naive", "seasonal_naive", "auto_ets", "auto_arima", "comb"}

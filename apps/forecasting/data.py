@@ -115,6 +115,37 @@ def window_row(
     }
 
 
+def seasonal_naive_weight(series: Series, origin: int, scale: float, cap: float) -> float:
+    """How much one window's loss counts when training weighs errors as MASE does: its
+    scale (the unit of the normalised targets) over the in-sample seasonal-naive error of
+    the series before `origin` (MASE's denominator; a lag of one while the history is no
+    longer than a period), clipped to ``[1 / cap, cap]``. A smooth series (hourly
+    temperatures: an error of a fifth of the window's spread is several times the
+    seasonal-naive error) then weighs as much as M4's measures say it does."""
+    before = np.asarray(series.values[:origin], np.float64)
+    lag = series.period if len(before) > series.period + 1 else 1
+    if len(before) <= lag:
+        return 1.0
+    denominator = float(np.mean(np.abs(before[lag:] - before[:-lag])))
+    if denominator <= 0.0:
+        return cap
+    return float(np.clip(scale / denominator, 1.0 / cap, cap))
+
+
+def weigh_as_mase(rows: list[dict], panel: list[Series], cap: float) -> float:
+    """Multiply each row's step weights by its ``seasonal_naive_weight``; returns the mean
+    factor (training divides every split by the training rows' mean, so the loss keeps its
+    magnitude and the gradient clipping its meaning)."""
+    by_name = {series.name: series for series in panel}
+    factors = [
+        seasonal_naive_weight(by_name[row["series"]], row["origin"], float(row["scale"]), cap)
+        for row in rows
+    ]
+    for row, factor in zip(rows, factors, strict=True):
+        row["weight"] = row["weight"] * np.float32(factor)
+    return float(np.mean(factors)) if factors else 1.0
+
+
 def training_windows(
     panel: list[Series], cuts: dict[str, Cut], config: ForecastingConfig, seed: int
 ) -> list[dict]:
@@ -174,9 +205,16 @@ def columns(rows: list[dict]) -> dict:
 def split_panel(panel: list[Series], config: ForecastingConfig, source: str) -> Splits:
     """Training windows, validation and test origins, and the cuts, of `panel`."""
     cuts = {series.name: cut(series, config) for series in panel}
+    train = training_windows(panel, cuts, config, config.split_seed)
+    validation = origin_windows(panel, cuts, config, "validation")
+    if config.loss_weighting == "mase":
+        mean = weigh_as_mase(train, panel, config.loss_weight_cap)
+        weigh_as_mase(validation, panel, config.loss_weight_cap)
+        for row in train + validation:
+            row["weight"] = row["weight"] / np.float32(mean)
     splits = Splits(
-        train=columns(training_windows(panel, cuts, config, config.split_seed)),
-        validation=columns(origin_windows(panel, cuts, config, "validation")),
+        train=columns(train),
+        validation=columns(validation),
         test=columns(origin_windows(panel, cuts, config, "test")),
         source=source,
     )

@@ -223,7 +223,13 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
     )
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=1.0),
+        optimizer=keras.optimizers.AdamW(
+            schedule,
+            weight_decay=config.weight_decay,
+            clipnorm=1.0,
+            use_ema=config.weight_averaging > 0,
+            ema_momentum=config.weight_averaging or 0.99,
+        ),
         loss=pinball_loss,
     )
     return model

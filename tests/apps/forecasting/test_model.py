@@ -129,7 +129,7 @@ def test_training_windows_never_read_or_predict_past_the_validation_start(core, 
     train = splits.train
     for name, origin, weight in zip(train["series"], train["origin"], train["weight"], strict=True):
         cut = splits.info["cuts"][name]
-        assert origin + int(weight.sum()) <= cut.validation_start
+        assert origin + int((weight > 0).sum()) <= cut.validation_start
     # And the test origins are the last windows of each series, one horizon apart.
     for name in ("m", "h"):
         origins = [
@@ -140,6 +140,52 @@ def test_training_windows_never_read_or_predict_past_the_validation_start(core, 
         series = next(s for s in splits.info["panel"] if s.name == name)
         assert origins[-1] + series.horizon == len(series.values)
         assert np.diff(origins).tolist() == [series.horizon] * (config.test_windows - 1)
+
+
+def test_a_windows_mase_weight_is_its_scale_over_the_in_sample_seasonal_naive_error():
+    series = synthetic("m", "monthly", 120, 12, seed=4)
+    before = series.values[:100]
+    denominator = np.mean(np.abs(before[12:] - before[:-12]))
+    weight = forecasting_data.seasonal_naive_weight(series, 100, 3.0, cap=1000.0)
+    assert weight == pytest.approx(3.0 / denominator, rel=1e-9)
+    # Clipped to [1/cap, cap]; a history no longer than a period compares with the last value.
+    assert forecasting_data.seasonal_naive_weight(series, 100, 1e6, cap=5.0) == 5.0
+    assert forecasting_data.seasonal_naive_weight(series, 100, 1e-6, cap=5.0) == 0.2
+    short = np.mean(np.abs(np.diff(series.values[:10])))
+    assert forecasting_data.seasonal_naive_weight(series, 10, 1.0, 1000.0) == pytest.approx(
+        1.0 / short
+    )
+
+
+def test_mase_weighting_puts_a_smooth_series_above_a_noisy_one_at_mean_one():
+    """With ``loss_weighting=mase`` the training rows' weights average 1 over windows, and a
+    series whose steps barely move against its spread (a clean cycle) weighs more than a
+    random walk; with ``none`` every real step weighs 1."""
+    t = np.arange(600)
+    stamps = regular_timestamps(np.datetime64("2001-01-01T00:00:00"), "hourly", 600)
+    clean = Series("clean", 50 + 5 * np.sin(2 * np.pi * t / 24), "hourly", stamps, "s", "-", "c")
+    walk = Series(
+        "walk",
+        50 + np.cumsum(np.random.default_rng(2).normal(0, 1, 600)),
+        "hourly",
+        stamps,
+        "s",
+        "-",
+        "w",
+    )
+    base = {**ForecastingConfig.PRESETS["quick"], "windows_per_series": 40}
+    plain = forecasting_data.split_panel(
+        [clean, walk], ForecastingConfig(**base), "synthetic"
+    ).train
+    assert set(np.unique(plain["weight"])) == {0.0, 1.0}
+    train = forecasting_data.split_panel(
+        [clean, walk], ForecastingConfig(**{**base, "loss_weighting": "mase"}), "synthetic"
+    ).train
+    factor = train["weight"].max(axis=1)
+    np.testing.assert_allclose(train["weight"], factor[:, None] * plain["weight"], rtol=1e-6)
+    assert factor.mean() == pytest.approx(1.0, rel=1e-5)
+    names = np.array(train["series"])
+    assert factor[names == "clean"].min() > factor[names == "walk"].max()
 
 
 def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
@@ -175,3 +221,22 @@ def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
     np.testing.assert_allclose(
         flat[..., runtime.MEDIAN], np.repeat(loc[:, None], runtime.MAX_HORIZON, 1), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("loss_weighting", "mape"), ("loss_weight_cap", 0.5), ("weight_averaging", 1.0)],
+)
+def test_a_bad_training_setting_is_refused_naming_the_field(field, value):
+    from shared.errors import UserError
+
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], field: value})
+    with pytest.raises(UserError, match=f"--set {field}="):
+        config.validate()
+
+
+def test_weight_averaging_builds_an_averaging_optimizer():
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], "weight_averaging": 0.99})
+    optimizer = build_core(config).optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.99)
+    assert not build_core(ForecastingConfig(**ForecastingConfig.PRESETS["quick"])).optimizer.use_ema
