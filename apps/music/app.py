@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import time
 
@@ -11,7 +10,7 @@ import tensorflow as tf
 
 from apps.music import baselines as music_baselines
 from apps.music import data as music_data
-from apps.music import events, measures, runtime
+from apps.music import events, measures, runtime, sampling
 from apps.music.config import MusicConfig
 from apps.music.export import model_parts, step_model, window_model
 from apps.music.model import build_model
@@ -22,48 +21,16 @@ from shared.data.sources import Source
 from shared.data.splits import Splits
 from shared.workflow import log
 
+# Kept importable from here: what generated tunes are measured against.
+TrainingReference = measures.TrainingReference
+set_statistics = measures.set_statistics
+
 LATENCY_BARS = 64  # the issue's target: a 64-bar tune in under 50 ms on one thread
 LATENCY_KEY, LATENCY_METRE = "D major", "4/4"
 REFERENCE_SUBSETS = 50  # random subsets of held-out tunes for the spread of each statistic
 SAMPLE_FILES = 3  # generated tunes written beside the model (MIDI, ABC, MusicXML, WAV)
 # Bucket boundaries (events) of the training batches: tunes of similar lengths together.
 BUCKETS = (48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448)
-
-
-@dataclasses.dataclass
-class TrainingReference:
-    """What generated tunes are compared with: the training tunes' histograms and their runs
-    of events (``measures.RunIndex``), built once per run."""
-
-    pitch_classes: np.ndarray
-    intervals: np.ndarray
-    durations: np.ndarray
-    runs: measures.RunIndex
-
-
-def set_statistics(tunes: list[events.Tune], reference: TrainingReference) -> dict:
-    """The issue's statistics of a set of tunes against the training tunes (see
-    ``measures.tune_statistics``; here with the training side computed once)."""
-    shares = [measures.in_key_share(t) for t in tunes]
-    shares = [s for s in shares if s == s]
-    runs = [reference.runs.longest(events.encode(t)[1:]) for t in tunes] if tunes else [0]
-    return {
-        "tunes": len(tunes),
-        "pitch_class_distance": measures.distance(
-            measures.pitch_class_histogram(tunes), reference.pitch_classes
-        ),
-        "interval_distance": measures.distance(
-            measures.interval_histogram(tunes), reference.intervals
-        ),
-        "duration_distance": measures.distance(
-            measures.duration_histogram(tunes), reference.durations
-        ),
-        "in_key_share": float(np.mean(shares)) if shares else float("nan"),
-        "ends_on_tonic": float(np.mean([measures.ends_on_tonic(t) for t in tunes])),
-        "bars_valid": float(np.mean([events.bars_valid(t) for t in tunes])),
-        "mean_bars": float(np.mean([len(t.bars) for t in tunes])),
-        "longest_shared_run": {"median": float(np.median(runs)), "max": int(max(runs))},
-    }
 
 
 class MusicApp(App):
@@ -171,13 +138,7 @@ class MusicApp(App):
 
     def reference(self, splits: Splits) -> TrainingReference:
         if "training_reference" not in splits.info:
-            training = [events.decode(ids) for ids in splits.train["events"]]
-            splits.info["training_reference"] = TrainingReference(
-                measures.pitch_class_histogram(training),
-                measures.interval_histogram(training),
-                measures.duration_histogram(training),
-                measures.RunIndex([ids[1:] for ids in splits.train["events"]]),
-            )
+            splits.info["training_reference"] = measures.training_reference(splits.train["events"])
         return splits.info["training_reference"]
 
     def evaluate(self, predictor, splits: Splits, config: MusicConfig) -> dict:
@@ -202,21 +163,16 @@ class MusicApp(App):
         return scores
 
     def generate_set(self, predictor, splits: Splits, config: MusicConfig, constrained: bool):
-        """``sample_tunes`` new tunes, the i-th in the key and metre of the i-th tune scored
-        (``evaluation_rows``), seed i; returns (tunes, seconds)."""
-        starts = [ids[0] for ids in self.evaluation_tunes(config, splits)]
+        """``sample_tunes`` new tunes in the keys and metres of as many tunes scored, spread
+        evenly over them (``sampling.spread_rows``: every collection in its share), the i-th
+        with seed i, at ``sample_temperature`` and ``sample_top_p``; returns (tunes, seconds)."""
+        scored = self.evaluation_tunes(config, splits)
+        starts = [scored[row][0] for row in sampling.spread_rows(len(scored), config.sample_tunes)]
         started = time.perf_counter()
-        tunes = []
-        for index in range(config.sample_tunes):
-            composition = predictor.compose(
-                [starts[index % len(starts)]],
-                bars=config.sample_bars,
-                temperature=config.sample_temperature,
-                top_p=config.sample_top_p,
-                seed=index,
-                constrained=constrained,
-            )
-            tunes.append(composition.tune)
+        tunes = sampling.generate(
+            predictor, starts, config.sample_bars, config.sample_temperature,
+            config.sample_top_p, constrained=constrained,
+        )  # fmt: skip
         return tunes, time.perf_counter() - started
 
     def generated_statistics(self, predictor, splits: Splits, config: MusicConfig) -> dict:
@@ -227,6 +183,7 @@ class MusicApp(App):
             "bars_asked": config.sample_bars,
             "temperature": config.sample_temperature,
             "top_p": config.sample_top_p,
+            "starts": "the keys and metres of tunes spread evenly over the tunes scored",
         }
         for mode, constrained in (("raw", False), ("constrained", True)):
             tunes, seconds = self.generate_set(predictor, splits, config, constrained)
@@ -239,23 +196,10 @@ class MusicApp(App):
         for copying, over the first ``reference_tunes`` test tunes."""
         reference = self.reference(splits)
         tunes = [events.decode(ids) for ids in splits.test["events"]]
-        rng = np.random.default_rng(config.split_seed)
         size = min(config.sample_tunes, len(tunes))
-        rows = []
-        for _ in range(REFERENCE_SUBSETS):
-            subset = [tunes[i] for i in rng.choice(len(tunes), size, replace=False)]
-            rows.append(set_statistics(subset, _NoRuns(reference)))
-        spread = {}
-        for name in (
-            "pitch_class_distance", "interval_distance", "duration_distance", "in_key_share",
-            "ends_on_tonic", "bars_valid",
-        ):  # fmt: skip
-            values = np.array([row[name] for row in rows], float)
-            spread[name] = {
-                "median": float(np.median(values)),
-                "low": float(np.percentile(values, 5)),
-                "high": float(np.percentile(values, 95)),
-            }
+        spread = measures.held_out_spread(
+            tunes, reference, size, REFERENCE_SUBSETS, np.random.default_rng(config.split_seed)
+        )
         copied = [
             reference.runs.longest(ids[1:])
             for ids in splits.test["events"][: config.reference_tunes]
@@ -354,12 +298,19 @@ class MusicApp(App):
                 ("ends on the tonic", "ends_on_tonic"),
                 ("bars valid", "bars_valid"),
             ]
+            chosen = (metrics.get("sampling") or {}).get("chosen")
+            how = (
+                " chosen on validation tunes (`python -m apps.music.sampling`)"
+                if chosen == {"temperature": generated["temperature"], "top_p": generated["top_p"]}
+                else ""
+            )
+            starts = generated.get("starts", "the keys and metres of the first tunes scored")
             lines += [
                 "",
                 f"Generated tunes (LiteRT fp32; {generated['tunes']} tunes of up to "
-                f"{generated['bars_asked']} bars, temperature {generated['temperature']:g}, "
-                f"top-p {generated['top_p']:g}) against the training tunes, beside held-out "
-                f"tunes ({held.get('description', '')}):",
+                f"{generated['bars_asked']} bars in {starts}, temperature "
+                f"{generated['temperature']:g}, top-p {generated['top_p']:g}{how}) against the "
+                f"training tunes, beside held-out tunes ({held.get('description', '')}):",
                 "",
                 "| statistic | generated, raw | generated, bars kept | held-out tunes: median "
                 "(5-95%) |",
@@ -489,19 +440,6 @@ class MusicApp(App):
         from apps.music.answer_figure import piano_roll
 
         return piano_roll(predictor, raw, answers)
-
-
-class _NoRuns:
-    """A reference whose copying measure is skipped (the subsets' runs are measured apart)."""
-
-    def __init__(self, reference: TrainingReference) -> None:
-        self.pitch_classes = reference.pitch_classes
-        self.intervals = reference.intervals
-        self.durations = reference.durations
-        self.runs = self
-
-    def longest(self, ids) -> int:
-        return 0
 
 
 def _transpose(ids: tf.Tensor, shift: tf.Tensor) -> tf.Tensor:

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -208,6 +209,92 @@ def tune_statistics(generated: Sequence[Tune], training: Sequence[Tune]) -> dict
             "each": runs,
         },
     }
+
+
+@dataclasses.dataclass
+class TrainingReference:
+    """What generated tunes are compared with: the training tunes' histograms and their runs
+    of events (``RunIndex``), built once per run (``training_reference``)."""
+
+    pitch_classes: np.ndarray
+    intervals: np.ndarray
+    durations: np.ndarray
+    runs: RunIndex
+
+
+def training_reference(training: Sequence[Sequence[int]]) -> TrainingReference:
+    """The reference of the training tunes (id lists, from their start token)."""
+    tunes = [events.decode(ids) for ids in training]
+    return TrainingReference(
+        pitch_class_histogram(tunes),
+        interval_histogram(tunes),
+        duration_histogram(tunes),
+        RunIndex([ids[1:] for ids in training]),
+    )
+
+
+def set_statistics(tunes: Sequence[Tune], reference: TrainingReference) -> dict:
+    """The issue's statistics of a set of tunes against the training tunes (see
+    ``tune_statistics``; here with the training side computed once)."""
+    shares = [in_key_share(t) for t in tunes]
+    shares = [s for s in shares if s == s]
+    runs = [reference.runs.longest(events.encode(t)[1:]) for t in tunes] if tunes else [0]
+    return {
+        "tunes": len(tunes),
+        "pitch_class_distance": distance(pitch_class_histogram(tunes), reference.pitch_classes),
+        "interval_distance": distance(interval_histogram(tunes), reference.intervals),
+        "duration_distance": distance(duration_histogram(tunes), reference.durations),
+        "in_key_share": float(np.mean(shares)) if shares else float("nan"),
+        "ends_on_tonic": float(np.mean([ends_on_tonic(t) for t in tunes])),
+        "bars_valid": float(np.mean([events.bars_valid(t) for t in tunes])),
+        "mean_bars": float(np.mean([len(t.bars) for t in tunes])),
+        "longest_shared_run": {"median": float(np.median(runs)), "max": int(max(runs))},
+    }
+
+
+# The statistics whose spread over sets of held-out tunes a generated set is read against.
+SPREAD_STATISTICS = (
+    "pitch_class_distance", "interval_distance", "duration_distance", "in_key_share",
+    "ends_on_tonic", "bars_valid",
+)  # fmt: skip
+
+
+def held_out_spread(
+    tunes: Sequence[Tune],
+    reference: TrainingReference,
+    size: int,
+    subsets: int,
+    rng: np.random.Generator,
+) -> dict:
+    """Each of ``SPREAD_STATISTICS`` over `subsets` random sets of `size` of `tunes` (held-out
+    tunes, against the training tunes): its median and 5-95% range, the spread a generated
+    set of `size` tunes may fall in."""
+    rows = []
+    for _ in range(subsets):
+        subset = [tunes[i] for i in rng.choice(len(tunes), size, replace=False)]
+        rows.append(set_statistics(subset, _NoRuns(reference)))
+    spread = {}
+    for name in SPREAD_STATISTICS:
+        values = np.array([row[name] for row in rows], float)
+        spread[name] = {
+            "median": float(np.median(values)),
+            "low": float(np.percentile(values, 5)),
+            "high": float(np.percentile(values, 95)),
+        }
+    return spread
+
+
+class _NoRuns:
+    """A reference whose copying measure is skipped (the subsets' runs are measured apart)."""
+
+    def __init__(self, reference: TrainingReference) -> None:
+        self.pitch_classes = reference.pitch_classes
+        self.intervals = reference.intervals
+        self.durations = reference.durations
+        self.runs = self
+
+    def longest(self, ids) -> int:
+        return 0
 
 
 def _body(tune: Tune) -> list[int]:
