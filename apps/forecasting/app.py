@@ -222,6 +222,29 @@ class ForecastingApp(App):
                     "events": events,
                     "start": start,
                 }
+        # More independent injections into the same validation regions, each scored apart:
+        # the threshold is chosen on all of them (``validation_parts``). Their own seeds, so
+        # the first validation set and the test set stay what they were.
+        for copy in range(2, config.anomaly_validation_sets + 1):
+            rng = np.random.default_rng(config.split_seed + 7 + 1000 * copy)
+            part = f"validation_{copy}"
+            sets[part] = {}
+            for index, series in enumerate(splits.info["panel"]):
+                c = splits.info["cuts"][series.name]
+                values, labels, events = inject_what_fits(
+                    series.values[: c.test_start],
+                    series.period,
+                    rng,
+                    c.validation_start,
+                    config.anomalies_per_series,
+                    first_kind=index + copy,
+                )
+                sets[part][series.name] = {
+                    "values": values,
+                    "labels": labels,
+                    "events": events,
+                    "start": c.validation_start,
+                }
         return sets
 
     # --- training -----------------------------------------------------------------------
@@ -335,15 +358,28 @@ class ForecastingApp(App):
                 validation["frequency"],
             ),
         )
-        scored = self._scores_of(predictor.forecast, splits, config, "validation")
-        scores = np.concatenate([s for s, _ in scored.values()])
-        labels = np.concatenate([label for _, label in scored.values()])
+        scored = [
+            self._scores_of(predictor.forecast, splits, config, part)
+            for part in validation_parts(splits)
+        ]
+        scores = np.concatenate([s for each in scored for s, _ in each.values()])
+        labels = np.concatenate([label for each in scored for _, label in each.values()])
         threshold = choose_threshold(labels, scores)
         splits.info["anomaly_threshold"] = threshold
         f1 = measures.anomaly_scores_f1(labels, scores >= threshold)
         return {
             "anomaly_threshold": round(threshold, 4),
-            "validation_anomalies": f1,
+            "validation_anomalies": {
+                **f1,
+                "sets": len(scored),
+                "events": int(
+                    sum(
+                        len(entry["events"])
+                        for part in validation_parts(splits)
+                        for entry in splits.info["anomalies"][part].values()
+                    )
+                ),
+            },
             "intervals": calibration,
             "validation_forecasts": validation_scores,
         }
@@ -532,17 +568,17 @@ class ForecastingApp(App):
         out = {}
         for name, detect in detectors.items():
             scored = {}
-            for part in ANOMALY_PARTS:
+            for part in splits.info["anomalies"]:
                 scored[part] = {}
                 for series_name, entry in splits.info["anomalies"][part].items():
                     scores = detect(entry["values"], panel[series_name], entry["start"])
                     scores = np.abs(np.nan_to_num(scores))
                     labels = np.asarray(entry["labels"])
                     scored[part][series_name] = (scores[entry["start"] :], labels[entry["start"] :])
-            validation = scored["validation"]
+            validation = [scored[part] for part in validation_parts(splits)]
             threshold = choose_threshold(
-                np.concatenate([label for _, label in validation.values()]),
-                np.concatenate([s for s, _ in validation.values()]),
+                np.concatenate([label for each in validation for _, label in each.values()]),
+                np.concatenate([s for each in validation for s, _ in each.values()]),
             )
             out[f"anomaly_{name}"] = {
                 "anomalies": self._anomaly_metrics(scored["test"], float(threshold), splits),
@@ -630,6 +666,12 @@ def baselines_digest(splits: Splits, config: ForecastingConfig) -> str:
         digest.update(f"{series.name}@{origin}".encode())
         digest.update(np.asarray(series.values, np.float64).tobytes())
     return digest.hexdigest()[:24]
+
+
+def validation_parts(splits: Splits) -> list[str]:
+    """The anomaly sets thresholds are chosen on: the validation regions with each of their
+    injections (``anomaly_validation_sets``)."""
+    return [part for part in splits.info["anomalies"] if part.startswith("validation")]
 
 
 def choose_threshold(labels, scores, max_false_alarm: float = MAX_FALSE_ALARM_RATE) -> float:

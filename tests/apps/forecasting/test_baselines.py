@@ -174,3 +174,38 @@ def test_the_baselines_are_computed_once_per_data_and_split(tmp_path, monkeypatc
         ),
     }
     assert len(digests) == 4
+
+
+def test_thresholds_are_chosen_on_every_validation_injection_and_the_test_set_stays():
+    """``anomaly_validation_sets`` more seeded injections into the same validation regions:
+    each its own labels inside the validation region, all of them listed by
+    ``validation_parts``, and the first validation set and the test set unchanged."""
+    import dataclasses
+
+    from apps.forecasting import data as forecasting_data
+    from apps.forecasting.app import ForecastingApp, validation_parts
+    from apps.forecasting.config import ForecastingConfig
+    from apps.forecasting.series import Series, regular_timestamps
+
+    t = np.arange(240)
+    values = 50 + 5 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(0, 0.5, 240)
+    stamps = regular_timestamps(np.datetime64("2001-01-01T00:00:00"), "monthly", 240)
+    series = Series("m", values, "monthly", stamps, "synthetic", "-", "m")
+    one = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], "anomaly_validation_sets": 1})
+    three = dataclasses.replace(one, anomaly_validation_sets=3)
+    splits = forecasting_data.split_panel([series], one, "synthetic")
+    app = ForecastingApp()
+    single, many = app._anomaly_sets(splits, one), app._anomaly_sets(splits, three)
+    splits.info["anomalies"] = many
+    assert validation_parts(splits) == ["validation", "validation_2", "validation_3"]
+    cut = splits.info["cuts"]["m"]
+    labels = []
+    for part in validation_parts(splits):
+        entry = many[part]["m"]
+        label = np.asarray(entry["labels"])
+        assert entry["start"] == cut.validation_start and len(label) == cut.test_start
+        assert label[: cut.validation_start].sum() == 0 and label.sum() > 0
+        labels.append(label)
+    assert len({tuple(label) for label in labels}) == 3  # three different injections
+    for part in ("validation", "test"):
+        np.testing.assert_array_equal(many[part]["m"]["values"], single[part]["m"]["values"])

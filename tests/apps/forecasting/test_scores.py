@@ -65,6 +65,18 @@ def test_scores_are_standardised_by_the_series_own_recent_scores():
     assert np.median(raw) > 2.0 and np.median(np.abs(scores)) < 1.0
 
 
+def test_a_sharply_forecast_series_small_deviations_are_not_blown_up():
+    """Noise a twentieth of the stand-in model's interval: raw scores are tiny, and a
+    deviation of half the interval's half-width stays under 1 after standardising (the
+    spread is at least ``SPREAD_FLOOR``), while a jump of 5 widths still stands out."""
+    sharp = noisy(300, seed=4, sd=0.01)
+    sharp[200] += 0.5
+    sharp[250] += 5 * 2 / runtime.SPREAD_80 * 2
+    scores = np.abs(runtime.stream_scores(naive_forecast, [series(sharp)], 64, [100])[0])
+    assert scores[100] < 1.0 and scores[150] > 5.0
+    assert np.delete(scores, [100, 101, 150, 151]).max() < 0.2
+
+
 def test_series_scored_together_score_as_if_alone():
     a, b = noisy(300, seed=2), noisy(250, seed=3)
     b[220] += 4.0
