@@ -27,6 +27,12 @@ class ForecastingConfig(BaseConfig):
     # Normalisation from a random earlier span of the window instead of the whole window, as
     # a stream does (it fixes location and scale when its session starts).
     shifted_stats_rate: float = 0.3
+    # A share of training windows with a straight line added through the origin (history
+    # and targets alike), rising by up to ±trend_size standard deviations of the window
+    # over the context: the panel has few trending series, and the model forecast a steady
+    # rise (US employment, the unseen macro series) as a return to the window's mean.
+    trend_rate: float = 0.0
+    trend_size: float = 3.0
     cell: str = "gru"
     # Build the quantiles around the seasonal-naive forecast (the value one period before
     # each step; the last value for a history under one period): a skip connection, so a
@@ -110,6 +116,10 @@ class ForecastingConfig(BaseConfig):
                 f"--set loss_weighting={self.loss_weighting}: choose from "
                 f"{', '.join(LOSS_WEIGHTINGS)}"
             )
+        if not 0.0 <= self.trend_rate <= 1.0:
+            raise UserError(f"--set trend_rate={self.trend_rate}: must be in [0, 1]")
+        if not self.trend_size >= 0.0:
+            raise UserError(f"--set trend_size={self.trend_size}: must be at least 0")
         if not self.loss_weight_cap >= 1.0:
             raise UserError(f"--set loss_weight_cap={self.loss_weight_cap}: must be at least 1")
         for name in (

@@ -146,6 +146,16 @@ def weigh_as_mase(rows: list[dict], panel: list[Series], cap: float) -> float:
     return float(np.mean(factors)) if factors else 1.0
 
 
+def with_trend(series: Series, origin: int, context: int, size: float, rng) -> Series:
+    """`series` with a straight line added through `origin` (0 there), rising by a random
+    ``±size`` standard deviations of the `context` values before `origin` over `context`
+    steps: history and targets alike, so the window teaches that a trend goes on."""
+    local = float(np.std(series.values[max(0, origin - context) : origin])) or 1.0
+    slope = rng.uniform(-size, size) * local / context
+    line = slope * (np.arange(len(series.values), dtype=np.float64) - origin)
+    return dataclasses.replace(series, values=np.asarray(series.values, np.float64) + line)
+
+
 def training_windows(
     panel: list[Series], cuts: dict[str, Cut], config: ForecastingConfig, seed: int
 ) -> list[dict]:
@@ -169,8 +179,12 @@ def training_windows(
                 # A stream's session: restarted `k` steps ago with the stats of before then.
                 k = int(rng.integers(config.context_length // 2, available + 1))
                 length, stats_end = k, origin - k
+            source = series
+            # Drawn only when asked for, so that without trends the windows stay as they were.
+            if config.trend_rate > 0 and rng.random() < config.trend_rate:
+                source = with_trend(series, origin, config.context_length, config.trend_size, rng)
             rows.append(
-                window_row(series, phase, origin, config.context_length, length, stats_end, end)
+                window_row(source, phase, origin, config.context_length, length, stats_end, end)
             )
     return rows
 

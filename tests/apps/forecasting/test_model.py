@@ -188,6 +188,43 @@ def test_mase_weighting_puts_a_smooth_series_above_a_noisy_one_at_mean_one():
     assert factor[names == "clean"].min() > factor[names == "walk"].max()
 
 
+def test_trend_windows_carry_their_line_from_the_history_into_the_targets():
+    """``trend_rate=1`` on a constant series: each training window's history rises or falls along
+    a line, its targets go on along the same line, and the lines differ in sign; with
+    ``trend_rate=0`` the windows are the plain ones."""
+    n = 400
+    stamps = regular_timestamps(np.datetime64("2001-01-01T00:00:00"), "daily", n)
+    flat = Series("f", np.full(n, 50.0), "daily", stamps, "s", "-", "f")  # std 0: slopes of u / 128
+    base = {
+        **ForecastingConfig.PRESETS["quick"],
+        "windows_per_series": 30,
+        "short_history_rate": 0.0,
+        "shifted_stats_rate": 0.0,
+    }
+    plain = forecasting_data.split_panel([flat], ForecastingConfig(**base), "s").train
+    trended = forecasting_data.split_panel(
+        [flat], ForecastingConfig(**{**base, "trend_rate": 1.0, "trend_size": 8.0}), "s"
+    ).train
+    np.testing.assert_array_equal(plain["origin"], trended["origin"])
+    slopes = []  # per step, in the series' own units
+    for row in range(len(trended["origin"])):
+        length, scale, loc = trended["length"][row], trended["scale"][row], trended["loc"][row]
+        history = trended["history"][row][-length:]
+        steps = int((trended["weight"][row] > 0).sum())
+        target = trended["target"][row][:steps] * scale + loc
+        before = np.polyfit(np.arange(length), history, 1)[0]
+        after = np.polyfit(np.arange(length, length + steps), target, 1)[0]
+        slopes.append(before)
+        assert after == pytest.approx(before, rel=1e-3, abs=1e-6)
+    assert min(slopes) < -0.01 and max(slopes) > 0.01
+    # Without trends the windows are flat.
+    plain_slopes = [
+        np.polyfit(np.arange(length), history[-length:], 1)[0]
+        for history, length in zip(plain["history"], plain["length"], strict=True)
+    ]
+    assert np.abs(plain_slopes).max() < 1e-9
+
+
 def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
     """With the head's output zeroed, the median is the anchor alone: the value one period
     before each step (monthly: 12), or the last value when the window holds less than a
@@ -225,7 +262,13 @@ def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
 
 @pytest.mark.parametrize(
     "field, value",
-    [("loss_weighting", "mape"), ("loss_weight_cap", 0.5), ("weight_averaging", 1.0)],
+    [
+        ("loss_weighting", "mape"),
+        ("loss_weight_cap", 0.5),
+        ("weight_averaging", 1.0),
+        ("trend_rate", 1.5),
+        ("trend_size", -1.0),
+    ],
 )
 def test_a_bad_training_setting_is_refused_naming_the_field(field, value):
     from shared.errors import UserError
