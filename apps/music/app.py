@@ -183,7 +183,7 @@ class MusicApp(App):
             "bars_asked": config.sample_bars,
             "temperature": config.sample_temperature,
             "top_p": config.sample_top_p,
-            "starts": "the keys and metres of tunes spread evenly over the tunes scored",
+            "starts": "the keys and metres of test tunes spread evenly over the split",
         }
         for mode, constrained in (("raw", False), ("constrained", True)):
             tunes, seconds = self.generate_set(predictor, splits, config, constrained)
@@ -300,7 +300,7 @@ class MusicApp(App):
             ]
             chosen = (metrics.get("sampling") or {}).get("chosen")
             how = (
-                " chosen on validation tunes (`python -m apps.music.sampling`)"
+                ", chosen on validation tunes by `python -m apps.music.sampling`"
                 if chosen == {"temperature": generated["temperature"], "top_p": generated["top_p"]}
                 else ""
             )
