@@ -199,6 +199,13 @@ class ForecastingApp(App):
 
     def _anomaly_sets(self, splits: Splits, config: ForecastingConfig) -> dict:
         """Seeded anomalies injected into each series' validation and test regions."""
+
+        def injected(series, rng, start: int, end: int, kind: int) -> dict:
+            values, labels, events = inject_what_fits(
+                series.values[:end], series.period, rng, start, config.anomalies_per_series, kind
+            )
+            return {"values": values, "labels": labels, "events": events, "start": start}
+
         rng = np.random.default_rng(config.split_seed + 7)
         sets: dict = {part: {} for part in ANOMALY_PARTS}
         for index, series in enumerate(splits.info["panel"]):
@@ -208,43 +215,22 @@ class ForecastingApp(App):
                 ((c.validation_start, c.test_start), (c.test_start, len(series.values))),
                 strict=True,
             ):
-                values, labels, events = inject_what_fits(
-                    series.values[:end],
-                    series.period,
-                    rng,
-                    start,
-                    config.anomalies_per_series,
-                    first_kind=index,
-                )
-                sets[part][series.name] = {
-                    "values": values,
-                    "labels": labels,
-                    "events": events,
-                    "start": start,
-                }
+                sets[part][series.name] = injected(series, rng, start, end, index)
         # More independent injections into the same validation regions, each scored apart:
         # the threshold is chosen on all of them (``validation_parts``). Their own seeds, so
         # the first validation set and the test set stay what they were.
         for copy in range(2, config.anomaly_validation_sets + 1):
             rng = np.random.default_rng(config.split_seed + 7 + 1000 * copy)
-            part = f"validation_{copy}"
-            sets[part] = {}
-            for index, series in enumerate(splits.info["panel"]):
-                c = splits.info["cuts"][series.name]
-                values, labels, events = inject_what_fits(
-                    series.values[: c.test_start],
-                    series.period,
+            sets[f"validation_{copy}"] = {
+                series.name: injected(
+                    series,
                     rng,
-                    c.validation_start,
-                    config.anomalies_per_series,
-                    first_kind=index + copy,
+                    splits.info["cuts"][series.name].validation_start,
+                    splits.info["cuts"][series.name].test_start,
+                    index + copy,
                 )
-                sets[part][series.name] = {
-                    "values": values,
-                    "labels": labels,
-                    "events": events,
-                    "start": c.validation_start,
-                }
+                for index, series in enumerate(splits.info["panel"])
+            }
         return sets
 
     # --- training -----------------------------------------------------------------------
