@@ -147,6 +147,9 @@ def test_the_graph_transposition_is_the_host_one():
         ("collections=essen,folk", "--set collections=essen,folk"),
         ("ngram_views=pitch", "--set ngram_views=pitch"),
         ("sample_top_p=0", "--set sample_top_p=0.0"),
+        ("sample_temperature=0", "--set sample_temperature=0.0: must be in"),
+        ("sample_temperature=11", "--set sample_temperature=11.0: must be in"),
+        ("sample_top_p=1.5", "--set sample_top_p=1.5: must be in"),
     ],
 )
 def test_bad_settings_are_user_errors(setting, message):
