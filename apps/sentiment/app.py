@@ -317,7 +317,9 @@ class SentimentApp(App):
             labels, rating = vader_scores(columns["text"], config.neutral_threshold)
             scores = self._scores(columns, labels, rating)
             vader["validation"] = {"f1_weighted": scores["f1_weighted"], "count": len(labels)}
-        tfidf = tune_tfidf(splits.train, splits.validation)
+        tfidf = tune_tfidf(
+            splits.train, splits.validation, config.tfidf_ngrams, config.tfidf_c_values
+        )
         tfidf_labels, tfidf_rating = tfidf.predict(splits.test["text"])
         tfidf_scores = self._scores(splits.test, tfidf_labels, tfidf_rating)
         if "long_texts" in splits.extra:  # the shifted set of ``evaluate``, for comparison

@@ -18,11 +18,9 @@ from apps.sentiment import data as sentiment_data
 from shared.data.vader import rating_to_label
 from shared.metrics import classification_scores, pearson_r
 
-# Tried on validation. C from strong to weak regularisation; "balanced" weighs the rare
-# neutral class up, as the RNN's neutral threshold does. Word 1- to 3-grams: the grid takes
-# about a minute on one core for the 18,761 training snippets.
-NGRAM_RANGES = ((1, 1), (1, 2), (1, 3))
-C_VALUES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# Tried on validation (the grid's n-gram lengths and C values are the config's
+# `tfidf_ngrams` and `tfidf_c_values`). "balanced" weighs the rare neutral class up, as the
+# RNN's neutral threshold does.
 CLASS_WEIGHTS = (None, "balanced")
 RIDGE_ALPHAS = (0.3, 1.0, 3.0, 10.0)
 
@@ -46,8 +44,15 @@ class TfidfBaseline:
         return labels, self.regressor.predict(features)
 
 
-def tune_tfidf(train: dict, validation: dict) -> TfidfBaseline:
-    """TF-IDF n-grams with logistic regression, every knob chosen on `validation`.
+def tune_tfidf(
+    train: dict,
+    validation: dict,
+    ngrams: tuple[int, ...] = (1, 2, 3),
+    c_values: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+) -> TfidfBaseline:
+    """TF-IDF n-grams with logistic regression, every knob chosen on `validation`: word
+    1- to n-grams for each n of `ngrams`, each C of `c_values`, with and without class
+    weights.
 
     Ties (within 1e-9) go to the earlier entry of the grid: fewer n-grams, a smaller C.
     """
@@ -58,11 +63,11 @@ def tune_tfidf(train: dict, validation: dict) -> TfidfBaseline:
     validation_labels = np.asarray(validation["label"])
     best = None
     grid = []
-    for ngram_range in NGRAM_RANGES:
+    for ngram_range in [(1, n) for n in ngrams]:
         vectorizer = TfidfVectorizer(ngram_range=ngram_range, min_df=2, sublinear_tf=True)
         train_features = vectorizer.fit_transform(train["text"])
         validation_features = vectorizer.transform(validation["text"])
-        for class_weight, c_value in itertools.product(CLASS_WEIGHTS, C_VALUES):
+        for class_weight, c_value in itertools.product(CLASS_WEIGHTS, c_values):
             classifier = LogisticRegression(
                 max_iter=2000, C=c_value, class_weight=class_weight
             ).fit(train_features, train_labels)

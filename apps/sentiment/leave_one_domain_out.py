@@ -89,7 +89,7 @@ def score_domain(app: SentimentApp, config: SentimentConfig, splits: Splits, dom
     probabilities, rating = predictor.scores(part.test["text"])
     ours = app._scores(part.test, probabilities.argmax(axis=-1), rating)
     vader_labels, vader_rating = vader_scores(part.test["text"], config.neutral_threshold)
-    tfidf = tune_tfidf(part.train, part.validation)
+    tfidf = tune_tfidf(part.train, part.validation, config.tfidf_ngrams, config.tfidf_c_values)
     tfidf_labels, tfidf_rating = tfidf.predict(part.test["text"])
     return {
         "trained_on": sorted(set(part.train["domain"])),

@@ -19,6 +19,10 @@ class SpeechServing(tf.Module):
         self.labels = tf.constant(data.LABELS)
         self.transcriber = transcriber
         self.decoder = transcription_decoder(transcriber) if transcriber is not None else None
+        if transcriber is None:
+            # No second signature: saving would trace the class's `transcribe` (its input
+            # signature is fixed) and call the missing decoder.
+            self.transcribe = None
         self.alphabet = tf.constant(["", *data.ALPHABET])  # id 0 is the CTC blank
 
     @tf.function(input_signature=[tf.TensorSpec([None, data.CLIP_SAMPLES], tf.float32, "waveform")])

@@ -145,3 +145,13 @@ def test_the_cached_corpus_when_it_was_parsed_here():
         )
     info = json.loads((folder / "parse.json").read_text())
     assert info["tunes"] == {"essen": 8514, "oneills": 2009, "ryans": 1059, "chorales": 413}
+
+
+def test_parsing_in_two_processes_gives_the_same_records(sample_raw):
+    """The corpus is parsed by one process per core: the same records, in the same order."""
+    wanted = {(row["file"], row["number"]) for rows in sample_raw.values() for row in rows}
+    records, seconds = corpus.parse_collections(
+        progress=False, select=lambda item: (item.file, item.number) in wanted, workers=2
+    )
+    assert records == sample_raw
+    assert set(seconds) == set(sample_raw)

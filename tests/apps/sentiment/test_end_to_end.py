@@ -164,7 +164,12 @@ def test_metrics_json_carries_split_hygiene_held_out_and_tuned_baselines(model_d
     tfidf = metrics["baselines"]["tfidf_logistic_regression"]
     assert tfidf["tuned_on"] == "validation"
     assert set(tfidf["chosen"]) == {"ngram_range", "C", "class_weight", "ridge_alpha"}
-    best = max(tfidf["validation"]["grid"], key=lambda row: row["f1_weighted"])
+    grid = tfidf["validation"]["grid"]  # the quick preset's grid: 1-2 n-grams, C 1 and 4
+    assert {(tuple(row["ngram_range"]), row["C"]) for row in grid} == {
+        (ngrams, c) for ngrams in ((1, 1), (1, 2)) for c in (1.0, 4.0)
+    }
+    assert len(grid) == 8  # with and without class weights
+    best = max(grid, key=lambda row: row["f1_weighted"])
     assert tfidf["validation"]["f1_weighted"] == best["f1_weighted"]
     assert "tuned_on" in metrics["baselines"]["vader"]  # the untuned reference, said so
     figures = SentimentApp().headline(metrics)

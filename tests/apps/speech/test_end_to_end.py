@@ -6,12 +6,14 @@ import pathlib
 import numpy as np
 import pytest
 import soundfile
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from apps import cli
 from apps.speech import data
 from apps.speech.app import BASELINE_C, SpeechApp
 from apps.speech.config import SpeechConfig
+from apps.speech.export import keyword_model_of
 from shared.config import resolve_config
 from shared.data.sources import Source
 from shared.errors import UserError
@@ -368,3 +370,21 @@ print(json.dumps({{"status": status}}))
     assert stream_answers == in_process and all(a["input"] == stream for a in stream_answers)
     assert transcripts == app.predict(keras_predictor, [phrase], task="transcribe")
     assert [json.loads(line) for line in from_cli] == transcripts and status == {"status": 0}
+
+
+def test_a_keyword_model_without_transcriber_saves_and_serves(clips, tmp_path):
+    """``--set transcription=false`` (the demo preset): the SavedModel has the keyword
+    signature only, and it answers like the Keras model."""
+    app = SpeechApp()
+    config = resolve_config(SpeechConfig, "quick", ["transcription=false"])
+    model = app.build_model(config, clips)
+    bundle = app.build_export(model, config, clips)
+    assert set(bundle.signatures) == {"serving_default"}
+    assert "transcribe" not in bundle.tflite_models
+    tf.saved_model.save(bundle.serving, str(tmp_path / "saved"), signatures=bundle.signatures)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    assert set(loaded.signatures) == {"serving_default"}
+    audio = np.asarray(clips.test["audio"][:2], np.float32)
+    served = loaded.signatures["serving_default"](waveform=tf.constant(audio))["scores"]
+    expected = keyword_model_of(model)(audio, training=False)
+    np.testing.assert_allclose(served.numpy(), np.asarray(expected), atol=1e-5)
