@@ -31,6 +31,8 @@ from shared.train_command import (
     run_training,
 )
 
+MODEL_HELP = "the model folder (default: saved_models/APP)"
+
 
 def default_model_dir(app_name: str) -> pathlib.Path:
     return pathlib.Path("saved_models") / app_name
@@ -502,7 +504,7 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
 
     evaluate = commands.add_parser("evaluate", help="test-split metrics of a trained model")
     evaluate.add_argument("app", help=f"one of: {', '.join(registry.names())}")
-    evaluate.add_argument("--model", default=None)
+    evaluate.add_argument("--model", default=None, metavar="DIR", help=MODEL_HELP)
     evaluate.add_argument("--data", default=None)
     evaluate.add_argument("--engine", default="litert", choices=["keras", "savedmodel", "litert"])
     evaluate.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
@@ -512,7 +514,7 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     predict.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="what to answer (music: none for a new tune)"
     )
-    predict.add_argument("--model", default=None)
+    predict.add_argument("--model", default=None, metavar="DIR", help=MODEL_HELP)
     predict.add_argument("--engine", default="litert", choices=["litert", "savedmodel", "keras"])
     predict.add_argument("--variant", default="fp32", choices=["fp32", "fp16", "int8"])
     predict.add_argument("--json", action="store_true", help="one JSON object per input")
@@ -536,7 +538,7 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
 
     export = commands.add_parser("export", help="re-export a trained model.keras")
     export.add_argument("app", help=f"one of: {', '.join(registry.names())}")
-    export.add_argument("--model", default=None)
+    export.add_argument("--model", default=None, metavar="DIR", help=MODEL_HELP)
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
     demo.add_argument("apps", nargs="*")
