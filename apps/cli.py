@@ -6,7 +6,7 @@
     rnnapps predict APP INPUT... [--model DIR] [--engine litert|savedmodel] [--json]
     rnnapps export APP [--model DIR]
     rnnapps compare APP --variant NAME:KEY=VALUE,... [--seeds N] [--out FILE]
-    rnnapps demo [APP ...]
+    rnnapps demo [APP ...] [--jobs N]
     rnnapps lab [--out DIR] [--quick]
 
 User errors end in one line on stderr and exit status 2.
@@ -266,25 +266,89 @@ def command_export(args) -> int:
     return 0
 
 
+# Seconds each app's demo took in a fresh-clone `make demo` on the 2-core machine, one app at
+# a time (2026-12-05): with --jobs 2 the longest start first, so both jobs stay busy.
+DEMO_SECONDS = {
+    "speech": 179,
+    "captioning": 154,
+    "video": 139,
+    "music": 110,
+    "forecasting": 76,
+    "translation": 71,
+    "text_generation": 63,
+    "sentiment": 56,
+}
+
+
+def demo_trainings(names: list[str], jobs: int) -> dict[str, str]:
+    """Train `names` (demo preset, into their default folders) `jobs` at a time, each in its
+    own process with its share of the cores; name -> why it failed, for those that did."""
+    import os
+
+    from apps.jobs import Job, run_jobs
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    logs = pathlib.Path("saved_models") / "demo_logs"
+    order = sorted(names, key=lambda name: -DEMO_SECONDS.get(name, 0))
+    print(
+        f"[demo] training {len(order)} apps, {jobs} at a time with {threads} thread"
+        f"{'s' if threads > 1 else ''} each (--jobs 1: one at a time, every line shown)",
+        file=sys.stderr,
+        flush=True,
+    )
+    command = [sys.executable, "-m", "apps.cli", "train"]
+    results = run_jobs(
+        [
+            Job(
+                name,
+                [*command, name, "--preset", "demo", "--out", str(default_model_dir(name))],
+                logs / f"{name}.log",
+            )
+            for name in order
+        ],
+        parallel=jobs,
+        threads=threads,
+    )
+    return {
+        name: f"training failed (exit status {result.status}; log {logs / f'{name}.log'})"
+        for name, result in results.items()
+        if result.status != 0
+    }
+
+
 def command_demo(args) -> int:
     """Train every app (demo preset) unless already done, then answer sample inputs on LiteRT."""
+    from apps.jobs import default_jobs
+
+    names = args.apps or registry.names()
+    apps = {name: registry.get_app(name) for name in names}  # an unknown name fails first
+    if args.jobs < 0:
+        raise UserError(f"--jobs {args.jobs}: give 1 or more (0: the default)")
+    jobs = args.jobs or default_jobs()
+    directories = {name: default_model_dir(name) for name in names}
+    missing = [n for n in names if trained_preset(directories[n]) not in ("demo", "default")]
+    side_by_side = jobs > 1 and len(missing) > 1
+    failed = demo_trainings(missing, jobs) if side_by_side else {}
+
     from shared.config import resolve_config
     from shared.data.sources import parse_source
     from shared.workflow import draw_figures, train
 
-    rows, directories = [], {}
-    for name in args.apps or registry.names():
-        app = registry.get_app(name)
-        directory = directories[name] = default_model_dir(name)
+    rows = []
+    for name, app in apps.items():
+        directory = directories[name]
         metrics_path = directory / "metrics.json"
-        if trained_preset(directory) in ("demo", "default"):
+        if name in failed:
+            rows.append((name, "[training]", "NO", failed[name]))
+            continue
+        if name not in missing:
             print(
                 f"[rnnapps] {name}: already trained ({metrics_path}); skipping training",
                 file=sys.stderr,
             )
             # A folder trained before runs drew every figure gets the missing ones.
             draw_figures(app, json.loads(metrics_path.read_text()), directory, only_missing=True)
-        else:
+        elif not side_by_side:
             train(app, resolve_config(app.config_class, "demo"), parse_source(None), directory)
         metrics = json.loads(metrics_path.read_text())
         predictor = app.load_predictor(directory, "litert", "fp32")
@@ -308,7 +372,10 @@ def command_demo(args) -> int:
             )
         )
     print_demo_table(rows)
-    print_figures(directories)
+    print_figures({name: directories[name] for name in names if name not in failed})
+    if failed:
+        print(f"\n{len(failed)} of the apps failed to train: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -542,6 +609,13 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
     demo.add_argument("apps", nargs="*")
+    demo.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="apps trained at once, each in its own process with its share of the cores "
+        "(default: 2 on two cores or more, else 1)",
+    )
     compare = commands.add_parser(
         "compare",
         help="train config variants over seeds and compare them on the validation split",
