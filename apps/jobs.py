@@ -4,7 +4,8 @@ Much of a demo run is one core's work (generating a corpus, the baselines, the h
 that evaluate the ``.tflite`` files, drawing figures), so on two cores two apps trained at
 once, each TensorFlow with half the threads, finish sooner than one after the other with
 all of them (the README's demo timing). Each job's whole output goes to its log file; its
-progress lines (those that start with ``[``) are also echoed, prefixed with the job's name.
+progress lines (those that start with ``[`` or with the job's name, as ``speech corpus: ...``
+does) are also echoed, prefixed with the job's name.
 
 Example:
     jobs = [Job("speech", [sys.executable, "-m", "apps.cli", "train", "speech"], log)]
@@ -61,7 +62,7 @@ def _pump(process: subprocess.Popen, job: Job, echo: TextIO, lock: threading.Loc
         for line in process.stdout:
             log.write(line)
             log.flush()
-            if line.startswith("["):
+            if line.startswith(("[", job.name)):
                 with lock:
                     echo.write(f"{job.name:>15} | {line}")
                     echo.flush()

@@ -108,8 +108,9 @@ class MusicConfig(BaseConfig):
         "demo": dict(
             # A subset, so that a fresh clone's `make demo` does not parse the whole corpus
             # (329 s): the first 1,500 Essen songs and Ryan's collection parse in about 75 s
-            # (2,022 tunes kept). Four passes at 1e-2: test 2.161 bits per event (the n-gram on
-            # the same subset 1.992), 163 s of CPU for the whole run with the parse. One pass
+            # in one process, 35-42 s in two (2,022 tunes kept). Four passes at 1e-2: test
+            # 2.161 bits per event (2.049 in the fresh-clone demos of 2026-12-05; the n-gram
+            # on the same subset 1.992), 163 s of CPU for the whole run with the parse. One pass
             # of the default model over the whole corpus reached 1.954 (the n-gram 1.941) in
             # 127 s of CPU once the corpus was parsed; three passes of the subset at 3e-3, 2.358.
             collections=("essen", "ryans"),

@@ -23,6 +23,7 @@ def test_two_jobs_run_at_once_and_each_log_holds_its_whole_output(tmp_path):
         "    if time.monotonic() > end: raise SystemExit(1)\n"
         "    time.sleep(0.05)\n"
         "print('Epoch 1/1 - not a progress line')\n"
+        "print('first corpus: 10/10 clips')\n"
         "print('[rnnapps] threads', os.environ['TF_NUM_INTRAOP_THREADS'])\n"
     )
     second = python(f"import pathlib; pathlib.Path({str(flag)!r}).write_text('x'); print('[x] ok')")
@@ -43,6 +44,7 @@ def test_two_jobs_run_at_once_and_each_log_holds_its_whole_output(tmp_path):
     shown = echo.getvalue()
     assert "          first | [rnnapps] threads 3" in shown
     assert "not a progress line" not in shown  # in the log only
+    assert "          first | first corpus: 10/10 clips" in shown  # named by its job
     assert "[demo] first: done in" in shown and "[demo] second: done in" in shown
 
 
