@@ -606,6 +606,45 @@ class ForecastingApp(App):
     def summary(self, answer: dict) -> str:
         return runtime.summary(answer)
 
+    def figures(self, metrics: dict, model_dir, splits: Splits | None = None) -> list:
+        """OWA per series of the test windows, M4's Comb benchmark beside it where the run
+        scored it (``scores_by_series.png``; the other baselines are in the README's table:
+        naive's 34 on a 48-hour temperature forecast would squash every bar), OWA on the test
+        split and the unseen series (``scores_by_held_out.png``), and the LiteRT model's
+        forecast of the first sample series: history, fan and flagged points
+        (``forecast_example.png``)."""
+        from shared.figures import held_out_figure, per_group, scores_by_group, scores_file
+
+        model_dir = pathlib.Path(model_dir)
+        scores = metrics.get("metrics") or {}
+        comb = (metrics.get("baselines") or {}).get("comb") or {}
+        drawn = [
+            scores_by_group(
+                per_group(scores.get("by_series"), "owa"),
+                model_dir / scores_file("series"),
+                "forecasting: OWA per series of the test windows (seasonal naive = 1)",
+                "owa",
+                overall=scores.get("owa"),
+                others={"comb": per_group(comb.get("by_series"), "owa")} if comb else None,
+                lower_is_better=True,
+            ),
+            held_out_figure(
+                metrics,
+                self.metric,
+                model_dir / scores_file("held_out"),
+                "forecasting: OWA on the test windows and the unseen series",
+                lower_is_better=True,
+            ),
+        ]
+        predictor = self.load_predictor(model_dir, "litert")
+        raw = self.sample_inputs[0]
+        answers = [a for a in self.predict(predictor, [raw]) if not isinstance(a, Exception)]
+        png = self.figure(predictor, raw, answers) if answers else None
+        if png:
+            (model_dir / FORECAST_EXAMPLE_FILE).write_bytes(png)
+            drawn.append(model_dir / FORECAST_EXAMPLE_FILE)
+        return [path for path in drawn if path is not None]
+
     def figure(self, predictor, raw: str, answers: list[dict]) -> bytes | None:
         """History, forecast fan and flagged anomalies (``apps.forecasting.figures``)."""
         from apps.forecasting.figures import forecast_plot
@@ -616,6 +655,8 @@ class ForecastingApp(App):
         """The backtest per series against every baseline, and the anomaly table."""
         return report_tables(metrics)
 
+
+FORECAST_EXAMPLE_FILE = "forecast_example.png"  # a run's picture of its first sample series
 
 # The most false alarms a chosen threshold may raise on the validation regions' clean points.
 MAX_FALSE_ALARM_RATE = 0.02

@@ -38,6 +38,9 @@ def test_a_finished_run_leaves_every_artifact(model_dir):
         "training_curves.png",
     ):
         assert (model_dir / name).exists(), name
+    # The app's figures: OWA per series beside the baselines', and its forecast of a sample.
+    for name in ("scores_by_series.png", "forecast_example.png"):
+        assert (model_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def test_the_model_learned_more_than_an_untrained_one_and_its_intervals_mean_something(metrics):
