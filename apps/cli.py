@@ -608,11 +608,17 @@ def make_parser(predict_app: str | None = None, train_app: str | None = None) ->
     export.add_argument("--model", default=None, metavar="DIR", help=MODEL_HELP)
 
     demo = commands.add_parser("demo", help="train every app (demo preset) and run its .tflite")
-    demo.add_argument("apps", nargs="*")
+    demo.add_argument(
+        "apps",
+        nargs="*",
+        metavar="APP",
+        help=f"the apps to train and try (default: all, {', '.join(registry.names())})",
+    )
     demo.add_argument(
         "--jobs",
         type=int,
         default=0,
+        metavar="N",
         help="apps trained at once, each in its own process with its share of the cores "
         "(default: 2 on two cores or more, else 1)",
     )
