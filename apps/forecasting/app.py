@@ -456,7 +456,9 @@ class ForecastingApp(App):
 
         They depend on the data and the split only, not on the model or its seed: they are
         kept under ``<data>/forecasting_baselines/`` by a digest of everything they read,
-        so ``--seeds 3`` computes them once (AutoARIMA takes minutes)."""
+        so ``--seeds 3`` computes them once (AutoARIMA takes minutes). The anomaly baselines
+        are kept in a file of their own (``anomalies_<version>_<digest>.json``), so a change
+        to them does not recompute the forecasts."""
         from shared.data.cache import atomic_path, data_dir
 
         folder = data_dir() / "forecasting_baselines"
@@ -670,7 +672,8 @@ class ForecastingApp(App):
 
 FORECAST_EXAMPLE_FILE = "forecast_example.png"  # a run's picture of its first sample series
 
-# The most false alarms a chosen threshold may raise on the validation regions' clean points.
+# The most false alarms a chosen threshold may raise on the validation regions' clean points
+# when a single set leaves nothing to cross-validate a limit on (choose_threshold_by_sets).
 MAX_FALSE_ALARM_RATE = 0.02
 
 
