@@ -45,10 +45,7 @@ class TfidfBaseline:
 
 
 def tune_tfidf(
-    train: dict,
-    validation: dict,
-    ngrams: tuple[int, ...] = (1, 2, 3),
-    c_values: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+    train: dict, validation: dict, ngrams: tuple[int, ...], c_values: tuple[float, ...]
 ) -> TfidfBaseline:
     """TF-IDF n-grams with logistic regression, every knob chosen on `validation`: word
     1- to n-grams for each n of `ngrams`, each C of `c_values`, with and without class
