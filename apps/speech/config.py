@@ -115,9 +115,10 @@ class SpeechConfig(BaseConfig):
         # The README's main job shares 15 minutes with seven other apps: a third of the corpus,
         # smaller recurrent layers, the keyword spotter only; the test split is still every
         # held-out voice. Without the transcriber an epoch took 20 s instead of 80, and
-        # without Festival's voice the corpus is made in 40 s instead of 134. Measured (one
-        # thread, 2026-12-05): 3 epochs with the transcriber, test 0.778, Pico 0.31, `yes.wav`
-        # heard as "go"; 6 without it, test 0.870, Pico 0.60 (best epoch 4 of 6), every sample.
+        # without Festival's voice the corpus is made in 40 s instead of 134. Measured
+        # (2026-12-05): 3 epochs with the transcriber (a fresh-clone demo), test 0.778, Pico
+        # 0.31, `yes.wav` heard as "go"; 6 without it (one thread), test 0.870, Pico 0.60
+        # (best epoch 4 of 6), every sample right.
         # A fresh-clone demo of 5 epochs kept epoch 4 too (test 0.863): 4 epochs.
         "demo": dict(
             epochs=4,
