@@ -770,14 +770,18 @@ def choose_threshold_by_sets(
     if len(sets) < 2:
         limit, held = MAX_FALSE_ALARM_RATE, {}
     else:
-        halves = list(itertools.combinations(range(len(sets)), len(sets) // 2))
+        folds = [  # (the half that chooses, the half that scores), stacked once
+            (
+                stack_scored([sets[i] for i in half]),
+                stack_scored([sets[i] for i in range(len(sets)) if i not in half]),
+            )
+            for half in itertools.combinations(range(len(sets)), len(sets) // 2)
+        ]
         held = {}
         for candidate in limits:
             values = []
-            for half in halves:
-                rest = [sets[i] for i in range(len(sets)) if i not in half]
-                threshold = choose_threshold(*stack_scored([sets[i] for i in half]), candidate)
-                labels, scores = stack_scored(rest)
+            for chooser, (labels, scores) in folds:
+                threshold = choose_threshold(*chooser, candidate)
                 values.append(measures.anomaly_scores_f1(labels, scores >= threshold)["f1"])
             held[candidate] = float(np.mean(values))
         best = max(held.values())
