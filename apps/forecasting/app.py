@@ -15,7 +15,7 @@ from apps.forecasting import data as forecasting_data
 from apps.forecasting import measures, runtime
 from apps.forecasting.config import ForecastingConfig
 from apps.forecasting.export import litert_models
-from apps.forecasting.model import build_core
+from apps.forecasting.model import build_core, member_count, member_suffix
 from apps.forecasting.predictor import ForecastingPredictor
 from apps.forecasting.runtime import MEDIAN, QUANTILES, SETTINGS_FILE
 from apps.forecasting.series import Series, write_csv
@@ -336,9 +336,10 @@ class ForecastingApp(App):
             chosen[level] = interval_scale(y, m, low, high, names, nominal)
             before[level] = round(series_mean_coverage(y, m, low, high, names, 1.0), 4)
             after[level] = round(series_mean_coverage(y, m, low, high, names, chosen[level]), 4)
-        model.get_layer("quantiles").interval_scale.assign(
-            np.array([chosen["80"], chosen["95"]], np.float32)
-        )
+        for member in range(member_count(model)):  # the mean's gaps scale with every member's
+            model.get_layer("quantiles" + member_suffix(member)).interval_scale.assign(
+                np.array([chosen["80"], chosen["95"]], np.float32)
+            )
         return {
             "interval_scale": chosen,
             "validation_coverage_before": before,

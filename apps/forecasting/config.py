@@ -50,6 +50,10 @@ class ForecastingConfig(BaseConfig):
     # Weight averaging (Polyak): the momentum of a moving average of the weights, updated
     # every step; each epoch is measured and kept with the averaged weights (0 = off).
     weight_averaging: float = 0.0
+    # Ensemble members in one graph: each its own encoder and head, trained on its own loss
+    # from its own initial weights; the forecast is their mean quantiles. The LiteRT step
+    # carries every member's state, so it costs about `members` times one member's step.
+    members: int = 1
     units: int = 96
     decoder_units: int = 128
     dropout_rate: float = 0.1
@@ -105,6 +109,7 @@ class ForecastingConfig(BaseConfig):
             1,
             "context_length",
             "windows_per_series",
+            "members",
             "units",
             "decoder_units",
             "epochs",

@@ -167,6 +167,33 @@ def pinball_loss(targets, quantiles):
     return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="rnnapps")
+def members_pinball_loss(targets, quantiles):
+    """``pinball_loss`` of each member's quantiles ``[batch, members, H, Q]``, averaged over
+    the members: each member's weights get the gradient of its own loss alone, so the
+    members train as independent models would (``[batch, H]``, as ``pinball_loss``)."""
+    return ops.mean(pinball_loss(targets[:, None, :], quantiles), axis=1)
+
+
+def member_suffix(index: int) -> str:
+    """Layer-name suffix of ensemble member `index` (member 0 has the plain names)."""
+    return "" if index == 0 else f"_m{index}"
+
+
+def member_count(core: keras.Model) -> int:
+    """How many members `core` has (``ForecastingConfig.members``)."""
+    count = 1
+    while _has_layer(core, "encoder" + member_suffix(count)):
+        count += 1
+    return count
+
+
+def mean_of_members(quantiles):
+    """The forecast of a core's output: its members' mean quantiles ``[batch, H, Q]`` (a mean
+    of non-decreasing quantiles is non-decreasing); a one-member output as it is."""
+    return ops.mean(quantiles, axis=1) if len(quantiles.shape) == 4 else quantiles
+
+
 def core_inputs(context: int, batch_size: int | None = None) -> dict:
     return {
         "history": keras.Input(batch_shape=(batch_size, context), name="history"),
@@ -200,24 +227,34 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
         inputs["loc"],
         inputs["scale"],
     )
-    encoder = recurrent_layer(config.cell, config.units, name="encoder")
-    state = encoder(features, mask=mask_bool)
-    state = keras.layers.Dropout(config.dropout_rate, name="state_dropout")(state)
     normalised = (history - inputs["loc"][:, None]) / inputs["scale"][:, None] * mask
     recent = normalised[:, context - ANCHOR_SPAN :]
-    head_parts = [state, future_features(inputs["phase"][:, context:], inputs["frequency"])]
+    future = future_features(inputs["phase"][:, context:], inputs["frequency"])
+    seasonal = None
     if config.seasonal_input:
-        head_parts.append(
-            SeasonalAnchor(name="seasonal_input")(recent, length, inputs["frequency"])
-        )
-    head_input = ops.concatenate(head_parts, axis=-1)
-    hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_1")(head_input)
-    hidden = keras.layers.Dense(config.decoder_units, activation="relu", name="head_2")(hidden)
-    raw = keras.layers.Dense(MAX_HORIZON * len(QUANTILES), name="head_out")(hidden)
+        seasonal = SeasonalAnchor(name="seasonal_input")(recent, length, inputs["frequency"])
     anchor = None
     if config.seasonal_anchor:
         anchor = SeasonalAnchor(name="anchor")(recent, length, inputs["frequency"])
-    quantiles = MonotoneQuantiles(name="quantiles")(raw, anchor)
+    members = []
+    for index in range(config.members):
+        suffix = member_suffix(index)
+        encoder = recurrent_layer(config.cell, config.units, name="encoder" + suffix)
+        state = encoder(features, mask=mask_bool)
+        state = keras.layers.Dropout(config.dropout_rate, name="state_dropout" + suffix)(state)
+        head_parts = [state, future] + ([seasonal] if seasonal is not None else [])
+        head_input = ops.concatenate(head_parts, axis=-1)
+        hidden = keras.layers.Dense(
+            config.decoder_units, activation="relu", name="head_1" + suffix
+        )(head_input)
+        hidden = keras.layers.Dense(
+            config.decoder_units, activation="relu", name="head_2" + suffix
+        )(hidden)
+        raw = keras.layers.Dense(MAX_HORIZON * len(QUANTILES), name="head_out" + suffix)(hidden)
+        members.append(MonotoneQuantiles(name="quantiles" + suffix)(raw, anchor))
+    # One member: [batch, H, Q]. More: [batch, members, H, Q], each member trained on its own
+    # loss; the forecast is their mean (``mean_of_members``).
+    quantiles = members[0] if len(members) == 1 else ops.stack(members, axis=1)
     model = keras.Model(inputs, quantiles, name="forecasting")
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch)
@@ -230,7 +267,7 @@ def build_core(config: ForecastingConfig, steps_per_epoch: int = 1) -> keras.Mod
             use_ema=config.weight_averaging > 0,
             ema_momentum=config.weight_averaging or 0.99,
         ),
-        loss=pinball_loss,
+        loss=pinball_loss if config.members == 1 else members_pinball_loss,
     )
     return model
 
@@ -246,15 +283,19 @@ def has_anchor(core: keras.Model) -> bool:
     return _has_layer(core, "anchor") or _has_layer(core, "seasonal_input")
 
 
-def head(core: keras.Model, state, future_phase, frequency, recent=None, count=None):
-    """The trained decoder on a recurrent state: normalised quantiles ``[batch, H, Q]``
-    (`recent` and `count` feed the seasonal anchor or input, when `core` has one)."""
+def head(
+    core: keras.Model, state, future_phase, frequency, recent=None, count=None, member: int = 0
+):
+    """The trained decoder of ensemble `member` on its recurrent state: normalised quantiles
+    ``[batch, H, Q]`` (`recent` and `count` feed the seasonal anchor or input, when `core`
+    has one)."""
+    suffix = member_suffix(member)
     parts = [state, future_features(future_phase, frequency)]
     if _has_layer(core, "seasonal_input"):
         parts.append(core.get_layer("seasonal_input")(recent, count, frequency))
-    hidden = core.get_layer("head_1")(ops.concatenate(parts, axis=-1))
-    hidden = core.get_layer("head_2")(hidden)
+    hidden = core.get_layer("head_1" + suffix)(ops.concatenate(parts, axis=-1))
+    hidden = core.get_layer("head_2" + suffix)(hidden)
     anchor = None
     if _has_layer(core, "anchor"):
         anchor = core.get_layer("anchor")(recent, count, frequency)
-    return core.get_layer("quantiles")(core.get_layer("head_out")(hidden), anchor)
+    return core.get_layer("quantiles" + suffix)(core.get_layer("head_out" + suffix)(hidden), anchor)

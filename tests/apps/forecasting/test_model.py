@@ -7,7 +7,14 @@ from apps.forecasting import data as forecasting_data
 from apps.forecasting import runtime
 from apps.forecasting.config import ForecastingConfig
 from apps.forecasting.export import state_size, step_model, window_model
-from apps.forecasting.model import ANCHOR_SPAN, WindowStats, build_core, has_anchor
+from apps.forecasting.model import (
+    ANCHOR_SPAN,
+    WindowStats,
+    build_core,
+    has_anchor,
+    members_pinball_loss,
+    pinball_loss,
+)
 from apps.forecasting.series import Series, regular_timestamps
 
 
@@ -21,8 +28,14 @@ def synthetic(name, frequency, n, period, seed=0):
 
 @pytest.fixture(
     scope="module",
-    params=[{}, {"seasonal_anchor": True}, {"seasonal_input": True}],
-    ids=["plain", "seasonal_anchor", "seasonal_input"],
+    params=[
+        {},
+        {"seasonal_anchor": True},
+        {"seasonal_input": True},
+        {"members": 2},
+        {"members": 2, "cell": "lstm"},
+    ],
+    ids=["plain", "seasonal_anchor", "seasonal_input", "two_members", "two_lstm_members"],
 )
 def core(request):
     config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], **request.param})
@@ -268,6 +281,7 @@ def test_the_seasonal_anchor_is_seasonal_naive_when_the_network_adds_nothing():
         ("weight_averaging", 1.0),
         ("trend_rate", 1.5),
         ("trend_size", -1.0),
+        ("members", 0),
     ],
 )
 def test_a_bad_training_setting_is_refused_naming_the_field(field, value):
@@ -283,3 +297,44 @@ def test_weight_averaging_builds_an_averaging_optimizer():
     optimizer = build_core(config).optimizer
     assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.99)
     assert not build_core(ForecastingConfig(**ForecastingConfig.PRESETS["quick"])).optimizer.use_ema
+
+
+def test_the_members_loss_is_each_members_own_loss_averaged():
+    rng = np.random.default_rng(0)
+    horizon, levels = runtime.MAX_HORIZON, len(runtime.QUANTILES)
+    targets = rng.normal(size=(4, horizon)).astype(np.float32)
+    quantiles = np.sort(rng.normal(size=(4, 3, horizon, levels)), axis=-1).astype(np.float32)
+    got = np.asarray(members_pinball_loss(targets, quantiles))
+    own = [np.asarray(pinball_loss(targets, quantiles[:, m])) for m in range(3)]
+    assert got.shape == (4, horizon)
+    np.testing.assert_allclose(got, np.mean(own, axis=0), rtol=1e-6)
+    # A member's loss does not depend on another member's quantiles: a change to member 2
+    # moves the total by a third of member 2's own change.
+    moved = quantiles.copy()
+    moved[:, 2] += 1.0
+    changed = np.asarray(members_pinball_loss(targets, moved)) - got
+    own_change = np.asarray(pinball_loss(targets, moved[:, 2])) - own[2]
+    np.testing.assert_allclose(changed, own_change / 3, rtol=1e-5, atol=1e-6)
+
+
+def test_two_members_start_apart_and_the_forecast_is_their_mean():
+    config = ForecastingConfig(**{**ForecastingConfig.PRESETS["quick"], "members": 2})
+    core = build_core(config)
+    panel = [synthetic("m", "monthly", 300, 12)]
+    test = forecasting_data.split_panel(panel, config, "synthetic").test
+    args = [test["history"], test["length"], test["phase"], test["frequency"]]
+    loc, scale = runtime.window_stats(test["history"], test["length"])
+    members = np.asarray(
+        core(
+            {
+                **dict(zip(("history", "length", "phase", "frequency"), args, strict=True)),
+                "loc": loc,
+                "scale": scale,
+            }
+        )
+    )
+    assert members.shape[1] == 2
+    assert np.abs(members[:, 0] - members[:, 1]).max() > 1e-3  # their own initial weights
+    forecast = np.asarray(window_model(core, None)(args)["quantiles"])
+    expected = loc[:, None, None] + scale[:, None, None] * members.mean(axis=1)
+    np.testing.assert_allclose(forecast, expected, rtol=1e-5, atol=1e-4 * np.abs(expected).max())
