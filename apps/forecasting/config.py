@@ -53,6 +53,7 @@ class ForecastingConfig(BaseConfig):
     # Ensemble members in one graph: each its own encoder and head, trained on its own loss
     # from its own initial weights; the forecast is their mean quantiles. The LiteRT step
     # carries every member's state, so it costs about `members` times one member's step.
+    # Off: three members lost to one model on validation (README, "Choices made on validation").
     members: int = 1
     units: int = 96
     decoder_units: int = 128

@@ -71,8 +71,8 @@ def step_model(core: keras.Model, batch_size: int | None = 1) -> keras.Model:
     observation's raw ``anomaly_score`` against the previous forecast's first step
     (``runtime.anomaly_score``), and ``next_state``, ``next_previous_forecast`` (and
     ``next_recent``, ``next_count``); the state holds every ensemble member's, one after the
-    other. Fed a window's values one by one with the window's
-    location and scale, it ends on the window model's forecast.
+    other. Fed a window's values one by one with the window's location and scale, it ends on
+    the window model's forecast.
     """
     units = core.get_layer("encoder").cell.units
     size, members = member_state_size(core), member_count(core)

@@ -7,6 +7,9 @@ reads its last state with the phases of the next ``MAX_HORIZON`` steps and write
 quantiles per step (MQ-RNN's direct multi-horizon output). Quantiles are built monotone:
 the median plus or minus sums of softplus gaps.
 
+With ``members`` above 1 the graph holds that many encoders and heads side by side, each
+trained on its own loss, and the forecast is their mean (an option, off by default).
+
 ``build_core`` is the trained graph (location and scale as inputs, so a stream can fix
 them); ``build_window_model`` wraps it for raw windows (location and scale from the window).
 """
