@@ -304,8 +304,16 @@ class ForecastingApp(App):
         run covered 64% of the test values with its 80% interval). The scale for each interval
         is the one on a grid whose validation coverage is closest to 80% (95%), coverage
         measured as the backtest reports it: each series' share of covered values, averaged
-        over the series (``interval_scale``).
+        over the series (``interval_scale``). The scale is chosen on the trained widths
+        (scale 1), whatever scale the model held: calibrating again gives the same scale, and
+        merged runs (``ensemble.py``) do not keep their own.
         """
+        layers = [
+            model.get_layer("quantiles" + member_suffix(member))
+            for member in range(member_count(model))
+        ]
+        for layer in layers:  # `predictor` reads these weights when it runs
+            layer.interval_scale.assign(np.ones(2, np.float32))
         validation = splits.validation
         panel = {series.name: series for series in splits.info["panel"]}
         quantiles = predictor.forecast(
@@ -336,10 +344,8 @@ class ForecastingApp(App):
             chosen[level] = interval_scale(y, m, low, high, names, nominal)
             before[level] = round(series_mean_coverage(y, m, low, high, names, 1.0), 4)
             after[level] = round(series_mean_coverage(y, m, low, high, names, chosen[level]), 4)
-        for member in range(member_count(model)):  # the mean's gaps scale with every member's
-            model.get_layer("quantiles" + member_suffix(member)).interval_scale.assign(
-                np.array([chosen["80"], chosen["95"]], np.float32)
-            )
+        for layer in layers:  # the mean's gaps scale with every member's
+            layer.interval_scale.assign(np.array([chosen["80"], chosen["95"]], np.float32))
         return {
             "interval_scale": chosen,
             "validation_coverage_before": before,

@@ -40,3 +40,30 @@ def test_scale_brings_the_series_mean_not_the_pooled_coverage_to_nominal():
     pooled = interval_scale(actual, median, half, half, ["all"] * len(actual), 0.8)
     assert pooled < scale
     assert series_mean_coverage(actual, median, half, half, groups, pooled) < 0.7
+
+
+def test_calibrating_again_chooses_the_same_scale_from_the_trained_widths():
+    import keras
+
+    from apps.forecasting import data as forecasting_data
+    from apps.forecasting.app import ForecastingApp
+    from apps.forecasting.config import ForecastingConfig
+    from apps.forecasting.model import build_core
+    from apps.forecasting.predictor import ForecastingPredictor
+    from tests.apps.forecasting.test_model import synthetic
+
+    keras.utils.set_random_seed(0)
+    config = ForecastingConfig(**ForecastingConfig.PRESETS["quick"])
+    panel = [synthetic("m", "monthly", 300, 12), synthetic("h", "hourly", 900, 24, seed=1)]
+    splits = forecasting_data.split_panel(panel, config, "synthetic")
+    core = build_core(config)
+    app = ForecastingApp()
+    scale = core.get_layer("quantiles").interval_scale
+    first = app._calibrate_intervals(core, ForecastingPredictor.from_model(core), splits)
+    chosen = [first["interval_scale"]["80"], first["interval_scale"]["95"]]
+    np.testing.assert_allclose(np.asarray(scale), chosen, rtol=1e-6)
+    assert first["validation_coverage_after"]["80"] != first["validation_coverage_before"]["80"]
+    # A model that already holds a scale (a second calibration, or merged runs) starts again
+    # from the trained widths, not from the widths its scale made.
+    again = app._calibrate_intervals(core, ForecastingPredictor.from_model(core), splits)
+    assert again == first
