@@ -59,10 +59,9 @@ def run_configs(folders: list[pathlib.Path]) -> list[ForecastingConfig]:
 
     configs = []
     for folder in folders:
-        if not (folder / "config.json").is_file() or not (folder / "model.keras").is_file():
-            raise UserError(
-                f"{folder}: not a trained forecasting model (no config.json and model.keras)"
-            )
+        needed = ("config.json", "model.keras", "metrics.json")  # what the merge reads
+        if not all((folder / name).is_file() for name in needed):
+            raise UserError(f"{folder}: not a trained forecasting model (no {', '.join(needed)})")
         configs.append(load_config(ForecastingConfig, folder / "config.json"))
     first = dataclasses.replace(configs[0], seed=0)
     for folder, config in zip(folders[1:], configs[1:], strict=True):
@@ -96,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         folders = [pathlib.Path(run) for run in args.runs]
-        if len(folders) < 2:
-            raise UserError(f"an ensemble needs at least 2 runs, got {len(folders)}")
         configs = run_configs(folders)
         from apps.forecasting.app import ForecastingApp
 

@@ -52,9 +52,13 @@ def test_runs_with_other_settings_are_refused_naming_the_field(tmp_path):
         folder.mkdir()
         (folder / "config.json").write_text(config.to_json())
         (folder / "model.keras").write_text("")
+        (folder / "metrics.json").write_text("{}")
         folders.append(folder)
     assert [c.seed for c in run_configs(folders[:2])] == [1, 2]
     with pytest.raises(UserError, match=r"run2: trained with other settings .*units"):
         run_configs(folders)
     with pytest.raises(UserError, match="not a trained forecasting model"):
         run_configs([folders[0], tmp_path / "missing"])
+    (folders[1] / "metrics.json").unlink()  # the merge reads it: refused before any work
+    with pytest.raises(UserError, match=r"run1: not a trained forecasting model"):
+        run_configs(folders[:2])
